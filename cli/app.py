@@ -1,0 +1,255 @@
+"""The `mm` command: a click tree generated from the operation registry.
+
+Commands are built lazily: ``mm chains list`` imports neither pydantic nor any args model, and
+``mm --help`` lists commands from the registry's summaries without building them. Options of a
+command come from the fields of its args model; validation (and every error code) is the
+model's, so the CLI, the agent tools and the function-calling schemas behave the same.
+
+We use click directly (Typer's own base) rather than Typer: Typer's import alone costs ~100 ms
+on these machines, which would eat the whole start-up budget of the fast commands.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+import click
+
+from mm_agent import __version__
+from mm_agent.errors import MissingFlag, MMError, UnknownFlag, UsageError
+from mm_agent.operations import OPERATIONS, Operation, find
+
+from .output import emit_error, emit_result
+
+__all__ = ["build_root", "main", "run_argv"]
+
+_GLOBAL_PARAMS = ("fmt", "as_json", "as_toon", "verbose")
+
+
+def _global_options() -> list[click.Parameter]:
+    return [
+        click.Option(["-f", "--format", "fmt"], default=None, metavar="text|json|toon",
+                     help="Output format (default: text on a TTY, json otherwise)."),
+        click.Option(["--json", "as_json"], is_flag=True, default=False, help="Same as -f json."),
+        click.Option(["--toon", "as_toon"], is_flag=True, default=False, help="Same as -f toon."),
+        click.Option(["-v", "--verbose"], is_flag=True, default=False, help="Log to stderr."),
+    ]
+
+
+def _record_globals(ctx: click.Context, values: dict[str, Any]) -> None:
+    meta = ctx.find_root().meta.setdefault("mm", {})
+    if values.get("fmt"):
+        meta["fmt"] = values["fmt"]
+    if values.get("as_json"):
+        meta["fmt"] = "json"
+    if values.get("as_toon"):
+        meta["fmt"] = "toon"
+    if values.get("verbose"):
+        meta["verbose"] = True
+
+
+def _resolve_format(explicit: str | None) -> str:
+    from mm_agent.config import parse_format
+
+    if explicit:
+        return parse_format(explicit)
+    env = os.environ.get("MM_FORMAT")
+    if env:
+        return parse_format(env)
+    return "text" if sys.stdout.isatty() else "json"
+
+
+def _params_for(op: Operation) -> list[click.Parameter]:
+    """click parameters from the args model's fields (all strings; the model validates)."""
+    model = op.args_model()
+    params: list[click.Parameter] = []
+    if model is None:
+        return params
+    for name, field in model.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        help_text = field.description or ""
+        if extra.get("cli_argument"):
+            params.append(click.Argument([name], required=False))
+            continue
+        flags = list(extra.get("cli_flags") or ["--" + name.replace("_", "-")])  # type: ignore[arg-type]
+        hidden = bool(extra.get("cli_hidden"))
+        if field.annotation is bool:
+            params.append(click.Option(flags + [name], is_flag=True, default=None,
+                                       help=help_text, hidden=hidden))
+        else:
+            params.append(click.Option(flags + [name], default=None, help=help_text,
+                                       hidden=hidden, metavar=extra.get("cli_metavar", "TEXT")))
+    return params
+
+
+def _children(prefix: tuple[str, ...]) -> dict[str, str]:
+    """Next words under ``prefix`` and a one-line summary for each."""
+    out: dict[str, str] = {}
+    for op in OPERATIONS:
+        if len(op.path) > len(prefix) and op.path[: len(prefix)] == prefix:
+            word = op.path[len(prefix)]
+            here = find((*prefix, word))
+            out.setdefault(word, here.summary if here else f"{word.capitalize()} commands.")
+    return out
+
+
+def _invoke(op: Operation, values: dict[str, Any]) -> None:
+    ctx = click.get_current_context()
+    _record_globals(ctx, values)
+    raw = {k: v for k, v in values.items() if k not in _GLOBAL_PARAMS and v is not None}
+    _execute(op, raw)
+
+
+def _execute(op: Operation, raw: dict[str, Any]) -> None:
+    from mm_agent.context import Context
+
+    meta = click.get_current_context().find_root().meta.get("mm", {})
+    fmt = _resolve_format(meta.get("fmt"))
+    if meta.get("verbose"):
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    ctx = Context(interactive=interactive, text_mode=fmt == "text")
+    data = op.run(ctx, raw)
+    emit_result(data, fmt)
+
+
+class OperationCommand(click.Command):
+    def __init__(self, op: Operation) -> None:
+        self.op = op
+        super().__init__(
+            op.path[-1], params=[*_params_for(op), *_global_options()],
+            callback=lambda **kw: _invoke(op, kw), help=op.description, short_help=op.summary,
+        )
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are built from the registry only when used."""
+
+    def __init__(self, prefix: tuple[str, ...], op: Operation | None = None, **kwargs: Any) -> None:
+        self.prefix = prefix
+        self.op = op
+        params = [*(_params_for(op) if op else []), *_global_options()]
+        super().__init__(
+            prefix[-1] if prefix else "mm", params=params, callback=self._callback,
+            invoke_without_command=True, no_args_is_help=False,
+            help=(op.description if op else kwargs.pop("help", None)),
+            short_help=op.summary if op else None, **kwargs,
+        )
+
+    def _callback(self, **values: Any) -> None:
+        ctx = click.get_current_context()
+        _record_globals(ctx, values)
+        if ctx.invoked_subcommand is not None:
+            return
+        if self.op is not None:
+            _invoke(self.op, values)
+            return
+        # A bare group (e.g. `mm wallet`): show its commands.
+        click.echo(ctx.get_help())
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_children(self.prefix))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        path = (*self.prefix, cmd_name)
+        if cmd_name not in _children(self.prefix):
+            return None
+        has_children = any(len(o.path) > len(path) and o.path[: len(path)] == path
+                           for o in OPERATIONS)
+        op = find(path)
+        if has_children:
+            return LazyGroup(path, op)
+        assert op is not None
+        return OperationCommand(op)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = sorted(_children(self.prefix).items())
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def build_root() -> LazyGroup:
+    root = LazyGroup((), help="mm: a self-hostable agent wallet (BYOK and server wallets).")
+    root.params.insert(0, click.Option(
+        ["--version"], is_flag=True, expose_value=False, is_eager=True,
+        help="Print the version.",
+        callback=lambda c, _p, v: (click.echo(__version__), c.exit()) if v else None,
+    ))
+    return root
+
+
+def _pre_scan_format(argv: list[str]) -> str | None:
+    """The format asked for on the command line, found before click parses it (for errors)."""
+    fmt = None
+    for i, arg in enumerate(argv):
+        if arg == "--json":
+            fmt = "json"
+        elif arg == "--toon":
+            fmt = "toon"
+        elif arg in ("-f", "--format") and i + 1 < len(argv):
+            fmt = argv[i + 1]
+        elif arg.startswith("--format="):
+            fmt = arg.split("=", 1)[1]
+    return fmt
+
+
+def _translate_click(exc: click.ClickException) -> MMError:
+    if isinstance(exc, click.NoSuchOption):
+        return UnknownFlag(exc.format_message())
+    if isinstance(exc, click.MissingParameter):
+        return MissingFlag(exc.format_message())
+    if isinstance(exc, click.UsageError) and "No such command" in exc.format_message():
+        return UsageError(exc.format_message(), hint="Run `mm --help` for the command list.")
+    return UsageError(exc.format_message())
+
+
+def run_argv(argv: list[str]) -> int:
+    """Run one command line in-process and return its exit code (used by main and the REPL)."""
+    root = build_root()
+    try:
+        fmt = _resolve_format(_pre_scan_format(argv))
+    except MMError as err:
+        emit_error(err, "json" if not sys.stdout.isatty() else "text")
+        return err.exit_code
+    try:
+        root.main(args=argv, prog_name="mm", standalone_mode=False)
+        return 0
+    except MMError as err:
+        emit_error(err, fmt)
+        return err.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.exceptions.Abort:
+        sys.stderr.write("Aborted.\n")
+        return 1
+    except click.ClickException as exc:
+        err = _translate_click(exc)
+        emit_error(err, fmt)
+        return err.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted.\n")
+        return 130
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv in (["--version"], ["-V"]):
+        # Fast path: nothing else to load.
+        sys.stdout.write(__version__ + "\n")
+        return
+    if not argv:
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            from .repl import run_repl
+
+            sys.exit(run_repl())
+        argv = ["--help"]
+    sys.exit(run_argv(argv))
+
+
+if __name__ == "__main__":
+    main()

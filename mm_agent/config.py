@@ -1,0 +1,189 @@
+"""`mm config`: persisted settings in ``MM_HOME/config.json`` with ``MM_*`` environment overrides.
+
+Keys (contract §3): ``serviceUrl``, ``format``, ``verbose``, ``walletTimeoutSeconds`` (1–600),
+``rpc.<chainId>``, ``security.denylist``, ``smartTransactions``. Every value is validated on
+``set`` and on read from the environment, so a typo fails loudly instead of silently falling
+back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from .errors import InvalidConfigKey, InvalidConfigValue, InvalidFormat, InvalidTimeout, InvalidUrl
+from .state import Home
+
+__all__ = [
+    "DEFAULT_SERVICE_URL",
+    "FORMATS",
+    "Config",
+    "parse_bool",
+    "parse_format",
+    "parse_timeout",
+    "parse_url",
+]
+
+DEFAULT_SERVICE_URL = "http://127.0.0.1:8765"
+FORMATS = ("text", "json", "toon")
+_RPC_KEY = re.compile(r"^rpc\.([0-9]+)$")
+
+
+def parse_url(value: str, *, field: str = "url") -> str:
+    text = str(value).strip()
+    parsed = urlparse(text)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise InvalidUrl(f"{field}: {value!r} is not an http(s) URL.")
+    return text.rstrip("/")
+
+
+def parse_timeout(value: object, *, field: str = "walletTimeoutSeconds") -> int:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        seconds = int(str(value).strip())
+    except ValueError:
+        raise InvalidTimeout(f"{field}: {value!r} is not a whole number of seconds.") from None
+    if not 1 <= seconds <= 600:
+        raise InvalidTimeout(f"{field}: {seconds} is outside 1–600 seconds.")
+    return seconds
+
+
+def parse_format(value: object) -> str:
+    text = str(value).strip().lower()
+    if text not in FORMATS:
+        raise InvalidFormat(f"Unknown format {value!r}.")
+    return text
+
+
+def parse_bool(value: object, *, field: str = "value") -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise InvalidConfigValue(f"{field}: {value!r} is not true or false.")
+
+
+def _parse_path(value: object) -> str:
+    text = str(value).strip()
+    if not text:
+        raise InvalidConfigValue("security.denylist: give the path of a denylist JSON file.")
+    return str(Path(text).expanduser())
+
+
+@dataclass(frozen=True)
+class _Key:
+    name: str
+    parse: Callable[[Any], Any]
+    env: str | None
+    default: Any
+
+
+_KEYS: dict[str, _Key] = {
+    k.name: k
+    for k in (
+        _Key("serviceUrl", lambda v: parse_url(v, field="serviceUrl"), "MM_SERVICE_URL",
+             DEFAULT_SERVICE_URL),
+        _Key("format", parse_format, "MM_FORMAT", None),
+        _Key("verbose", lambda v: parse_bool(v, field="verbose"), "MM_VERBOSE", False),
+        _Key("walletTimeoutSeconds", parse_timeout, "MM_WALLET_TIMEOUT", 120),
+        _Key("security.denylist", _parse_path, "MM_DENYLIST", None),
+        _Key("smartTransactions", lambda v: parse_bool(v, field="smartTransactions"),
+             "MM_SMART_TRANSACTIONS", True),
+    )
+}
+
+
+def _key_for(name: str) -> _Key:
+    if name in _KEYS:
+        return _KEYS[name]
+    m = _RPC_KEY.match(name)
+    if m:
+        cid = int(m.group(1))
+        if cid <= 0:
+            raise InvalidConfigKey(f"Unknown config key {name!r}.")
+        return _Key(name, lambda v: parse_url(v, field=name), f"MM_RPC_{cid}", None)
+    raise InvalidConfigKey(f"Unknown config key {name!r}.")
+
+
+class Config:
+    """Resolved settings: environment > config.json > defaults."""
+
+    def __init__(self, home: Home | None = None, env: dict[str, str] | None = None) -> None:
+        self.home = home or Home.from_env()
+        self._env = os.environ if env is None else env
+        self._stored: dict[str, Any] | None = None
+
+    @property
+    def stored(self) -> dict[str, Any]:
+        if self._stored is None:
+            data = self.home.read_json("config.json", {})
+            self._stored = data if isinstance(data, dict) else {}
+        return self._stored
+
+    def get(self, name: str) -> Any:
+        key = _key_for(name)
+        if key.env and self._env.get(key.env) not in (None, ""):
+            return key.parse(self._env[key.env])
+        if name in self.stored:
+            return self.stored[name]
+        return key.default
+
+    def source(self, name: str) -> str:
+        key = _key_for(name)
+        if key.env and self._env.get(key.env) not in (None, ""):
+            return f"env:{key.env}"
+        return "config" if name in self.stored else "default"
+
+    def set(self, name: str, value: str) -> Any:
+        """Validate and persist; nothing is written if validation fails."""
+        key = _key_for(name)
+        parsed = key.parse(value)
+
+        def apply(data: Any) -> dict[str, Any]:
+            data = dict(data) if isinstance(data, dict) else {}
+            data[name] = parsed
+            return data
+
+        self._stored = self.home.update_json("config.json", {}, apply)
+        return parsed
+
+    def all(self) -> dict[str, Any]:
+        out = {name: self.get(name) for name in _KEYS}
+        rpc_names = {k for k in self.stored if _RPC_KEY.match(k)}
+        rpc_names |= {
+            f"rpc.{k[7:]}" for k in self._env if k.startswith("MM_RPC_") and k[7:].isdigit()
+        }
+        for name in sorted(rpc_names):
+            out[name] = self.get(name)
+        return out
+
+    # Typed accessors used by the engine.
+    @property
+    def service_url(self) -> str:
+        return str(self.get("serviceUrl"))
+
+    @property
+    def wallet_timeout(self) -> int:
+        return int(self.get("walletTimeoutSeconds"))
+
+    @property
+    def smart_transactions(self) -> bool:
+        return bool(self.get("smartTransactions"))
+
+    @property
+    def denylist_path(self) -> str | None:
+        value = self.get("security.denylist")
+        return str(value) if value else None
+
+    def rpc_override(self, chain_id: int) -> str | None:
+        value = self.get(f"rpc.{chain_id}")
+        return str(value) if value else None

@@ -1,0 +1,489 @@
+"""The one error tree of mm-agent.
+
+Every error carries a stable ``code`` from the contract (``../shared/spec/contract.md``), a
+human ``message`` and an optional ``hint``. The core raises these; only the edges (CLI, tools,
+dispatcher, MCP, HTTP service) turn them into envelopes, ``ToolException``s or exit codes.
+
+::
+
+    MMError                              MM_ERROR
+    ├── UsageError (exit 2)              USAGE_ERROR
+    │   ├── MissingFlag                  MISSING_FLAG
+    │   ├── UnknownFlag                  UNKNOWN_FLAG
+    │   ├── InlineSecretRefused          INLINE_SECRET_REFUSED
+    │   ├── ConfirmationRequired         CONFIRMATION_REQUIRED
+    │   └── ValidationError              INVALID_ARGUMENT
+    │       ├── InvalidAddress           INVALID_EVM_ADDRESS
+    │       ├── InvalidAmount            INVALID_AMOUNT
+    │       ├── InvalidChainId           INVALID_CHAIN_ID
+    │       ├── UnsupportedChain         UNSUPPORTED_CHAIN
+    │       ├── InvalidTimeout           INVALID_TIMEOUT
+    │       ├── InvalidUrl               INVALID_URL
+    │       ├── InvalidFormat            INVALID_FORMAT
+    │       ├── InvalidConfigKey         INVALID_CONFIG_KEY
+    │       ├── InvalidConfigValue       INVALID_CONFIG_VALUE
+    │       ├── InvalidMnemonic          INVALID_MNEMONIC
+    │       ├── InvalidTransactionPayload INVALID_TRANSACTION_PAYLOAD
+    │       ├── InvalidTypedData         INVALID_TYPED_DATA
+    │       ├── InvalidCalldata          INVALID_CALLDATA
+    │       ├── InvalidHash              INVALID_HASH
+    │       ├── InvalidPolicyYaml        INVALID_POLICY_YAML
+    │       ├── ChainIdMismatch          CHAIN_ID_MISMATCH
+    │       ├── UnknownToken             UNKNOWN_TOKEN
+    │       └── TokenNoAddress           TOKEN_NO_ADDRESS
+    ├── StateError                       STATE_ERROR
+    │   ├── StateCorrupt                 STATE_CORRUPT
+    │   ├── StatePermissions             STATE_PERMISSIONS
+    │   ├── NotInitialized               NOT_INITIALIZED
+    │   ├── WalletNotFound               WALLET_NOT_FOUND
+    │   ├── RequestNotFound              REQUEST_NOT_FOUND
+    │   └── UnsupportedInMode            UNSUPPORTED_IN_MODE
+    ├── VaultError                       VAULT_ERROR
+    │   ├── AlreadyEncrypted             ALREADY_ENCRYPTED
+    │   ├── NotEncrypted                 NOT_ENCRYPTED
+    │   ├── WrongPassword                WRONG_PASSWORD
+    │   ├── EmptyPassword                EMPTY_PASSWORD
+    │   ├── PasswordMismatch             PASSWORD_MISMATCH
+    │   └── PasswordRequired             PASSWORD_REQUIRED
+    ├── ChainError                       CHAIN_ERROR
+    │   ├── RpcError                     RPC_ERROR
+    │   ├── NetworkUnreachable           NETWORK_UNREACHABLE
+    │   ├── InsufficientFunds            INSUFFICIENT_FUNDS
+    │   └── TxNotFound                   TX_NOT_FOUND
+    ├── TransactionError                 TX_FAILED
+    │   ├── TxReverted                   TX_REVERTED
+    │   ├── TxFailed                     TX_FAILED
+    │   ├── TxDenied                     TX_DENIED
+    │   ├── TxExpired                    TX_EXPIRED
+    │   └── PolicyDenied                 POLICY_DENIED
+    ├── ApprovalRequired                 APPROVAL_REQUIRED
+    ├── JobTimeout                       JOB_TIMEOUT
+    ├── IdempotencyConflict              IDEMPOTENCY_CONFLICT
+    ├── AuthError                        AUTH_ERROR
+    │   ├── NotAuthenticated             NOT_AUTHENTICATED
+    │   └── Forbidden                    FORBIDDEN
+    ├── DevnetError                      DEVNET_ERROR
+    │   ├── AnvilNotFound                ANVIL_NOT_FOUND
+    │   └── DevnetNotRunning             DEVNET_NOT_RUNNING
+    └── ServiceError                     SERVICE_ERROR
+
+``MMError.from_payload`` rebuilds the right class from a ``{"code", "message", "hint"}``
+object, so an error raised in the wallet service surfaces as the same class in the client.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AlreadyEncrypted",
+    "AnvilNotFound",
+    "ApprovalRequired",
+    "AuthError",
+    "ChainError",
+    "ChainIdMismatch",
+    "ConfirmationRequired",
+    "DevnetError",
+    "DevnetNotRunning",
+    "EmptyPassword",
+    "Forbidden",
+    "IdempotencyConflict",
+    "InlineSecretRefused",
+    "InsufficientFunds",
+    "InvalidAddress",
+    "InvalidAmount",
+    "InvalidCalldata",
+    "InvalidChainId",
+    "InvalidConfigKey",
+    "InvalidConfigValue",
+    "InvalidFormat",
+    "InvalidHash",
+    "InvalidMnemonic",
+    "InvalidPolicyYaml",
+    "InvalidTimeout",
+    "InvalidTransactionPayload",
+    "InvalidTypedData",
+    "InvalidUrl",
+    "JobTimeout",
+    "MMError",
+    "MissingFlag",
+    "NetworkUnreachable",
+    "NotAuthenticated",
+    "NotEncrypted",
+    "NotInitialized",
+    "PasswordMismatch",
+    "PasswordRequired",
+    "PolicyDenied",
+    "RequestNotFound",
+    "RpcError",
+    "ServiceError",
+    "StateCorrupt",
+    "StateError",
+    "StatePermissions",
+    "TokenNoAddress",
+    "TransactionError",
+    "TxDenied",
+    "TxExpired",
+    "TxFailed",
+    "TxNotFound",
+    "TxReverted",
+    "UnknownFlag",
+    "UnknownToken",
+    "UnsupportedChain",
+    "UnsupportedInMode",
+    "UsageError",
+    "ValidationError",
+    "VaultError",
+    "WalletNotFound",
+    "WrongPassword",
+]
+
+_BY_CODE: dict[str, type[MMError]] = {}
+
+
+class MMError(Exception):
+    """Base of every mm-agent error. ``code`` is stable; ``message`` is for people."""
+
+    code: ClassVar[str] = "MM_ERROR"
+    exit_code: ClassVar[int] = 1
+    default_hint: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint if hint is not None else self.default_hint
+        # Extra machine-readable context (e.g. the preview for APPROVAL_REQUIRED). Must never
+        # hold a secret: it is printed in envelopes.
+        self.details = details or {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # First class to claim a code is the canonical one for from_payload.
+        _BY_CODE.setdefault(cls.code, cls)
+
+    def to_payload(self) -> dict[str, Any]:
+        """The ``error`` object of the JSON envelope."""
+        payload: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.hint:
+            payload["hint"] = self.hint
+        if self.details:
+            payload["details"] = self.details
+        return payload
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> MMError:
+        """Rebuild an error of the right class from an envelope's ``error`` object."""
+        code = str(payload.get("code") or "MM_ERROR")
+        klass = _BY_CODE.get(code, ServiceError)
+        err = klass(
+            str(payload.get("message") or code),
+            hint=payload.get("hint"),
+            details=payload.get("details") or None,
+        )
+        if klass is ServiceError:
+            err.remote_code = code  # type: ignore[attr-defined]
+        return err
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+_BY_CODE[MMError.code] = MMError
+
+
+# --- usage and validation (exit code 2) -------------------------------------------------------
+class UsageError(MMError):
+    code = "USAGE_ERROR"
+    exit_code = 2
+
+
+class MissingFlag(UsageError):
+    code = "MISSING_FLAG"
+    default_hint = "Run the command with --help to see its required flags."
+
+
+class UnknownFlag(UsageError):
+    code = "UNKNOWN_FLAG"
+    default_hint = "Run the command with --help to see the flags it takes."
+
+
+class InlineSecretRefused(UsageError):
+    code = "INLINE_SECRET_REFUSED"
+    default_hint = (
+        "Secrets are never taken on the command line (they would end up in shell history and "
+        "process lists). Use MM_MNEMONIC / MM_PASSWORD or the hidden prompt."
+    )
+
+
+class ConfirmationRequired(UsageError):
+    code = "CONFIRMATION_REQUIRED"
+    default_hint = "Pass --yes to confirm in non-interactive use."
+
+
+class ValidationError(UsageError):
+    code = "INVALID_ARGUMENT"
+
+
+class InvalidAddress(ValidationError):
+    code = "INVALID_EVM_ADDRESS"
+    default_hint = "An EVM address is 0x followed by 40 hex characters (EIP-55 checksum if mixed case)."
+
+
+class InvalidAmount(ValidationError):
+    code = "INVALID_AMOUNT"
+    default_hint = 'Give a positive decimal amount as a string, e.g. "0.5".'
+
+
+class InvalidChainId(ValidationError):
+    code = "INVALID_CHAIN_ID"
+    default_hint = "Chain ids are positive integers; `mm chains list` shows the known ones."
+
+
+class UnsupportedChain(ValidationError):
+    code = "UNSUPPORTED_CHAIN"
+    default_hint = "`mm chains list` shows the supported chains."
+
+
+class InvalidTimeout(ValidationError):
+    code = "INVALID_TIMEOUT"
+    default_hint = "Timeouts are whole seconds from 1 to 600."
+
+
+class InvalidUrl(ValidationError):
+    code = "INVALID_URL"
+    default_hint = "Give an http:// or https:// URL."
+
+
+class InvalidFormat(ValidationError):
+    code = "INVALID_FORMAT"
+    default_hint = "Formats: text, json, toon."
+
+
+class InvalidConfigKey(ValidationError):
+    code = "INVALID_CONFIG_KEY"
+    default_hint = (
+        "Keys: serviceUrl, format, verbose, walletTimeoutSeconds, rpc.<chainId>, "
+        "security.denylist, smartTransactions."
+    )
+
+
+class InvalidConfigValue(ValidationError):
+    code = "INVALID_CONFIG_VALUE"
+
+
+class InvalidMnemonic(ValidationError):
+    code = "INVALID_MNEMONIC"
+    default_hint = "A BIP-39 mnemonic is 12, 15, 18, 21 or 24 English words with a valid checksum."
+
+
+class InvalidTransactionPayload(ValidationError):
+    code = "INVALID_TRANSACTION_PAYLOAD"
+    default_hint = (
+        'Payload: JSON object {"to": "0x…", "value": "0x…" (hex wei), "data": "0x…"} with '
+        "optional gas, nonce, maxFeePerGas, maxPriorityFeePerGas."
+    )
+
+
+class InvalidTypedData(ValidationError):
+    code = "INVALID_TYPED_DATA"
+    default_hint = "EIP-712 payload: JSON object with types, primaryType, domain and message."
+
+
+class InvalidCalldata(ValidationError):
+    code = "INVALID_CALLDATA"
+    default_hint = "Calldata is 0x followed by an even number of hex characters (at least 4 bytes)."
+
+
+class InvalidHash(ValidationError):
+    code = "INVALID_HASH"
+    default_hint = "A transaction hash is 0x followed by 64 hex characters."
+
+
+class InvalidPolicyYaml(ValidationError):
+    code = "INVALID_POLICY_YAML"
+    default_hint = "`mm wallet policy template` prints a valid policy document."
+
+
+class ChainIdMismatch(ValidationError):
+    code = "CHAIN_ID_MISMATCH"
+
+
+class UnknownToken(ValidationError):
+    code = "UNKNOWN_TOKEN"
+    default_hint = "Use a token symbol from `mm chains list`'s registry or the token's 0x address."
+
+
+class TokenNoAddress(ValidationError):
+    code = "TOKEN_NO_ADDRESS"
+    default_hint = "This token has no contract on that chain; pass its 0x address instead."
+
+
+# --- local state ------------------------------------------------------------------------------
+class StateError(MMError):
+    code = "STATE_ERROR"
+
+
+class StateCorrupt(StateError):
+    code = "STATE_CORRUPT"
+    default_hint = "Fix or remove the file, or run `mm reset --yes` to start over."
+
+
+class StatePermissions(StateError):
+    code = "STATE_PERMISSIONS"
+    default_hint = "State files must be owned by you with mode 0600 (folder 0700)."
+
+
+class NotInitialized(StateError):
+    code = "NOT_INITIALIZED"
+    default_hint = "Run `mm init` first."
+
+
+class WalletNotFound(StateError):
+    code = "WALLET_NOT_FOUND"
+    default_hint = "`mm wallet list` shows your wallets."
+
+
+class RequestNotFound(StateError):
+    code = "REQUEST_NOT_FOUND"
+    default_hint = "`mm wallet requests list` shows known requests."
+
+
+class UnsupportedInMode(StateError):
+    code = "UNSUPPORTED_IN_MODE"
+
+
+# --- BYOK vault -------------------------------------------------------------------------------
+class VaultError(MMError):
+    code = "VAULT_ERROR"
+
+
+class AlreadyEncrypted(VaultError):
+    code = "ALREADY_ENCRYPTED"
+    default_hint = "Use `mm wallet password change`."
+
+
+class NotEncrypted(VaultError):
+    code = "NOT_ENCRYPTED"
+    default_hint = "Use `mm wallet password set`."
+
+
+class WrongPassword(VaultError):
+    code = "WRONG_PASSWORD"
+
+
+class EmptyPassword(VaultError):
+    code = "EMPTY_PASSWORD"
+
+
+class PasswordMismatch(VaultError):
+    code = "PASSWORD_MISMATCH"
+
+
+class PasswordRequired(VaultError):
+    code = "PASSWORD_REQUIRED"
+    default_hint = "Set MM_PASSWORD or run the command on a terminal to be prompted."
+
+
+# --- chain / RPC ------------------------------------------------------------------------------
+class ChainError(MMError):
+    code = "CHAIN_ERROR"
+
+
+class RpcError(ChainError):
+    code = "RPC_ERROR"
+
+
+class NetworkUnreachable(ChainError):
+    code = "NETWORK_UNREACHABLE"
+    default_hint = "Check the RPC URL (`mm config get rpc.<chainId>`) or start the devnet."
+
+
+class InsufficientFunds(ChainError):
+    code = "INSUFFICIENT_FUNDS"
+    default_hint = "Fund the wallet first: `mm wallet add-fund` shows its address."
+
+
+class TxNotFound(ChainError):
+    code = "TX_NOT_FOUND"
+
+
+# --- transactions and requests ----------------------------------------------------------------
+class TransactionError(MMError):
+    code = "TX_FAILED"
+
+
+class TxReverted(TransactionError):
+    code = "TX_REVERTED"
+
+
+class TxFailed(TransactionError):
+    code = "TX_FAILED"
+
+
+class TxDenied(TransactionError):
+    code = "TX_DENIED"
+
+
+class TxExpired(TransactionError):
+    code = "TX_EXPIRED"
+
+
+class PolicyDenied(TransactionError):
+    code = "POLICY_DENIED"
+
+
+class ApprovalRequired(MMError):
+    code = "APPROVAL_REQUIRED"
+    default_hint = "Run the command on a terminal to review and confirm it, or use --dry-run."
+
+
+class JobTimeout(MMError):
+    code = "JOB_TIMEOUT"
+    default_hint = "The request goes on; `mm wallet requests watch <pollingId>` follows it."
+
+
+class IdempotencyConflict(MMError):
+    code = "IDEMPOTENCY_CONFLICT"
+
+
+# --- service ----------------------------------------------------------------------------------
+class AuthError(MMError):
+    code = "AUTH_ERROR"
+
+
+class NotAuthenticated(AuthError):
+    code = "NOT_AUTHENTICATED"
+    default_hint = "Run `mm login`."
+
+
+class Forbidden(AuthError):
+    code = "FORBIDDEN"
+
+
+class DevnetError(MMError):
+    code = "DEVNET_ERROR"
+
+
+class AnvilNotFound(DevnetError):
+    code = "ANVIL_NOT_FOUND"
+    default_hint = (
+        "Run `make setup` (installs anvil from npm @foundry-rs/anvil-linux-amd64 into .tools/), "
+        "put anvil on PATH, or set MM_ANVIL to its path."
+    )
+
+
+class DevnetNotRunning(DevnetError):
+    code = "DEVNET_NOT_RUNNING"
+    default_hint = "Start it with `mm devnet start --detach`."
+
+
+class ServiceError(MMError):
+    """An error from the wallet service whose code this client does not know."""
+
+    code = "SERVICE_ERROR"

@@ -1,0 +1,143 @@
+"""The operation registry: each operation of the product is declared here exactly once.
+
+An ``Operation`` names its CLI path, its agent-facing description, its pydantic args model, its
+handler, whether it writes, and who may call it (an agent, or only a human/operator). The CLI,
+the LangChain tools, the function-calling schemas and the MCP server are all generated from
+this table, so they cannot drift apart (contract §8).
+
+Args models and handlers are referenced by dotted path and imported only when an operation is
+run or its schema is needed: importing pydantic alone costs ~200 ms here, and commands such as
+``mm chains list`` must start in well under that.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from .context import Context
+
+__all__ = ["OPERATIONS", "Audience", "Operation", "agent_operations", "find", "get"]
+
+Audience = Literal["agent", "human", "operator"]
+
+
+@cache
+def _load(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str  # tool / function name, snake_case
+    path: tuple[str, ...]  # CLI words
+    summary: str  # one line for `--help` listings
+    description: str  # what an agent reads: when to use it, what it returns
+    handler: str  # "module:function" taking (ctx, args) and returning the JSON `data` object
+    args: str | None = None  # "module:Model"; None for operations without arguments
+    writes: bool = False
+    audience: Audience = "agent"
+    waits: bool = False  # takes --wait / --wallet-timeout
+    destructive: bool = False  # moves funds or deletes state (MCP destructiveHint)
+
+    @property
+    def cli_name(self) -> str:
+        return " ".join(self.path)
+
+    @property
+    def agent_facing(self) -> bool:
+        return self.audience == "agent"
+
+    def args_model(self) -> type[BaseModel] | None:
+        return _load(self.args) if self.args else None
+
+    def handler_fn(self) -> Callable[[Context, Any], dict[str, Any]]:
+        return _load(self.handler)  # type: ignore[no-any-return]
+
+    def parse_args(self, raw: dict[str, Any]) -> Any:
+        """Validate raw arguments into the args model, with contract error codes."""
+        model = self.args_model()
+        if model is None:
+            if raw:
+                from .errors import UnknownFlag
+
+                raise UnknownFlag(f"`{self.cli_name}` takes no arguments: {sorted(raw)}.")
+            return None
+        from .validation import validate_args
+
+        return validate_args(model, raw, self)
+
+    def run(self, ctx: Context, raw: dict[str, Any]) -> dict[str, Any]:
+        args = self.parse_args(raw)
+        return self.handler_fn()(ctx, args)
+
+
+def _op(*args: Any, **kwargs: Any) -> Operation:
+    return Operation(*args, **kwargs)
+
+
+_S = "mm_agent.ops.setup"
+_C = "mm_agent.ops.chain_ops"
+_W = "mm_agent.ops.wallet_ops"
+_D = "mm_agent.ops.devnet_ops"
+
+OPERATIONS: tuple[Operation, ...] = (
+    # --- setup and session (human-facing) ------------------------------------------------------
+    _op("doctor", ("doctor",), "Check the installation, session and wallet.",
+        "Report CLI version, service URL, sign-in and wallet state, with hints to fix problems.",
+        f"{_S}:doctor", audience="human"),
+    _op("config_get", ("config", "get"), "Show one config value, or all of them.",
+        "Show persisted configuration values and where each comes from.",
+        f"{_S}:config_get", f"{_S}:ConfigGetArgs", audience="human"),
+    _op("config_set", ("config", "set"), "Set a config value.",
+        "Persist a validated configuration value under MM_HOME/config.json.",
+        f"{_S}:config_set", f"{_S}:ConfigSetArgs", writes=True, audience="human"),
+    _op("reset", ("reset",), "Delete all local state under MM_HOME.",
+        "Delete session, wallets, config, history and request records.",
+        f"{_S}:reset", f"{_S}:ResetArgs", writes=True, audience="human", destructive=True),
+    _op("init", ("init",), "Set up a wallet (BYOK or server wallet).",
+        "Initialise the wallet mode and the first account.",
+        f"{_S}:init", f"{_S}:InitArgs", writes=True, audience="human"),
+    _op("init_show", ("init", "show"), "Show the wallet mode, trading mode and address.",
+        "Show how the wallet is set up.",
+        f"{_S}:init_show", audience="human"),
+    # --- read-only helpers (agent-facing) ---------------------------------------------------------
+    _op("chains_list", ("chains", "list"), "List supported chains.",
+        "List the EVM chains this wallet supports, with chainId, CAIP-2 id, name, native symbol "
+        "and whether each is a testnet. Use it to find the chainId for other tools.",
+        f"{_C}:chains_list"),
+    # --- devnet (operator) -------------------------------------------------------------------------
+    _op("devnet_start", ("devnet", "start"), "Start a local anvil chain with demo tokens.",
+        "Start anvil (chain 31337) and deploy the demo ERC-20/721/1155 contracts.",
+        f"{_D}:devnet_start", f"{_D}:DevnetStartArgs", writes=True, audience="operator"),
+    _op("devnet_stop", ("devnet", "stop"), "Stop the local devnet this CLI started.",
+        "Stop the anvil process recorded in MM_HOME/devnet.json.",
+        f"{_D}:devnet_stop", writes=True, audience="operator"),
+    _op("devnet_status", ("devnet", "status"), "Show the local devnet's status.",
+        "Show whether the local devnet runs, its RPC URL, block number and demo tokens.",
+        f"{_D}:devnet_status", audience="operator"),
+)
+
+_BY_NAME = {op.name: op for op in OPERATIONS}
+_BY_PATH = {op.path: op for op in OPERATIONS}
+assert len(_BY_NAME) == len(OPERATIONS), "duplicate operation name"
+assert len(_BY_PATH) == len(OPERATIONS), "duplicate CLI path"
+
+
+def get(name: str) -> Operation:
+    return _BY_NAME[name]
+
+
+def find(path: tuple[str, ...]) -> Operation | None:
+    return _BY_PATH.get(path)
+
+
+def agent_operations() -> Iterator[Operation]:
+    return (op for op in OPERATIONS if op.agent_facing)
