@@ -10,13 +10,12 @@ from decimal import Decimal
 
 from .errors import InvalidAmount
 
-__all__ = ["format_units", "parse_units"]
+__all__ = ["format_units", "parse_units", "validate_decimal"]
 
 _DECIMAL = re.compile(r"^(?:0|[1-9][0-9]*)(?:\.[0-9]+)?$|^\.[0-9]+$")
 
 
-def parse_units(amount: str, decimals: int, *, allow_zero: bool = False) -> int:
-    """``"0.5"``, 18 → ``500000000000000000``. Rejects floats, signs, exponents, excess places."""
+def _split(amount: object) -> tuple[str, str]:
     if isinstance(amount, bool) or not isinstance(amount, (str, int)):
         raise InvalidAmount(
             f"Amount must be a decimal string such as \"0.5\", not {type(amount).__name__}."
@@ -27,7 +26,20 @@ def parse_units(amount: str, decimals: int, *, allow_zero: bool = False) -> int:
     if not _DECIMAL.match(text):
         raise InvalidAmount(f"{amount!r} is not a plain positive decimal amount.")
     whole, _, frac = text.partition(".")
-    frac = frac.rstrip("0")
+    return whole, frac.rstrip("0")
+
+
+def validate_decimal(amount: object) -> str:
+    """Syntax check of a positive decimal amount (decimals of the asset checked later)."""
+    whole, frac = _split(amount)
+    if not int(whole or "0") and not frac:
+        raise InvalidAmount("Amount must be greater than zero.")
+    return str(amount).strip()
+
+
+def parse_units(amount: str, decimals: int, *, allow_zero: bool = False) -> int:
+    """``"0.5"``, 18 → ``500000000000000000``. Rejects floats, signs, exponents, excess places."""
+    whole, frac = _split(amount)
     if len(frac) > decimals:
         raise InvalidAmount(
             f"{amount} has more than {decimals} decimal places for this asset.",

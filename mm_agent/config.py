@@ -31,7 +31,7 @@ __all__ = [
 
 DEFAULT_SERVICE_URL = "http://127.0.0.1:8765"
 FORMATS = ("text", "json", "toon")
-_RPC_KEY = re.compile(r"^rpc\.([0-9]+)$")
+_RPC_KEY = re.compile(r"^(rpc|privateRpc)\.([0-9]+)$")
 
 
 def parse_url(value: str, *, field: str = "url") -> str:
@@ -72,6 +72,16 @@ def parse_bool(value: object, *, field: str = "value") -> bool:
     raise InvalidConfigValue(f"{field}: {value!r} is not true or false.")
 
 
+def _parse_stuck(value: object) -> int:
+    try:
+        seconds = int(str(value).strip())
+    except ValueError:
+        raise InvalidConfigValue(f"stuckAfterSeconds: {value!r} is not whole seconds.") from None
+    if not 1 <= seconds <= 3600:
+        raise InvalidConfigValue("stuckAfterSeconds must be within 1–3600.")
+    return seconds
+
+
 def _parse_path(value: object) -> str:
     text = str(value).strip()
     if not text:
@@ -98,6 +108,11 @@ _KEYS: dict[str, _Key] = {
         _Key("security.denylist", _parse_path, "MM_DENYLIST", None),
         _Key("smartTransactions", lambda v: parse_bool(v, field="smartTransactions"),
              "MM_SMART_TRANSACTIONS", True),
+        # Beyond the contract's keys: where smart submission sends and when it replaces.
+        _Key("smartTransactions.publicFallback",
+             lambda v: parse_bool(v, field="smartTransactions.publicFallback"),
+             "MM_PRIVATE_RPC_FALLBACK", False),
+        _Key("smartTransactions.stuckAfterSeconds", _parse_stuck, "MM_STUCK_AFTER", 30),
     )
 }
 
@@ -107,10 +122,11 @@ def _key_for(name: str) -> _Key:
         return _KEYS[name]
     m = _RPC_KEY.match(name)
     if m:
-        cid = int(m.group(1))
+        cid = int(m.group(2))
         if cid <= 0:
             raise InvalidConfigKey(f"Unknown config key {name!r}.")
-        return _Key(name, lambda v: parse_url(v, field=name), f"MM_RPC_{cid}", None)
+        env = f"MM_RPC_{cid}" if m.group(1) == "rpc" else f"MM_PRIVATE_RPC_{cid}"
+        return _Key(name, lambda v: parse_url(v, field=name), env, None)
     raise InvalidConfigKey(f"Unknown config key {name!r}.")
 
 
@@ -162,6 +178,10 @@ class Config:
         rpc_names |= {
             f"rpc.{k[7:]}" for k in self._env if k.startswith("MM_RPC_") and k[7:].isdigit()
         }
+        rpc_names |= {
+            f"privateRpc.{k[15:]}" for k in self._env
+            if k.startswith("MM_PRIVATE_RPC_") and k[15:].isdigit()
+        }
         for name in sorted(rpc_names):
             out[name] = self.get(name)
         return out
@@ -183,6 +203,18 @@ class Config:
     def denylist_path(self) -> str | None:
         value = self.get("security.denylist")
         return str(value) if value else None
+
+    def get_private_rpc(self, chain_id: int) -> str | None:
+        value = self.get(f"privateRpc.{chain_id}")
+        return str(value) if value else None
+
+    @property
+    def private_rpc_fallback(self) -> bool:
+        return bool(self.get("smartTransactions.publicFallback"))
+
+    @property
+    def stuck_after_seconds(self) -> int:
+        return int(self.get("smartTransactions.stuckAfterSeconds"))
 
     def rpc_override(self, chain_id: int) -> str | None:
         value = self.get(f"rpc.{chain_id}")

@@ -225,8 +225,13 @@ def deploy_demo_contracts(rpc_url: str, *, block_time: float | None = None) -> d
             addresses[label] = to_checksum_address(receipt["contractAddress"])
 
     tokens = [
-        {"symbol": symbol, "name": name, "address": addresses[symbol], "decimals": decimals,
-         "standard": standard}
+        {
+            "symbol": symbol,
+            "name": name,
+            "address": addresses[symbol],
+            "decimals": decimals,
+            "standard": standard,
+        }
         for _artifact, symbol, name, decimals, standard, _supply in _TOKENS
     ]
     return {
@@ -330,9 +335,19 @@ def status(home: Home | None = None) -> dict[str, Any]:
     home = home or Home.from_env()
     record = _read_record(home)
     if record is None:
-        return {"running": False, "stale": False, "pid": None, "port": None, "rpcUrl": None,
-                "chainId": None, "blockNumber": None, "startedAt": None, "deployer": None,
-                "tokens": [], "contracts": {}}
+        return {
+            "running": False,
+            "stale": False,
+            "pid": None,
+            "port": None,
+            "rpcUrl": None,
+            "chainId": None,
+            "blockNumber": None,
+            "startedAt": None,
+            "deployer": None,
+            "tokens": [],
+            "contracts": {},
+        }
     pid, port = int(record["pid"]), int(record.get("port") or 0)
     alive = _is_our_anvil(pid, port)
     block: int | None = None
@@ -389,8 +404,16 @@ def start(
         )
 
     anvil = find_anvil()
-    argv = [anvil, "--port", str(port), "--host", "127.0.0.1", "--chain-id", str(CHAIN_ID),
-            "--silent"]
+    argv = [
+        anvil,
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+        "--chain-id",
+        str(CHAIN_ID),
+        "--silent",
+    ]
     if block_time is not None:
         argv += ["--block-time", str(block_time)]
 
@@ -413,15 +436,18 @@ def start(
     try:
         _wait_ready(proc, rpc_url, home)
         deployed = deploy_demo_contracts(rpc_url, block_time=block_time)
-        home.write_json(DEVNET_FILE, {
-            "pid": proc.pid,
-            "port": port,
-            "rpcUrl": rpc_url,
-            "chainId": CHAIN_ID,
-            "startedAt": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-            "detached": detach,
-            **deployed,
-        })
+        home.write_json(
+            DEVNET_FILE,
+            {
+                "pid": proc.pid,
+                "port": port,
+                "rpcUrl": rpc_url,
+                "chainId": CHAIN_ID,
+                "startedAt": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "detached": detach,
+                **deployed,
+            },
+        )
     except BaseException:
         # Never leave a half-started chain behind (including on Ctrl-C during deployment).
         if proc.poll() is None:
@@ -509,8 +535,13 @@ def stop(home: Home | None = None) -> dict[str, Any]:
         )
     sent = _terminate(pid)
     _clear_record(home)
-    return {"stopped": True, "pid": pid, "port": port, "rpcUrl": record.get("rpcUrl"),
-            "signal": sent}
+    return {
+        "stopped": True,
+        "pid": pid,
+        "port": port,
+        "rpcUrl": record.get("rpcUrl"),
+        "signal": sent,
+    }
 
 
 def run_foreground(

@@ -35,6 +35,7 @@ dispatcher, MCP, HTTP service) turn them into envelopes, ``ToolException``s or e
     │   ├── StateCorrupt                 STATE_CORRUPT
     │   ├── StatePermissions             STATE_PERMISSIONS
     │   ├── NotInitialized               NOT_INITIALIZED
+    │   ├── AlreadyInitialized           ALREADY_INITIALIZED
     │   ├── WalletNotFound               WALLET_NOT_FOUND
     │   ├── RequestNotFound              REQUEST_NOT_FOUND
     │   └── UnsupportedInMode            UNSUPPORTED_IN_MODE
@@ -77,6 +78,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "AlreadyEncrypted",
+    "AlreadyInitialized",
     "AnvilNotFound",
     "ApprovalRequired",
     "AuthError",
@@ -342,6 +344,11 @@ class StatePermissions(StateError):
 class NotInitialized(StateError):
     code = "NOT_INITIALIZED"
     default_hint = "Run `mm init` first."
+
+
+class AlreadyInitialized(StateError):
+    code = "ALREADY_INITIALIZED"
+    default_hint = "`mm init show` shows the current set-up; `mm reset --yes` starts over."
 
 
 class WalletNotFound(StateError):

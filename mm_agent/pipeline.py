@@ -1,0 +1,350 @@
+"""The security pipeline every signing path runs through (contract §5).
+
+decode → simulate → threat scan → policy → approval if required → nonce/fees → sign → submit
+→ confirm. ``Engine`` holds chain access for one MM_HOME/config; ``preview_*`` build the
+section-5 preview without signing; ``gate`` applies the verdict; ``execute_transaction`` does
+the rest. The BYOK wallet calls it in-process; the wallet service calls the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .addresses import to_checksum_address
+from .amounts import format_units
+from .chains import DEVNET_CHAIN_ID, get_chain
+from .config import Config
+from .errors import (
+    ApprovalRequired,
+    InsufficientFunds,
+    MMError,
+    RpcError,
+    TxDenied,
+    TxReverted,
+)
+from .fees import estimate_fees
+from .nonces import NonceManager
+from .rpc import RpcClient, hex_to_int
+from .state import Home
+from .submit import SignFn, SubmitResult, Submitter
+from .tokens import TokenInfo, read_token, resolve_asset
+
+__all__ = ["Engine", "Policy", "PolicyResult", "Preview", "gate"]
+
+log = logging.getLogger("mm_agent.pipeline")
+
+GAS_MARGIN_NUM, GAS_MARGIN_DEN, GAS_MARGIN_ADD = 13, 10, 5_000
+
+
+@dataclass
+class PolicyResult:
+    decision: str = "allow"  # allow | approval_required | deny
+    violations: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"decision": self.decision, "violations": self.violations}
+
+
+# Server wallets plug their policy document in here; BYOK has none (the scan decides).
+Policy = Callable[["Preview"], PolicyResult]
+
+
+@dataclass
+class Preview:
+    kind: str
+    chain_id: int
+    sender: str
+    intent: str
+    decoded: dict[str, Any] | None
+    simulation: dict[str, Any] | None
+    scan: dict[str, Any]
+    policy: PolicyResult
+    effective_recipient: str | None = None
+
+    @property
+    def requires_approval(self) -> bool:
+        return self.policy.decision == "approval_required"
+
+    @property
+    def denied(self) -> bool:
+        return self.policy.decision == "deny"
+
+    @property
+    def reason(self) -> str:
+        """Why a human must look, in one line."""
+        parts = []
+        if self.scan.get("resultType") not in (None, "Benign"):
+            parts.append(f"scan {self.scan['resultType']}: "
+                         f"{self.scan.get('description') or self.scan.get('reason')}")
+        parts += [v["message"] for v in self.policy.violations]
+        return "; ".join(parts) or "approval required"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "intent": self.intent,
+            "decoded": self.decoded,
+            "simulation": self.simulation,
+            "scan": self.scan,
+            "policy": self.policy.to_dict(),
+            "requiresApproval": self.requires_approval,
+        }
+
+
+def scan_policy(preview: Preview) -> PolicyResult:
+    """Verdict → action (contract §5): anything but Benign goes to a human."""
+    result_type = preview.scan.get("resultType")
+    if result_type == "Benign":
+        return PolicyResult("allow")
+    return PolicyResult("approval_required")
+
+
+def gate(preview: Preview, hook: Callable[[dict[str, Any], str], bool] | None) -> None:
+    """Apply the verdict: return to go ahead, raise to stop. Nothing is signed before this."""
+    if preview.denied:
+        from .errors import PolicyDenied
+
+        raise PolicyDenied(preview.reason, details={"preview": preview.to_dict()})
+    if not preview.requires_approval:
+        return
+    if hook is None:
+        raise ApprovalRequired(
+            f"Approval required: {preview.reason}. Nothing was signed.",
+            details={"preview": preview.to_dict()},
+        )
+    if not hook(preview.to_dict(), preview.reason):
+        raise TxDenied("The request was rejected by the human reviewer.")
+
+
+class Engine:
+    """Chain access, token metadata and the pipeline stages for one MM_HOME and config."""
+
+    def __init__(
+        self,
+        home: Home,
+        config: Config,
+        *,
+        counterparties: Callable[[str], frozenset[str]] | None = None,
+        remote_scanners: tuple[Any, ...] = (),
+        policy: Policy | None = None,
+    ) -> None:
+        self.home = home
+        self.config = config
+        self._rpcs: dict[str, RpcClient] = {}
+        self._counterparties = counterparties or (lambda _a: frozenset())
+        self.remote_scanners = remote_scanners
+        self.policy = policy or scan_policy
+        self.nonces = NonceManager(home)
+        self._denylist: frozenset[str] | None = None
+        self._code_cache: dict[tuple[int, str], bool] = {}
+
+    # --- chain access -----------------------------------------------------------------------
+    def devnet(self) -> dict[str, Any] | None:
+        data = self.home.read_json("devnet.json")
+        return data if isinstance(data, dict) else None
+
+    def rpc_url(self, chain_id: int) -> str:
+        override = self.config.rpc_override(chain_id)
+        if override:
+            return override
+        if chain_id == DEVNET_CHAIN_ID:
+            devnet = self.devnet()
+            if devnet and devnet.get("rpcUrl"):
+                return str(devnet["rpcUrl"])
+        return get_chain(chain_id).rpc_url
+
+    def _client(self, url: str) -> RpcClient:
+        if url not in self._rpcs:
+            self._rpcs[url] = RpcClient(url)
+        return self._rpcs[url]
+
+    def rpc(self, chain_id: int) -> RpcClient:
+        return self._client(self.rpc_url(chain_id))
+
+    def private_rpc(self, chain_id: int) -> RpcClient | None:
+        if not self.config.smart_transactions:
+            return None
+        url = self.config.get_private_rpc(chain_id) or get_chain(chain_id).private_rpc_url
+        return self._client(url) if url else None
+
+    def submitter(self, chain_id: int) -> Submitter:
+        return Submitter(
+            self.rpc(chain_id),
+            private_rpc=self.private_rpc(chain_id),
+            public_fallback=self.config.private_rpc_fallback,
+            stuck_after=self.config.stuck_after_seconds,
+        )
+
+    def is_contract(self, chain_id: int, address: str) -> bool:
+        key = (chain_id, address.lower())
+        if key not in self._code_cache:
+            code = self.rpc(chain_id).call("eth_getCode", [address, "latest"])
+            self._code_cache[key] = bool(code and code != "0x")
+        return self._code_cache[key]
+
+    def asset(self, chain_id: int, token: str) -> TokenInfo:
+        return resolve_asset(self.rpc(chain_id), chain_id, token, self.devnet())
+
+    def asset_lookup(self, chain_id: int) -> Callable[[str], dict[str, Any]]:
+        rpc = self.rpc(chain_id)
+        known = {t.address.lower(): t for t in self._known_tokens(chain_id) if t.address}
+
+        def lookup(address: str) -> dict[str, Any]:
+            try:
+                info = read_token(rpc, chain_id, address, known=known.get(address.lower()))
+                return info.asset()
+            except MMError:
+                return {"type": "erc20", "address": to_checksum_address(address),
+                        "symbol": None, "decimals": None, "tokenId": None}
+
+        return lookup
+
+    def _known_tokens(self, chain_id: int) -> tuple[Any, ...]:
+        from .chains import tokens_for
+
+        return tokens_for(chain_id, self.devnet())
+
+    def denylist(self) -> frozenset[str]:
+        if self._denylist is None:
+            from .scan import load_denylist
+
+            self._denylist = load_denylist(self.config.denylist_path)
+        return self._denylist
+
+    def format_token_amount(self, chain_id: int) -> Callable[[str, int], str]:
+        lookup = self.asset_lookup(chain_id)
+
+        def fmt(token: str, raw: int) -> str:
+            asset = lookup(token)
+            if asset.get("decimals") is None:
+                return f"{raw} units of {token}"
+            return f"{format_units(raw, int(asset['decimals']))} {asset.get('symbol') or token}"
+
+        return fmt
+
+    # --- previews ----------------------------------------------------------------------------
+    def _scan(self, chain_id: int, sender: str, **kw: Any) -> dict[str, Any]:
+        from .scan import ScanInput, scan
+
+        inp = ScanInput(
+            chain_id=chain_id, wallet=sender,
+            is_contract=lambda a: self.is_contract(chain_id, a),
+            known_counterparties=self._counterparties(sender),
+            denylist=self.denylist(), **kw,
+        )
+        return scan(inp, remote=self.remote_scanners).to_dict()
+
+    def _finish(self, preview: Preview) -> Preview:
+        preview.policy = self.policy(preview)
+        return preview
+
+    def preview_transaction(self, chain_id: int, sender: str, tx: dict[str, Any],
+                            *, intent: str | None = None) -> Preview:
+        from .decode import decode_calldata, decode_revert, intent_for
+        from .simulate import simulate_transaction
+
+        chain = get_chain(chain_id)
+        value = int(tx.get("value") or 0)
+        decoded = decode_calldata(tx.get("data") or "0x", to=tx.get("to"), value=value)
+        if intent is None:
+            if decoded.function_name is None and (tx.get("data") or "0x") == "0x":
+                intent = (f"Send {format_units(value, chain.native_decimals)} "
+                          f"{chain.native_symbol} to {tx.get('to')}")
+            else:
+                intent = intent_for(decoded, self.format_token_amount(chain_id))
+        simulation = simulate_transaction(
+            self.rpc(chain_id), {**tx, "from": sender}, asset_of=self.asset_lookup(chain_id),
+            native_symbol=chain.native_symbol, decode_revert=decode_revert,
+        )
+        scan = self._scan(chain_id, sender, kind="transaction",
+                          tx={"to": tx.get("to"), "value": value, "data": tx.get("data") or "0x",
+                              "authorizationList": tx.get("authorizationList")},
+                          decoded=decoded, simulation=simulation)
+        decoded_dict = {
+            "functionName": decoded.function_name,
+            "params": decoded.to_dict().get("params", []),
+            "effectiveRecipient": decoded.effective_recipient,
+        }
+        return self._finish(Preview("transaction", chain_id, sender, intent, decoded_dict,
+                                    simulation, scan, PolicyResult(),
+                                    effective_recipient=decoded.effective_recipient))
+
+    def preview_message(self, chain_id: int, sender: str, message: str) -> Preview:
+        shown = message if len(message) <= 80 else message[:77] + "..."
+        scan = self._scan(chain_id, sender, kind="message", message=message)
+        return self._finish(Preview("message", chain_id, sender, f'Sign message "{shown}"',
+                                    None, None, scan, PolicyResult()))
+
+    def preview_typed_data(self, chain_id: int, sender: str, typed: dict[str, Any],
+                           *, intent: str | None = None) -> Preview:
+        domain = typed.get("domain", {})
+        what = typed.get("primaryType", "typed data")
+        where = domain.get("name") or domain.get("verifyingContract") or "unknown app"
+        scan = self._scan(chain_id, sender, kind="typed-data", typed_data=typed)
+        return self._finish(Preview("typed-data", chain_id, sender,
+                                    intent or f"Sign {what} for {where}",
+                                    {"functionName": what, "params": [],
+                                     "effectiveRecipient": None},
+                                    None, scan, PolicyResult()))
+
+    # --- execution ---------------------------------------------------------------------------
+    def prepare_transaction(self, chain_id: int, sender: str, tx: dict[str, Any],
+                            preview: Preview) -> dict[str, Any]:
+        """Gas, fees and the funds check. Raises ``TX_REVERTED`` for a reverting simulation."""
+        sim = preview.simulation or {}
+        if not sim.get("success", True):
+            raise TxReverted(f"Simulation reverted: {sim.get('revertReason')}. Nothing was sent.",
+                             details={"revertReason": sim.get("revertReason")})
+        rpc = self.rpc(chain_id)
+        gas_used = int(sim.get("gasUsed") or 0)
+        if tx.get("gas"):
+            gas = int(tx["gas"])
+        elif gas_used == 21_000 and (tx.get("data") or "0x") == "0x":
+            gas = 21_000
+        else:
+            gas = gas_used * GAS_MARGIN_NUM // GAS_MARGIN_DEN + GAS_MARGIN_ADD
+        if tx.get("maxFeePerGas") is not None:
+            max_fee = int(tx["maxFeePerGas"])
+            tip = int(tx.get("maxPriorityFeePerGas") or min(max_fee, 1_000_000))
+        else:
+            fees = estimate_fees(rpc)
+            max_fee, tip = fees.max_fee_per_gas, fees.max_priority_fee_per_gas
+            if tx.get("maxPriorityFeePerGas") is not None:
+                tip = int(tx["maxPriorityFeePerGas"])
+                max_fee = max(max_fee, tip)
+        value = int(tx.get("value") or 0)
+        balance = hex_to_int(rpc.call("eth_getBalance", [sender, "latest"]))
+        if balance < value + gas * max_fee:
+            chain = get_chain(chain_id)
+            need = format_units(value + gas * max_fee, chain.native_decimals)
+            have = format_units(balance, chain.native_decimals)
+            raise InsufficientFunds(
+                f"Needs up to {need} {chain.native_symbol} (value + gas), has {have}.")
+        return {
+            "type": 2, "chainId": chain_id, "to": tx.get("to"), "value": value,
+            "data": tx.get("data") or "0x", "gas": gas, "maxFeePerGas": max_fee,
+            "maxPriorityFeePerGas": tip,
+        }
+
+    def submit(self, chain_id: int, sender: str, prepared: dict[str, Any], sign: SignFn,
+               *, nonce: int | None = None, timeout: float = 120.0,
+               on_broadcast: Callable[[int, str], None] | None = None) -> SubmitResult:
+        """Reserve a nonce (unless given), sign, broadcast, confirm."""
+        submitter = self.submitter(chain_id)
+        reserved = nonce is None
+        if nonce is None:
+            nonce = self.nonces.reserve(self.rpc(chain_id), chain_id, sender)
+        tx = {**prepared, "nonce": nonce}
+        try:
+            raw, tx_hash = sign(tx)
+            submitter.broadcast(raw)
+        except (MMError, RpcError):
+            if reserved:
+                self.nonces.release(chain_id, sender, nonce)
+            raise
+        if on_broadcast:
+            on_broadcast(nonce, tx_hash)
+        result = SubmitResult(tx_hash=tx_hash, receipt=None, hashes=[tx_hash])
+        return submitter.confirm(result, tx, sign, timeout=timeout)

@@ -1,0 +1,475 @@
+"""The Python API (contract §9): ``Wallet`` and ``AsyncWallet``.
+
+``Wallet.from_env()`` opens the wallet that `mm init` set up under MM_HOME. Every signing or
+transaction method runs the security pipeline and returns a ``WalletRequest`` (or, with
+``dry_run=True``, the section-5 preview). BYOK requests complete before the method returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from .addresses import validate_address
+from .amounts import format_units, parse_units
+from .chains import DEVNET_CHAIN_ID, get_chain, parse_chain_id, parse_chain_ids
+from .config import Config
+from .context import ApprovalHook
+from .errors import (
+    ApprovalRequired,
+    InsufficientFunds,
+    InvalidHash,
+    InvalidTransactionPayload,
+    MMError,
+    NotInitialized,
+    TxNotFound,
+    UnsupportedInMode,
+)
+from .pipeline import Engine, Preview, gate
+from .rpc import hex_to_int
+from .state import Home
+from .wallet_requests import RequestLog, WalletRequest, new_polling_id
+
+__all__ = ["AsyncWallet", "RequestsAPI", "Wallet"]
+
+DEFAULT_BALANCE_CHAINS = (1, 8453, 59144)
+
+
+class RequestsAPI:
+    def __init__(self, log: RequestLog) -> None:
+        self._log = log
+
+    def list(self) -> list[WalletRequest]:
+        return list(reversed(self._log.all()))
+
+    def get(self, polling_id: str) -> WalletRequest:
+        return self._log.get(polling_id)
+
+    def wait(self, polling_id: str, timeout: float | None = None) -> WalletRequest:
+        # BYOK requests are complete when their method returns: nothing to wait for.
+        return self._log.get(polling_id)
+
+
+def _parse_payload(payload: dict[str, Any] | str) -> dict[str, Any]:
+    if isinstance(payload, str):
+        try:
+            payload = json.loads(payload)
+        except json.JSONDecodeError as exc:
+            raise InvalidTransactionPayload(f"Payload is not JSON: {exc.msg}.") from exc
+    if not isinstance(payload, dict):
+        raise InvalidTransactionPayload("Payload must be a JSON object.")
+    allowed = {"to", "value", "data", "gas", "nonce", "maxFeePerGas", "maxPriorityFeePerGas",
+               "from", "chainId", "type"}
+    unknown = set(payload) - allowed
+    if unknown:
+        raise InvalidTransactionPayload(f"Unknown payload fields: {sorted(unknown)}.")
+    tx: dict[str, Any] = {}
+    to = payload.get("to")
+    if to is None:
+        raise InvalidTransactionPayload("Payload needs `to` (contract creation is not supported).")
+    from .errors import InvalidAddress
+
+    try:
+        tx["to"] = validate_address(to, field="payload.to")
+    except InvalidAddress as exc:
+        raise InvalidTransactionPayload(exc.message) from exc
+    for key in ("value", "gas", "nonce", "maxFeePerGas", "maxPriorityFeePerGas"):
+        raw = payload.get(key)
+        if raw is None:
+            continue
+        if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+            raise InvalidTransactionPayload(f"`{key}` must be a hex string such as \"0x0\".")
+        if isinstance(raw, str):
+            if not raw.startswith("0x"):
+                raise InvalidTransactionPayload(f"`{key}` must be hex (0x…), got {raw!r}.")
+            try:
+                raw = int(raw, 16)
+            except ValueError:
+                raise InvalidTransactionPayload(f"`{key}` is not valid hex: {raw!r}.") from None
+        if raw < 0 or raw >= 2**256:
+            raise InvalidTransactionPayload(f"`{key}` is out of range.")
+        tx[key] = raw
+    data = payload.get("data", "0x") or "0x"
+    if not isinstance(data, str) or not data.startswith("0x") or len(data) % 2:
+        raise InvalidTransactionPayload("`data` must be 0x-prefixed hex with an even length.")
+    try:
+        bytes.fromhex(data[2:])
+    except ValueError:
+        raise InvalidTransactionPayload("`data` is not valid hex.") from None
+    tx["data"] = data
+    tx.setdefault("value", 0)
+    return tx
+
+
+class Wallet:
+    """A wallet of either mode. Build it with ``Wallet.from_env()``."""
+
+    def __init__(
+        self,
+        *,
+        home: Home,
+        config: Config,
+        keyring: Any,
+        approval_hook: ApprovalHook | None = None,
+    ) -> None:
+        self.home = home
+        self.config = config
+        self.keyring = keyring
+        self.approval_hook = approval_hook
+        self._log = RequestLog(home)
+        self.requests = RequestsAPI(self._log)
+        self.engine = Engine(home, config, counterparties=self._counterparties)
+
+    def __repr__(self) -> str:
+        return f"Wallet(mode='byok', address={self.address!r})"
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        home: Home | None = None,
+        config: Config | None = None,
+        approval_hook: ApprovalHook | None = None,
+        interactive: bool = False,
+        password: Callable[[], str | None] | None = None,
+    ) -> Wallet:
+        home = home or Home.from_env()
+        config = config or Config(home)
+        data = home.read_json("wallets.json")
+        if not isinstance(data, dict) or not data.get("mode"):
+            raise NotInitialized("No wallet is set up under this MM_HOME.")
+        if data["mode"] == "byok":
+            from .byok.keyring import ByokKeyring
+
+            def default_password() -> str | None:
+                import os
+
+                value = os.environ.get("MM_PASSWORD")
+                if value:
+                    return value
+                if interactive:
+                    import getpass
+
+                    return getpass.getpass("Wallet password: ")
+                return None
+
+            return cls(home=home, config=config,
+                       keyring=ByokKeyring(home, password or default_password),
+                       approval_hook=approval_hook)
+        raise UnsupportedInMode(
+            f"Wallet mode {data['mode']!r} is not available in this build yet.",
+            hint="Server wallets arrive with the wallet service (`mm server`).",
+        )
+
+    # --- accounts ------------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        return "byok"
+
+    @property
+    def address(self) -> str:
+        active = self.keyring.active
+        if not active:
+            raise NotInitialized("No active account.")
+        return str(active)
+
+    def accounts(self) -> list[dict[str, Any]]:
+        active = self.address
+        return [{**a, "active": a["address"] == active} for a in self.keyring.accounts()]
+
+    def create_account(self, name: str | None = None) -> dict[str, Any]:
+        return self.keyring.create_account(name)
+
+    def select(self, address: str) -> dict[str, Any]:
+        return self.keyring.select(validate_address(address))
+
+    def show(self, address: str | None = None, name: str | None = None) -> dict[str, Any]:
+        acct = self.keyring.account(address, name)
+        return {**acct, "mode": self.mode, "active": acct["address"] == self.address}
+
+    def _counterparties(self, address: str) -> frozenset[str]:
+        seen: set[str] = set()
+        for req in self._log.all():
+            if req.status != "COMPLETED" or (req.address or "").lower() != address.lower():
+                continue
+            if req.result:
+                for key in ("to", "effectiveRecipient"):
+                    if req.result.get(key):
+                        seen.add(str(req.result[key]).lower())
+        return frozenset(seen)
+
+    # --- reads ---------------------------------------------------------------------------------
+    def balance(self, chain_ids: list[int] | None = None, token: str | None = None,
+                token_contracts: list[str] | None = None,
+                address: str | None = None) -> dict[str, Any]:
+        from .balances import read_balances
+
+        owner = validate_address(address) if address else self.address
+        chains = parse_chain_ids(chain_ids) if chain_ids else self._default_chains()
+        return read_balances(self.engine, owner, chains, token=token,
+                             token_contracts=token_contracts or [])
+
+    def _default_chains(self) -> list[int]:
+        return [DEVNET_CHAIN_ID] if self.engine.devnet() else list(DEFAULT_BALANCE_CHAINS)
+
+    def tx(self, tx_hash: str, chain_id: int | None = None) -> dict[str, Any]:
+        import re
+
+        if not isinstance(tx_hash, str) or not re.fullmatch(r"0x[0-9a-fA-F]{64}", tx_hash):
+            raise InvalidHash(f"{tx_hash!r} is not a transaction hash.")
+        if chain_id is None:
+            for req in self._log.all():
+                if req.tx_hash and req.tx_hash.lower() == tx_hash.lower():
+                    chain_id = req.chain_id
+            chain_id = chain_id or (DEVNET_CHAIN_ID if self.engine.devnet() else 1)
+        rpc = self.engine.rpc(chain_id)
+        tx = rpc.call("eth_getTransactionByHash", [tx_hash])
+        if not tx:
+            raise TxNotFound(f"No transaction {tx_hash} on chain {chain_id}.")
+        receipt = rpc.call("eth_getTransactionReceipt", [tx_hash])
+        status = "pending" if not receipt else (
+            "success" if hex_to_int(receipt.get("status")) == 1 else "reverted")
+        chain = get_chain(chain_id)
+        return {
+            "txHash": tx_hash, "chainId": chain_id, "status": status,
+            "from": validate_address(tx["from"]),
+            "to": validate_address(tx["to"]) if tx.get("to") else None,
+            "value": str(hex_to_int(tx.get("value"))), "nonce": hex_to_int(tx.get("nonce")),
+            "blockNumber": hex_to_int(receipt.get("blockNumber")) if receipt else None,
+            "gasUsed": str(hex_to_int(receipt.get("gasUsed"))) if receipt else None,
+            "explorerUrl": chain.explorer_tx(tx_hash),
+        }
+
+    def tx_history(self, chain_ids: list[int] | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        chains = set(parse_chain_ids(chain_ids) or [])
+        out = []
+        for req in reversed(self._log.all()):
+            if req.kind != "transaction" or not req.tx_hash:
+                continue
+            if chains and req.chain_id not in chains:
+                continue
+            out.append({"txHash": req.tx_hash, "chainId": req.chain_id, "status": req.status,
+                        "intent": req.intent, "pollingId": req.polling_id,
+                        "createdAt": req.created_at})
+            if len(out) >= limit:
+                break
+        return out
+
+    # --- previews ------------------------------------------------------------------------------
+    def _transfer_tx(self, to: str, amount: str, token: str, chain_id: int) -> tuple[dict[str, Any], str]:
+        from .tokens import erc20_transfer_data
+
+        to = validate_address(to, field="to")
+        chain_id = parse_chain_id(chain_id)
+        asset = self.engine.asset(chain_id, token)
+        units = parse_units(amount, asset.decimals)
+        intent = f"Transfer {format_units(units, asset.decimals)} {asset.symbol} to {to}"
+        if asset.address is None:
+            return {"to": to, "value": units, "data": "0x"}, intent
+        rpc = self.engine.rpc(chain_id)
+        from .tokens import SEL_BALANCE_OF, encode_call
+
+        raw = rpc.call("eth_call", [{"to": asset.address, "data": encode_call(
+            SEL_BALANCE_OF, ["address"], [self.address])}, "latest"])
+        have = hex_to_int(raw) if raw and raw != "0x" else 0
+        if have < units:
+            raise InsufficientFunds(
+                f"Needs {format_units(units, asset.decimals)} {asset.symbol}, has "
+                f"{format_units(have, asset.decimals)}.")
+        return {"to": asset.address, "value": 0, "data": erc20_transfer_data(to, units)}, intent
+
+    def preview(self, *, kind: str = "transaction", chain_id: int, payload: Any = None,
+                message: str | None = None, intent: str | None = None) -> dict[str, Any]:
+        """The section-5 preview of a transaction, message or typed data, without signing."""
+        return self._preview(kind, parse_chain_id(chain_id), payload, message, intent).to_dict()
+
+    def _preview(self, kind: str, chain_id: int, payload: Any, message: str | None,
+                 intent: str | None) -> Preview:
+        if kind == "transaction":
+            return self.engine.preview_transaction(chain_id, self.address,
+                                                   _parse_payload(payload), intent=intent)
+        if kind == "message":
+            return self.engine.preview_message(chain_id, self.address, str(message))
+        from .byok.keyring import validate_typed_data
+
+        typed = validate_typed_data(_load_json(payload), chain_id)
+        return self.engine.preview_typed_data(chain_id, self.address, typed, intent=intent)
+
+    # --- writes --------------------------------------------------------------------------------
+    def transfer(self, *, to: str, amount: str, chain_id: int, token: str = "ETH",
+                 wait: bool = True, dry_run: bool = False,
+                 wallet_timeout: int | None = None) -> WalletRequest | dict[str, Any]:
+        chain_id = parse_chain_id(chain_id)
+        tx, intent = self._transfer_tx(to, amount, token, chain_id)
+        return self._run_transaction(chain_id, tx, intent, dry_run=dry_run,
+                                     timeout=wallet_timeout, recipient=validate_address(to))
+
+    def send_transaction(self, *, chain_id: int, payload: dict[str, Any] | str,
+                         intent: str | None = None, wait: bool = True, dry_run: bool = False,
+                         wallet_timeout: int | None = None) -> WalletRequest | dict[str, Any]:
+        chain_id = parse_chain_id(chain_id)
+        return self._run_transaction(chain_id, _parse_payload(payload), intent, dry_run=dry_run,
+                                     timeout=wallet_timeout)
+
+    def sign_message(self, *, message: str, chain_id: int, wait: bool = True,
+                     dry_run: bool = False, wallet_timeout: int | None = None
+                     ) -> WalletRequest | dict[str, Any]:
+        chain_id = parse_chain_id(chain_id)
+        preview = self.engine.preview_message(chain_id, self.address, message)
+        if dry_run:
+            return preview.to_dict()
+        return self._run_signature("message", preview,
+                                   lambda: self.keyring.sign_message(self.address, message),
+                                   {"message": message})
+
+    def sign_typed_data(self, *, chain_id: int, payload: dict[str, Any] | str,
+                        intent: str | None = None, wait: bool = True, dry_run: bool = False,
+                        wallet_timeout: int | None = None) -> WalletRequest | dict[str, Any]:
+        from .byok.keyring import validate_typed_data
+
+        chain_id = parse_chain_id(chain_id)
+        typed = validate_typed_data(_load_json(payload), chain_id)
+        preview = self.engine.preview_typed_data(chain_id, self.address, typed, intent=intent)
+        if dry_run:
+            return preview.to_dict()
+        return self._run_signature("typed-data", preview,
+                                   lambda: self.keyring.sign_typed_data(self.address, typed),
+                                   {"primaryType": typed["primaryType"]})
+
+    # --- the pipeline, BYOK flavour ---------------------------------------------------------
+    def _new_request(self, kind: str, preview: Preview) -> WalletRequest:
+        return WalletRequest(polling_id=new_polling_id(), kind=kind,  # type: ignore[arg-type]
+                             status="PENDING", intent=preview.intent, chain_id=preview.chain_id,
+                             address=self.address, preview=preview.to_dict())
+
+    def _gate(self, req: WalletRequest, preview: Preview) -> bool:
+        """Apply the verdict; on refusal record the request and say so (False)."""
+        from .errors import PolicyDenied, TxDenied
+
+        try:
+            gate(preview, self.approval_hook)
+        except ApprovalRequired as err:
+            req.fail("FAILED", err)
+            self._log.save(req)
+            raise
+        except TxDenied as err:
+            req.fail("DENIED", err)
+            self._log.save(req)
+            return False
+        except PolicyDenied as err:
+            req.fail("FAILED", err)
+            self._log.save(req)
+            return False
+        return True
+
+    def _run_signature(self, kind: str, preview: Preview, sign: Callable[[], str],
+                       result: dict[str, Any]) -> WalletRequest:
+        req = self._new_request(kind, preview)
+        if not self._gate(req, preview):
+            return req
+        req.signature = sign()
+        req.result = {**result, "signature": req.signature, "address": self.address}
+        req.set_status("COMPLETED")
+        self._log.save(req)
+        return req
+
+    def _run_transaction(self, chain_id: int, tx: dict[str, Any], intent: str | None, *,
+                         dry_run: bool, timeout: int | None,
+                         recipient: str | None = None) -> WalletRequest | dict[str, Any]:
+        sender = self.address
+        preview = self.engine.preview_transaction(chain_id, sender, tx, intent=intent)
+        if dry_run:
+            return preview.to_dict()
+        req = self._new_request("transaction", preview)
+        if not self._gate(req, preview):
+            return req
+        try:
+            prepared = self.engine.prepare_transaction(chain_id, sender, tx, preview)
+        except MMError as err:
+            req.fail("FAILED", err)
+            self._log.save(req)
+            return req
+
+        def on_broadcast(nonce: int, tx_hash: str) -> None:
+            req.nonce, req.tx_hash = nonce, tx_hash
+            req.set_status("SUBMITTED")
+            self._log.save(req)
+
+        try:
+            result = self.engine.submit(
+                chain_id, sender, prepared,
+                lambda t: self.keyring.sign_transaction(sender, t),
+                nonce=tx.get("nonce"), timeout=float(timeout or self.config.wallet_timeout),
+                on_broadcast=on_broadcast,
+            )
+        except MMError as err:
+            req.fail("FAILED", err)
+            self._log.save(req)
+            return req
+        req.tx_hash = result.tx_hash
+        req.result = {"to": recipient or tx.get("to"),
+                      "effectiveRecipient": recipient or preview.effective_recipient,
+                      "replacements": result.replacements}
+        if result.mined:
+            assert result.receipt is not None
+            req.result.update(blockNumber=hex_to_int(result.receipt.get("blockNumber")),
+                              gasUsed=str(hex_to_int(result.receipt.get("gasUsed"))))
+            req.set_status("COMPLETED")
+        self._log.save(req)
+        return req
+
+    def close(self) -> None:
+        if hasattr(self.keyring, "forget"):
+            self.keyring.forget()
+
+
+def _load_json(payload: Any) -> Any:
+    if isinstance(payload, str):
+        from .errors import InvalidTypedData
+
+        try:
+            return json.loads(payload)
+        except json.JSONDecodeError as exc:
+            raise InvalidTypedData(f"Payload is not JSON: {exc.msg}.") from exc
+    return payload
+
+
+class AsyncWallet:
+    """The async face of ``Wallet``. BYOK work is local signing plus short RPC calls, so each
+    method runs the sync implementation in a worker thread; the wallet-service client is
+    natively async."""
+
+    def __init__(self, wallet: Wallet) -> None:
+        self._wallet = wallet
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> AsyncWallet:
+        return cls(Wallet.from_env(**kwargs))
+
+    async def __aenter__(self) -> AsyncWallet:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._wallet.close()
+
+    @property
+    def address(self) -> str:
+        return self._wallet.address
+
+    @property
+    def sync(self) -> Wallet:
+        return self._wallet
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._wallet, name)
+        if not callable(attr):
+            return attr
+
+        @functools.wraps(attr)
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await asyncio.to_thread(attr, *args, **kwargs)
+
+        return call
