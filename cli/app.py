@@ -112,9 +112,27 @@ def _execute(op: Operation, raw: dict[str, Any]) -> None:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    ctx = Context(interactive=interactive, text_mode=fmt == "text")
+    ctx = Context(interactive=interactive, text_mode=fmt == "text",
+                  approval_hook=_tty_approval if interactive else None)
     data = op.run(ctx, raw)
     emit_result(data, fmt)
+
+
+def _tty_approval(preview: dict[str, Any], reason: str) -> bool:
+    """BYOK "human approval": show what would happen and ask (contract §5)."""
+    from .output import render_text
+
+    sim = preview.get("simulation") or {}
+    shown = {
+        "intent": preview.get("intent"),
+        "why": reason,
+        "scan": {k: preview.get("scan", {}).get(k) for k in ("resultType", "reason",
+                                                              "description")},
+        "balanceChanges": sim.get("balanceChanges") or [],
+        "exposures": sim.get("exposures") or [],
+    }
+    click.echo("This request needs your review:\n" + render_text(shown), err=True)
+    return bool(click.confirm("Sign and send it?", default=False, err=True))
 
 
 class OperationCommand(click.Command):
