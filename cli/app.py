@@ -52,13 +52,19 @@ def _record_globals(ctx: click.Context, values: dict[str, Any]) -> None:
 
 
 def _resolve_format(explicit: str | None) -> str:
-    from mm_agent.config import parse_format
+    from mm_agent.config import Config, parse_format
 
     if explicit:
         return parse_format(explicit)
     env = os.environ.get("MM_FORMAT")
     if env:
         return parse_format(env)
+    try:
+        stored = Config().stored.get("format")
+    except MMError:
+        stored = None  # a broken config.json is reported by the command itself
+    if stored:
+        return parse_format(stored)
     return "text" if sys.stdout.isatty() else "json"
 
 
@@ -77,10 +83,10 @@ def _params_for(op: Operation) -> list[click.Parameter]:
         flags = list(extra.get("cli_flags") or ["--" + name.replace("_", "-")])  # type: ignore[arg-type]
         hidden = bool(extra.get("cli_hidden"))
         if field.annotation is bool:
-            params.append(click.Option(flags + [name], is_flag=True, default=None,
+            params.append(click.Option([*flags, name], is_flag=True, default=None,
                                        help=help_text, hidden=hidden))
         else:
-            params.append(click.Option(flags + [name], default=None, help=help_text,
+            params.append(click.Option([*flags, name], default=None, help=help_text,
                                        hidden=hidden, metavar=extra.get("cli_metavar", "TEXT")))
     return params
 

@@ -28,6 +28,8 @@ from .signatures import (
     decode_word,
     event_for,
     function_for,
+    resolve_path,
+    to_json,
 )
 
 __all__ = [
@@ -43,7 +45,7 @@ __all__ = [
 ]
 
 #: ``token_formatter(token_address, raw_amount)`` → e.g. ``"1.5 USDC"``, or None if unknown.
-TokenFormatter = Callable[[str, int], "str | None"]
+TokenFormatter = Callable[[str, int], str | None]
 
 #: How deep inner calls are decoded (Safe → MultiSend → approve needs 2 levels).
 MAX_NESTING = 3
@@ -53,6 +55,8 @@ _UR_SENDER = "0x0000000000000000000000000000000000000001"  # Universal Router MS
 _UR_ROUTER = "0x0000000000000000000000000000000000000002"  # Universal Router ADDRESS_THIS
 _UR_CONTRACT_BALANCE = 1 << 255
 _HEX = re.compile(r"[0-9a-fA-F]*")
+_TOO_DEEP = "inner calls nested too deep to decode"
+_LISTED = 20  # inner intents spelled out in a one-line intent (all stay in `inner`)
 
 
 @dataclass(frozen=True)
@@ -159,39 +163,6 @@ def _parse_hex(data: str | bytes | bytearray | memoryview) -> bytes:
     return bytes.fromhex(body)
 
 
-def _jsonify(t: ABIType, v: Any) -> Any:
-    if t.kind == "tuple":
-        items = [_jsonify(c, x) for c, x in zip(t.components, v, strict=True)]
-        if all(c.name for c in t.components):
-            return {c.name: item for c, item in zip(t.components, items, strict=True)}
-        return items
-    if t.kind == "array":
-        assert t.elem is not None
-        return [_jsonify(t.elem, x) for x in v]
-    if t.base == "address":
-        return to_checksum_address(v)
-    if isinstance(v, (bool, str)):
-        return v
-    if isinstance(v, bytes):
-        return "0x" + v.hex()
-    return str(v)
-
-
-def _resolve(named: dict[str, Any], path: str) -> list[Any]:
-    """Values at a dotted path (``a.b``, ``a[].b`` fans out over a list)."""
-    current: list[Any] = [named]
-    for seg in path.split("."):
-        fan = seg.endswith("[]")
-        key = seg[:-2] if fan else seg
-        nxt: list[Any] = []
-        for node in current:
-            if isinstance(node, dict) and key in node:
-                val = node[key]
-                nxt.extend(val if fan and isinstance(val, list) else [] if fan else [val])
-        current = nxt
-    return current
-
-
 # --- decoding -----------------------------------------------------------------------------------
 def decode_calldata(data: str | bytes, *, to: str | None = None, value: int = 0) -> DecodedCall:
     """Decode a transaction's calldata. ``to``/``value`` are the transaction's, if known.
@@ -241,14 +212,15 @@ def _decode_spec(spec: FunctionSpec, args: bytes, to: str | None, value: int, de
     except InvalidCalldata as exc:
         return _bare(spec.name, spec.signature, selector, spec.category, to, value, operation,
                      pays_to=value > 0 and spec.recipient != "@self", error=exc.message)
-    params = [DecodedParam(t.name, t.canonical, _jsonify(t, v))
+    params = [DecodedParam(t.name, t.canonical, to_json(t, v))
               for t, v in zip(spec.inputs, values, strict=True)]
     named = {p.name: p.value for p in params}
     inner = _nested(spec, values, to, depth) if spec.nested and depth < MAX_NESTING else []
+    too_deep = _TOO_DEEP if spec.nested and depth >= MAX_NESTING else None
 
     recipients: list[str] = []
     if spec.recipient and spec.recipient != "@self":
-        recipients = [r for r in _resolve(named, spec.recipient) if isinstance(r, str)]
+        recipients = [r for r in resolve_path(named, spec.recipient) if isinstance(r, str)]
     if selector is None:  # Universal Router command: 0x…01 is the user, 0x…02 the router
         recipients = [r for r in recipients if r.lower() not in (_UR_SENDER, _UR_ROUTER)]
     for call in inner:
@@ -257,11 +229,11 @@ def _decode_spec(spec: FunctionSpec, args: bytes, to: str | None, value: int, de
         recipients = [to]  # the native value itself goes to the called contract
     recipients = list(dict.fromkeys(recipients))
 
-    spenders = _resolve(named, spec.spender) if spec.spender else []
-    tokens = list(dict.fromkeys(_resolve(named, spec.token))) if spec.token not in (
+    spenders = resolve_path(named, spec.spender) if spec.spender else []
+    tokens = list(dict.fromkeys(resolve_path(named, spec.token))) if spec.token not in (
         None, "@to") else []
     token = to if spec.token == "@to" else (tokens[0] if len(tokens) == 1 else None)
-    amounts = [int(a) for a in _resolve(named, spec.amount)] if spec.amount else []
+    amounts = [int(a) for a in resolve_path(named, spec.amount)] if spec.amount else []
     limit = _UNLIMITED_160 if spec.category == "permit2" else _UNLIMITED_256
     unlimited = bool(spenders) and spec.name != "decreaseAllowance" and (
         any(a >= limit for a in amounts)
@@ -273,7 +245,7 @@ def _decode_spec(spec: FunctionSpec, args: bytes, to: str | None, value: int, de
         recipients[0] if recipients else None, spenders[0] if spenders else None, "", inner=inner,
         to=to, value=value, token=token,
         amount=amounts[0] if len(amounts) == 1 else None, unlimited=unlimited,
-        recipients=recipients, operation=operation,
+        recipients=recipients, operation=operation, error=too_deep,
     )
 
 
@@ -420,6 +392,8 @@ def _allowance(fmt: TokenFormatter | None, c: DecodedCall, token: str | None, ra
 
 
 def _list(intents: Sequence[str]) -> str:
+    if len(intents) > _LISTED:
+        return "; ".join(intents[:_LISTED]) + f"; and {len(intents) - _LISTED} more"
     return "; ".join(intents) if intents else "nothing"
 
 
@@ -468,6 +442,8 @@ def _intent(c: DecodedCall, fmt: TokenFormatter | None) -> str:
         return f"Call unknown function {c.selector}"
     if c.error == "unknown command":
         return f"Unknown Universal Router command {c.function_name}"
+    if c.error == _TOO_DEEP:
+        return f"Call {c.function_name} on {_who(c.to)} ({_TOO_DEEP})"
     if c.error:
         return f"Call {c.function_name} on {_who(c.to)} with undecodable arguments"
     spec = function_for(c.selector) if c.selector else command_for(c.function_name)
@@ -531,10 +507,11 @@ def _permit2_intent(c: DecodedCall, fmt: TokenFormatter | None) -> str:
     if name == "approve" or single is not None:
         exp = int(a("expiration") if single is None else single["details"]["expiration"])
         when = "at the end of this block" if exp == 0 else _when(exp)
+        what = f"{c.spender} to spend {_allowance(fmt, c, c.token, c.amount or 0)}"
+        if name == "approve":
+            return f"Approve {what} via Permit2, expires {when}"
         owner = f" from {a('owner')}" if a("owner") else ""
-        verb = "Approve" if name == "approve" else "Permit2: permit"
-        return (f"{verb} {c.spender} to spend {_allowance(fmt, c, c.token, c.amount or 0)}"
-                f"{owner} via Permit2, expires {when}")
+        return f"Permit2: permit {what}{owner}, expires {when}"
     if a("permitBatch") is not None:
         parts = [f"unlimited of token {d['token']}" if int(d["amount"]) >= _UNLIMITED_160
                  else _amt(fmt, d["token"], int(d["amount"])) for d in a("permitBatch")["details"]]
@@ -632,7 +609,7 @@ def decode_revert(data: str | bytes | None, *, _depth: int = 0) -> str | None:
         if t.base == "bytes" and _depth < 2:  # e.g. ExecutionFailed(…, bytes message)
             shown: Any = decode_revert(v, _depth=_depth + 1) or "0x"
         else:
-            shown = _jsonify(t, v)
+            shown = to_json(t, v)
         parts.append(f"{t.name}={shown}" if t.name else str(shown))
     return f"{spec.name}({', '.join(parts)})"
 
@@ -657,9 +634,9 @@ def decode_log(topics: Sequence[str], data: str | bytes) -> DecodedEvent | None:
     params: list[DecodedParam] = []
     for t in spec.inputs:
         if not t.indexed:
-            value = _jsonify(t, next(plain))
+            value = to_json(t, next(plain))
         elif t.kind == "base" and not t.is_dynamic:
-            value = _jsonify(t, decode_word(t.base, next(topic_iter)))
+            value = to_json(t, decode_word(t.base, next(topic_iter)))
         else:  # indexed dynamic values are stored as their keccak hash
             value = "0x" + next(topic_iter).hex()
         params.append(DecodedParam(t.name, t.canonical, value))

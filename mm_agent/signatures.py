@@ -22,6 +22,7 @@ from typing import Any
 from Crypto.Hash import keccak
 
 from . import signatures_data as _data
+from .addresses import to_checksum_address
 from .errors import InvalidCalldata
 
 __all__ = [
@@ -42,6 +43,8 @@ __all__ = [
     "function_for",
     "keccak256",
     "parse_fragment",
+    "resolve_path",
+    "to_json",
 ]
 
 SIGNATURES_VERSION = "2026.11.1"
@@ -401,3 +404,38 @@ def decode_abi(types: Sequence[ABIType], data: bytes) -> list[Any]:
     ``list``. Trailing bytes are ignored, as the EVM does. Raises ``InvalidCalldata``.
     """
     return _decode_seq(types, bytes(data), 0, _Budget(len(data)))
+
+
+def to_json(t: ABIType, v: Any) -> Any:
+    """A decoded value as JSON: decimal-string ints, EIP-55 addresses, 0x hex bytes, structs as
+    dicts (lists if a field is unnamed), arrays as lists."""
+    if t.kind == "tuple":
+        items = [to_json(c, x) for c, x in zip(t.components, v, strict=True)]
+        if all(c.name for c in t.components):
+            return {c.name: item for c, item in zip(t.components, items, strict=True)}
+        return items
+    if t.kind == "array":
+        assert t.elem is not None
+        return [to_json(t.elem, x) for x in v]
+    if t.base == "address":
+        return to_checksum_address(v)
+    if isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, bytes):
+        return "0x" + v.hex()
+    return str(v)
+
+
+def resolve_path(named: dict[str, Any], path: str) -> list[Any]:
+    """Values at a role path of ``signatures_data`` (``a.b``; ``a[].b`` fans out over a list)."""
+    current: list[Any] = [named]
+    for seg in path.split("."):
+        fan = seg.endswith("[]")
+        key = seg[:-2] if fan else seg
+        nxt: list[Any] = []
+        for node in current:
+            if isinstance(node, dict) and key in node:
+                val = node[key]
+                nxt.extend(val if fan and isinstance(val, list) else [] if fan else [val])
+        current = nxt
+    return current

@@ -29,6 +29,9 @@ log = logging.getLogger("mm_agent.simulate")
 NATIVE_PSEUDO = "0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 UNLIMITED_THRESHOLD = 2**255  # ERC-20 "infinite" approvals are max uint256 or close to it
 PERMIT2_UNLIMITED = 2**160 - 1
+# supportsInterface(bytes4) with the ERC-1155 interface id, padded to one word.
+ERC165_SUPPORTS = "0x01ffc9a7"
+ERC1155_ID = "d9b67a26" + "0" * 56
 
 
 def _topic(sig: str) -> str:
@@ -58,8 +61,11 @@ def _words(data: str) -> list[int]:
 
 
 class _Tracker:
-    def __init__(self, asset_of: AssetLookup) -> None:
+    def __init__(self, asset_of: AssetLookup,
+                 nft_standard: Callable[[str], str] | None = None) -> None:
         self.asset_of = asset_of
+        # ApprovalForAll has the same shape in ERC-721 and ERC-1155: ask the contract (ERC-165).
+        self.nft_standard = nft_standard or (lambda _token: "erc721")
         self.deltas: dict[tuple[str, str, int | None], int] = defaultdict(int)
         self.assets: dict[tuple[str, int | None], dict[str, Any]] = {}
         self.exposures: list[dict[str, Any]] = []
@@ -115,7 +121,7 @@ class _Tracker:
         elif t0 == T_APPROVAL_ALL and len(topics) == 3 and _addr(topics[1]) == owner:
             if _words(data)[0]:
                 self.exposures.append(self._exposure(_addr(topics[2]), {
-                    "type": "erc721", "address": to_checksum_address(token), "symbol": None,
+                    "type": self.nft_standard(token), "address": to_checksum_address(token), "symbol": None,
                     "decimals": 0, "tokenId": None}, None, True, None))
         elif t0 in (T_PERMIT2_APPROVAL, T_PERMIT2_PERMIT) and len(topics) == 4 \
                 and _addr(topics[1]) == owner:
@@ -152,6 +158,20 @@ def _call_obj(tx: dict[str, Any]) -> dict[str, Any]:
     return call
 
 
+def _nft_standard(rpc: RpcClient) -> Callable[[str], str]:
+    """``erc1155`` if the contract says so through ERC-165, else ``erc721``."""
+
+    def standard(token: str) -> str:
+        try:
+            raw = rpc.call("eth_call", [{"to": token, "data": ERC165_SUPPORTS + ERC1155_ID},
+                                        "latest"])
+        except RpcError:
+            return "erc721"
+        return "erc1155" if raw and raw != "0x" and int(raw, 16) == 1 else "erc721"
+
+    return standard
+
+
 def simulate_transaction(
     rpc: RpcClient,
     tx: dict[str, Any],
@@ -162,7 +182,7 @@ def simulate_transaction(
 ) -> dict[str, Any]:
     """Simulate ``tx`` (``from``, ``to``, ``value`` int, ``data`` hex) at the latest block."""
     owner = to_checksum_address(tx["from"])
-    tracker = _Tracker(asset_of)
+    tracker = _Tracker(asset_of, _nft_standard(rpc))
     call = _call_obj(tx)
     try:
         blocks = rpc.call("eth_simulateV1", [

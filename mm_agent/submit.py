@@ -32,7 +32,8 @@ class SubmitResult:
     tx_hash: str
     receipt: dict[str, Any] | None
     hashes: list[str] = field(default_factory=list)
-    replacements: int = 0
+    replacements: int = 0  # replacements actually broadcast
+    capped: bool = False  # a further bump would exceed the fee cap: stop replacing
 
     @property
     def mined(self) -> bool:
@@ -87,7 +88,7 @@ class Submitter:
                                          details={"txHash": h})
                     return result
             if (time.monotonic() - last_send >= self.stuck_after
-                    and result.replacements < self.max_replacements):
+                    and result.replacements < self.max_replacements and not result.capped):
                 replaced = self._replace(current, sign, result)
                 if replaced is not None:
                     current = replaced
@@ -103,7 +104,7 @@ class Submitter:
         if self.fee_cap is not None and new["maxFeePerGas"] > self.fee_cap:
             log.warning("stuck tx %s: replacement would exceed the fee cap; waiting",
                         result.tx_hash)
-            result.replacements = self.max_replacements  # stop trying
+            result.capped = True  # stop trying; ``replacements`` keeps the true count
             return None
         raw, tx_hash = sign(new)
         try:

@@ -193,7 +193,7 @@ def test_permit2_permit_single_and_batch() -> None:
     assert d.selector == "0x2b67b570" and d.spender == EVIL and d.unlimited and d.token == TOKEN
     assert d.arg("permitSingle")["details"]["amount"] == str(MAX160)
     assert d.intent.startswith(f"Permit2: permit {EVIL} to spend unlimited of token {TOKEN} "
-                               f"from {ALICE} via Permit2, expires 2027-01-15")
+                               f"from {ALICE}, expires 2027-01-15")
     batch = call("permit(address,((address,uint160,uint48,uint48)[],address,uint256),bytes)",
                  ALICE, ([(TOKEN, 10**6, 0, 0), (TOKEN_B, MAX160, 0, 1)], EVIL, 0), b"")
     b = decode_calldata(batch, to=ROUTER)
@@ -287,7 +287,7 @@ def test_universal_router_surfaces_permit2_permit() -> None:
     assert d.effective_recipient == BOB
     assert intent_for(d, fmt) == (
         f"Execute via Uniswap Universal Router: Permit2: permit {EVIL} to spend unlimited of "
-        f"token {TOKEN} via Permit2, expires at the end of this block; Swap 1 USDC for at least "
+        f"token {TOKEN}, expires at the end of this block; Swap 1 USDC for at least "
         f"1 units of token {TOKEN_B} via Uniswap V2, recipient you; Sweep at least 0 wei to "
         f"{BOB} (allowed to fail)")
 

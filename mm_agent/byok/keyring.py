@@ -222,9 +222,12 @@ def validate_typed_data(payload: Any, chain_id: int) -> dict[str, Any]:
         if parsed != chain_id:
             raise ChainIdMismatch(
                 f"The typed data's domain.chainId is {parsed}, but --chain-id is {chain_id}.")
+    from eth_abi.exceptions import EncodingError  # a value its type cannot encode
+    from eth_utils.exceptions import ValidationError  # e.g. a domain field not in its type
+
     try:
         typed_data_digest(payload)
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, EncodingError, ValidationError) as exc:
         raise InvalidTypedData(f"Typed data does not encode: {exc}.") from exc
     return payload
 

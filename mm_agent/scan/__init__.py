@@ -37,8 +37,9 @@ Rules, in evaluation order (module · featureId · type · reason / classificati
 2. Raw signatures (``rules_signatures``; messages)
 
    - ``RAW_HASH_SIGNATURE`` · Malicious · ``raw_signature_farming`` / ``blind_hash_signing`` —
-     the message is exactly 32 bytes (``0x`` + 64 hex, a bare 64-hex string, or 32 raw bytes):
-     a hash the user cannot read, the eth_sign phishing pattern. Refused unless a human approves.
+     the message is exactly 32 bytes (``0x`` + 64 hex, a bare 64-hex string, or 32 raw bytes)
+     that do not read as text: a hash the user cannot read, the eth_sign phishing pattern.
+     Refused unless a human approves. (A hex-encoded 32-character phrase is text, not a hash.)
    - ``EIP712_PREIMAGE_AS_MESSAGE`` / ``BINARY_MESSAGE`` · Info — a longer hex payload that is
      not readable text; shown so the reviewer knows it cannot be read. Readable text: no feature.
 

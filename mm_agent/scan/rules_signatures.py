@@ -1,9 +1,9 @@
 """Rule family 6: raw-hash ("blind") message signatures.
 
-A message that is exactly 32 bytes is almost always a hash: a transaction, an order or a permit
-digest that the user cannot read. Signing it blind is what ``eth_sign`` phishing relies on, so it
-is treated as Malicious (``raw_signature_farming``). Readable text is fine. Other binary payloads
-are reported as Info so a reviewer knows they cannot be read.
+A message of exactly 32 bytes that do not read as text is almost always a hash: a transaction,
+an order or a permit digest that the user cannot read. Signing it blind is what ``eth_sign``
+phishing relies on, so it is treated as Malicious (``raw_signature_farming``). Readable text is
+fine. Other binary payloads are reported as Info so a reviewer knows they cannot be read.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ def rule_raw_signatures(inp: ScanInput) -> list[Feature]:
     if inp.kind != "message" or inp.message is None:
         return []
     raw, was_hex = message_bytes(inp.message)
-    if len(raw) == 32 and (was_hex or not _readable(raw)):
+    # 32 bytes that read as text (a hex-encoded 32-character phrase) are a message, not a hash:
+    # a random digest is all-printable with negligible probability.
+    if len(raw) == 32 and not _readable(raw):
         return [Feature(
             "Malicious", "RAW_HASH_SIGNATURE",
             "This asks you to sign a bare 32-byte hash. You cannot see what it stands for: it "

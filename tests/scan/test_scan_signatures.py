@@ -22,8 +22,9 @@ def test_bare_hash_is_malicious(message: str) -> None:
 
 @pytest.mark.parametrize("message", [
     "Sign in to example.org\nNonce: 8f2a",
-    "0x" + "Hello from a dapp, please sign".encode().hex(),
+    "0x" + b"Hello from a dapp, please sign".hex(),
     "a" * 32,  # 32 readable characters are text, not a hash
+    "0x" + b"Please sign this 32-byte phrase!".hex(),  # ... even hex-encoded
 ])
 def test_readable_messages_are_benign(message: str) -> None:
     r = scan(msg_input(message))
