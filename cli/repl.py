@@ -20,13 +20,15 @@ from pathlib import Path
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
-from prompt_toolkit.history import FileHistory
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 
 from mm_agent import __version__
+from mm_agent.errors import MMError
 from mm_agent.operations import OPERATIONS, Operation, find
 from mm_agent.state import FILE_MODE, Home
 
-__all__ = ["MMCompleter", "open_history", "run_repl", "split_line"]
+__all__ = ["MMCompleter", "SafeFileHistory", "has_secret", "open_history", "run_repl",
+           "split_line"]
 
 PROMPT = "mm> "
 EXIT_WORDS = frozenset({"exit", "quit"})
@@ -37,6 +39,10 @@ GLOBAL_FLAGS = {"--format": "text|json|toon", "--json": "Same as -f json.",
                 "--toon": "Same as -f toon.", "--verbose": "Log to stderr.",
                 "--help": "Show help for this command."}
 FORMATS = ("text", "json", "toon")
+# Lines carrying these flags are kept out of the history file: the command refuses inline
+# secrets (INLINE_SECRET_REFUSED), but by then the line would already be on disk.
+SECRET_FLAGS = ("--mnemonic", "--password", "--new-password", "--private-key", "--token",
+                "--secret")
 
 
 def _children(prefix: tuple[str, ...]) -> dict[str, str]:
@@ -116,6 +122,19 @@ class MMCompleter(Completer):
                 yield Completion(word, start_position=-len(current), display_meta=options[word])
 
 
+def has_secret(line: str) -> bool:
+    """Whether a line passes a secret-bearing flag (``--token X`` or ``--token=X``)."""
+    return any(word.split("=", 1)[0] in SECRET_FLAGS for word in line.split())
+
+
+class SafeFileHistory(FileHistory):
+    """File history that never records a line carrying a secret flag."""
+
+    def append_string(self, string: str) -> None:
+        if not has_secret(string):
+            super().append_string(string)
+
+
 def open_history(home: Home) -> Path:
     """Create ``MM_HOME/history`` 0600 *before* prompt_toolkit opens it (it would use 0644)."""
     home.ensure()
@@ -167,10 +186,16 @@ def _run_line(words: list[str]) -> int:
 
 def run_repl() -> int:
     """Read-eval-print until `exit`, `quit` or Ctrl-D; returns the shell's exit code (0)."""
-    home = Home.from_env()
-    history_path = open_history(home)
+    history: History
+    try:
+        history = SafeFileHistory(str(open_history(Home.from_env())))
+    except (MMError, OSError) as exc:
+        # A state folder we may not use must not keep the shell from starting.
+        message = exc.message if isinstance(exc, MMError) else str(exc)
+        sys.stderr.write(f"warning: history disabled: {message}\n")
+        history = InMemoryHistory()
     session: PromptSession[str] = PromptSession(
-        history=FileHistory(str(history_path)),
+        history=history,
         completer=MMCompleter(),
         # Bash-like: complete on Tab only, so the screen stays quiet while typing.
         complete_while_typing=False,

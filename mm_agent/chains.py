@@ -278,5 +278,6 @@ def resolve_token(chain_id: int, token: str, devnet: dict[str, Any] | None = Non
     # Known symbol elsewhere but not on this chain: say so specifically.
     for other in CHAINS.values():
         if any(t.symbol.upper() == text.upper() for t in other.tokens):
-            raise TokenNoAddress(f"{text} has no known contract on chain {chain_id} ({chain.name}).")
+            raise TokenNoAddress(
+                f"{text} has no known contract on chain {chain_id} ({chain.name}).")
     raise UnknownToken(f"Unknown token {text!r} on chain {chain_id} ({chain.name}).")

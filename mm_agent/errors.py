@@ -234,7 +234,8 @@ class ValidationError(UsageError):
 
 class InvalidAddress(ValidationError):
     code = "INVALID_EVM_ADDRESS"
-    default_hint = "An EVM address is 0x followed by 40 hex characters (EIP-55 checksum if mixed case)."
+    default_hint = (
+        "An EVM address is 0x followed by 40 hex characters (EIP-55 checksum if mixed case).")
 
 
 class InvalidAmount(ValidationError):

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from typing import Any
 
 from .rpc import RpcClient, hex_to_int
 
-__all__ = ["BUMP_DENOMINATOR", "BUMP_NUMERATOR", "Fees", "bump", "estimate_fees"]
+__all__ = [
+    "BUMP_DENOMINATOR",
+    "BUMP_NUMERATOR",
+    "Fees",
+    "bump",
+    "estimate_fees",
+    "fee_history_request",
+    "fees_from_history",
+]
 
 MIN_PRIORITY_FEE = 1_000_000  # 0.001 gwei
 BLOCKS = 10
@@ -31,8 +40,16 @@ class Fees:
                 "maxPriorityFeePerGas": self.max_priority_fee_per_gas}
 
 
+def fee_history_request(percentile: int = 50) -> tuple[str, list[Any]]:
+    """The ``eth_feeHistory`` call :func:`estimate_fees` makes, for callers that batch it."""
+    return "eth_feeHistory", [hex(BLOCKS), "latest", [percentile]]
+
+
 def estimate_fees(rpc: RpcClient, *, percentile: int = 50) -> Fees:
-    history = rpc.call("eth_feeHistory", [hex(BLOCKS), "latest", [percentile]])
+    return fees_from_history(rpc.call(*fee_history_request(percentile)))
+
+
+def fees_from_history(history: dict[str, Any]) -> Fees:
     base_fees = [hex_to_int(b) for b in history.get("baseFeePerGas", [])]
     next_base = base_fees[-1] if base_fees else 0
     rewards = [hex_to_int(r[0]) for r in history.get("reward") or [] if r]

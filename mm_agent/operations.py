@@ -89,7 +89,7 @@ _W = "mm_agent.ops.wallet_ops"
 _D = "mm_agent.ops.devnet_ops"
 
 OPERATIONS: tuple[Operation, ...] = (
-    # --- setup and session (human-facing) ------------------------------------------------------
+    # --- setup and session (human-facing) --------------------------------------------------------
     _op("doctor", ("doctor",), "Check the installation, session and wallet.",
         "Report CLI version, service URL, sign-in and wallet state, with hints to fix problems.",
         f"{_S}:doctor", audience="human"),
@@ -117,7 +117,7 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("wallet_password_remove", ("wallet", "password", "remove"), "Decrypt the vault.",
         "Store the BYOK mnemonic without a password (MM_PASSWORD or a hidden prompt).",
         f"{_W}:password_remove", writes=True, audience="human", destructive=True),
-    # --- wallet (agent-facing) ---------------------------------------------------------------------
+    # --- wallet (agent-facing) -------------------------------------------------------------------
     _op("wallet_create", ("wallet", "create"), "Create another account.",
         "Create a new account in this wallet (next HD index for BYOK) and return its address.",
         f"{_W}:wallet_create", f"{_W}:WalletCreateArgs", writes=True),
@@ -163,7 +163,7 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("wallet_requests_watch", ("wallet", "requests", "watch"), "Follow one request.",
         "Wait for a request (by pollingId) to reach a final status and return it.",
         f"{_W}:requests_watch", f"{_W}:RequestsWatchArgs", waits=True),
-    # --- read-only helpers (agent-facing) ---------------------------------------------------------
+    # --- read-only helpers (agent-facing) --------------------------------------------------------
     _op("decode", ("decode",), "Decode calldata.",
         "Decode 0x calldata into function name, parameters and a readable intent. Unknown "
         "selectors give functionName null.", f"{_W}:decode", f"{_W}:DecodeArgs"),
@@ -176,7 +176,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "List the EVM chains this wallet supports, with chainId, CAIP-2 id, name, native symbol "
         "and whether each is a testnet. Use it to find the chainId for other tools.",
         f"{_C}:chains_list"),
-    # --- devnet (operator) -------------------------------------------------------------------------
+    # --- devnet (operator) -----------------------------------------------------------------------
     _op("devnet_start", ("devnet", "start"), "Start a local anvil chain with demo tokens.",
         "Start anvil (chain 31337) and deploy the demo ERC-20/721/1155 contracts.",
         f"{_D}:devnet_start", f"{_D}:DevnetStartArgs", writes=True, audience="operator"),

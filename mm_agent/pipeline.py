@@ -25,7 +25,7 @@ from .errors import (
     TxDenied,
     TxReverted,
 )
-from .fees import estimate_fees
+from .fees import fee_history_request, fees_from_history
 from .nonces import NonceManager
 from .rpc import RpcClient, hex_to_int
 from .state import Home
@@ -243,20 +243,42 @@ class Engine:
     def preview_transaction(self, chain_id: int, sender: str, tx: dict[str, Any],
                             *, intent: str | None = None) -> Preview:
         from .decode import decode_calldata, decode_revert, intent_for
-        from .simulate import simulate_transaction
+        from .simulate import simulate_transaction, simulation_request
 
         chain = get_chain(chain_id)
         value = int(tx.get("value") or 0)
-        decoded = decode_calldata(tx.get("data") or "0x", to=tx.get("to"), value=value)
+        data = tx.get("data") or "0x"
+        if 2 < len(data) < 10:
+            # 1–3 bytes of data: valid for a plain account, but no selector to decode.
+            decoded = decode_calldata("0x", to=tx.get("to"), value=value)
+            intent = intent or f"Send {len(data) // 2 - 1} bytes of data to {tx.get('to')}"
+        else:
+            decoded = decode_calldata(data, to=tx.get("to"), value=value)
         if intent is None:
             if decoded.function_name is None and (tx.get("data") or "0x") == "0x":
                 intent = (f"Send {format_units(value, chain.native_decimals)} "
                           f"{chain.native_symbol} to {tx.get('to')}")
             else:
                 intent = intent_for(decoded, self.format_token_amount(chain_id))
+        rpc = self.rpc(chain_id)
+        sim_tx = {**tx, "from": sender}
+        prefetched: dict[str, Any] = {}
+        to = tx.get("to")
+        code_key = (chain_id, str(to).lower())
+        if to and code_key not in self._code_cache:
+            # One round trip for the simulation and the scan's "is `to` a contract?".
+            try:
+                blocks, code = rpc.batch([simulation_request(sim_tx),
+                                          ("eth_getCode", [to, "latest"])])
+            except RpcError as exc:
+                if exc.details.get("method") == "eth_simulateV1":
+                    prefetched["v1_error"] = exc
+            else:
+                prefetched["v1_response"] = blocks
+                self._code_cache[code_key] = bool(code and code != "0x")
         simulation = simulate_transaction(
-            self.rpc(chain_id), {**tx, "from": sender}, asset_of=self.asset_lookup(chain_id),
-            native_symbol=chain.native_symbol, decode_revert=decode_revert,
+            rpc, sim_tx, asset_of=self.asset_lookup(chain_id),
+            native_symbol=chain.native_symbol, decode_revert=decode_revert, **prefetched,
         )
         scan = self._scan(chain_id, sender, kind="transaction",
                           tx={"to": tx.get("to"), "value": value, "data": tx.get("data") or "0x",
@@ -305,17 +327,21 @@ class Engine:
             gas = 21_000
         else:
             gas = gas_used * GAS_MARGIN_NUM // GAS_MARGIN_DEN + GAS_MARGIN_ADD
+        balance_call = ("eth_getBalance", [sender, "latest"])
         if tx.get("maxFeePerGas") is not None:
             max_fee = int(tx["maxFeePerGas"])
             tip = int(tx.get("maxPriorityFeePerGas") or min(max_fee, 1_000_000))
+            raw_balance = rpc.call(*balance_call)
         else:
-            fees = estimate_fees(rpc)
+            # Fee history and the balance in one round trip.
+            history, raw_balance = rpc.batch([fee_history_request(), balance_call])
+            fees = fees_from_history(history)
             max_fee, tip = fees.max_fee_per_gas, fees.max_priority_fee_per_gas
             if tx.get("maxPriorityFeePerGas") is not None:
                 tip = int(tx["maxPriorityFeePerGas"])
                 max_fee = max(max_fee, tip)
         value = int(tx.get("value") or 0)
-        balance = hex_to_int(rpc.call("eth_getBalance", [sender, "latest"]))
+        balance = hex_to_int(raw_balance)
         if balance < value + gas * max_fee:
             chain = get_chain(chain_id)
             need = format_units(value + gas * max_fee, chain.native_decimals)

@@ -22,7 +22,7 @@ from .addresses import to_checksum_address
 from .errors import RpcError
 from .rpc import RpcClient, hex_to_int, to_hex
 
-__all__ = ["UNLIMITED_THRESHOLD", "simulate_transaction"]
+__all__ = ["UNLIMITED_THRESHOLD", "simulate_transaction", "simulation_request"]
 
 log = logging.getLogger("mm_agent.simulate")
 
@@ -121,8 +121,8 @@ class _Tracker:
         elif t0 == T_APPROVAL_ALL and len(topics) == 3 and _addr(topics[1]) == owner:
             if _words(data)[0]:
                 self.exposures.append(self._exposure(_addr(topics[2]), {
-                    "type": self.nft_standard(token), "address": to_checksum_address(token), "symbol": None,
-                    "decimals": 0, "tokenId": None}, None, True, None))
+                    "type": self.nft_standard(token), "address": to_checksum_address(token),
+                    "symbol": None, "decimals": 0, "tokenId": None}, None, True, None))
         elif t0 in (T_PERMIT2_APPROVAL, T_PERMIT2_PERMIT) and len(topics) == 4 \
                 and _addr(topics[1]) == owner:
             words = _words(data)
@@ -172,6 +172,18 @@ def _nft_standard(rpc: RpcClient) -> Callable[[str], str]:
     return standard
 
 
+_UNSET: Any = object()
+
+
+def simulation_request(tx: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The ``eth_simulateV1`` call for ``tx``, so callers can batch it with their own reads."""
+    return "eth_simulateV1", [
+        {"blockStateCalls": [{"calls": [_call_obj(tx)]}], "traceTransfers": True,
+         "validation": False},
+        "latest",
+    ]
+
+
 def simulate_transaction(
     rpc: RpcClient,
     tx: dict[str, Any],
@@ -179,21 +191,27 @@ def simulate_transaction(
     asset_of: AssetLookup,
     native_symbol: str = "ETH",
     decode_revert: Callable[[str | None], str | None] | None = None,
+    v1_response: Any = _UNSET,
+    v1_error: RpcError | None = None,
 ) -> dict[str, Any]:
-    """Simulate ``tx`` (``from``, ``to``, ``value`` int, ``data`` hex) at the latest block."""
+    """Simulate ``tx`` (``from``, ``to``, ``value`` int, ``data`` hex) at the latest block.
+
+    A caller that already sent :func:`simulation_request` (in a batch) passes its result as
+    ``v1_response``, or the error it raised as ``v1_error``; otherwise the call is made here.
+    """
     owner = to_checksum_address(tx["from"])
     tracker = _Tracker(asset_of, _nft_standard(rpc))
     call = _call_obj(tx)
-    try:
-        blocks = rpc.call("eth_simulateV1", [
-            {"blockStateCalls": [{"calls": [call]}], "traceTransfers": True,
-             "validation": False},
-            "latest",
-        ])
-        method = "eth_simulateV1"
-    except RpcError as exc:
-        log.debug("eth_simulateV1 unavailable (%s); using the fallback", exc.message)
+    blocks = v1_response
+    if v1_error is None and blocks is _UNSET:
+        try:
+            blocks = rpc.call(*simulation_request(tx))
+        except RpcError as exc:
+            v1_error = exc
+    if v1_error is not None:
+        log.debug("eth_simulateV1 unavailable (%s); using the fallback", v1_error.message)
         return _fallback(rpc, tx, call, owner, tracker, native_symbol, decode_revert)
+    method = "eth_simulateV1"
     result = blocks[0]["calls"][0]
     success = hex_to_int(result.get("status")) == 1
     revert_reason = None

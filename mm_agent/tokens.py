@@ -67,7 +67,8 @@ def _decode_symbol(raw: str) -> str:
         return data[:32].rstrip(b"\0").decode("utf-8", "replace")
 
 
-def read_token(rpc: RpcClient, chain_id: int, address: str, known: Token | None = None) -> TokenInfo:
+def read_token(rpc: RpcClient, chain_id: int, address: str,
+               known: Token | None = None) -> TokenInfo:
     """Symbol and decimals of an ERC-20, from the registry or read on chain."""
     address = to_checksum_address(address)
     key = (chain_id, address.lower())

@@ -243,7 +243,8 @@ class Wallet:
             "explorerUrl": chain.explorer_tx(tx_hash),
         }
 
-    def tx_history(self, chain_ids: list[int] | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    def tx_history(self, chain_ids: list[int] | None = None,
+                   limit: int = 20) -> list[dict[str, Any]]:
         chains = set(parse_chain_ids(chain_ids) or [])
         out = []
         for req in reversed(self._log.all()):
@@ -259,7 +260,8 @@ class Wallet:
         return out
 
     # --- previews ------------------------------------------------------------------------------
-    def _transfer_tx(self, to: str, amount: str, token: str, chain_id: int) -> tuple[dict[str, Any], str]:
+    def _transfer_tx(self, to: str, amount: str, token: str,
+                     chain_id: int) -> tuple[dict[str, Any], str]:
         from .tokens import erc20_transfer_data
 
         to = validate_address(to, field="to")
@@ -380,7 +382,19 @@ class Wallet:
                          dry_run: bool, timeout: int | None,
                          recipient: str | None = None) -> WalletRequest | dict[str, Any]:
         sender = self.address
-        preview = self.engine.preview_transaction(chain_id, sender, tx, intent=intent)
+        try:
+            preview = self.engine.preview_transaction(chain_id, sender, tx, intent=intent)
+        except InsufficientFunds as err:
+            # The node refused to simulate (value above balance): same outcome as the
+            # funds check in prepare_transaction, a FAILED request and nothing signed.
+            if dry_run:
+                raise
+            req = WalletRequest(polling_id=new_polling_id(), kind="transaction",
+                                status="PENDING", intent=intent or f"Transaction to {tx['to']}",
+                                chain_id=chain_id, address=sender)
+            req.fail("FAILED", err)
+            self._log.save(req)
+            return req
         if dry_run:
             return preview.to_dict()
         req = self._new_request("transaction", preview)

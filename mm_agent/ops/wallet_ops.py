@@ -239,10 +239,16 @@ def _password(ctx: Context, action: str) -> dict[str, Any]:
     """Passwords come from MM_PASSWORD (current) / MM_NEW_PASSWORD or hidden prompts."""
     from ..byok import vault
     from ..byok.keyring import ByokKeyring
-    from ..errors import PasswordRequired
+    from ..errors import AlreadyEncrypted, NotEncrypted, PasswordRequired
 
     keyring = ByokKeyring(ctx.home)
-    keyring.data()  # NOT_INITIALIZED / UNSUPPORTED_IN_MODE before asking anything
+    # NOT_INITIALIZED / UNSUPPORTED_IN_MODE / ALREADY_ENCRYPTED / NOT_ENCRYPTED before asking
+    # for anything (no pointless password prompts).
+    if vault.is_encrypted(keyring.data()["byok"]["vault"]):
+        if action == "set":
+            raise AlreadyEncrypted("The wallet already has a password.")
+    elif action != "set":
+        raise NotEncrypted("The wallet has no password.")
 
     def ask(env: str, label: str) -> str:
         value = os.environ.get(env)
@@ -263,6 +269,7 @@ def _password(ctx: Context, action: str) -> dict[str, Any]:
         keyring.update_vault(lambda blob: vault.set_password(blob, new, confirm))
     elif action == "change":
         old = ask("MM_PASSWORD", "Current password")
+        vault.decrypt(keyring.data()["byok"]["vault"], old)  # WRONG_PASSWORD before asking more
         new, confirm = ask_new()
         keyring.update_vault(lambda blob: vault.change_password(blob, old, new, confirm))
     else:

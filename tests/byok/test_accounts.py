@@ -63,8 +63,8 @@ def test_create_list_select_show_address(byok_home: Home, mm_cli: CliRunner) -> 
     rc, out, _ = mm_cli("wallet", "select", ACCOUNT1.lower())
     assert rc == 0, out
     assert out["data"]["address"] == ACCOUNT1
-    rc, out, err = run_mm("wallet", "address", "--json")
-    assert rc == 0, (out, err)
+    rc, out, _ = mm_cli("wallet", "address")
+    assert rc == 0, out
     assert out["data"] == {"address": ACCOUNT1}
     rc, out, _ = mm_cli("init", "show")
     assert out["data"]["address"] == ACCOUNT1
@@ -156,8 +156,8 @@ def test_create_on_encrypted_wallet_needs_password(devnet_home: Home, mm_cli: Cl
     assert exc.value.code == "WRONG_PASSWORD"
 
 
-def test_add_fund_json_is_address_only(byok_home: Home) -> None:
-    rc, out, err = run_mm("wallet", "add-fund", "--json")
+def test_add_fund_json_is_address_only(byok_home: Home, mm_cli: CliRunner) -> None:
+    rc, out, err = mm_cli("wallet", "add-fund")
     assert rc == 0, (out, err)
     assert out == {"ok": True, "data": {"address": ACCOUNT0}}
     assert err == ""

@@ -78,7 +78,7 @@ def test_init_plain_show_and_second_init(mm_home: Home, mm_cli: CliRunner) -> No
     assert stat.S_IMODE(mm_home.root.stat().st_mode) == 0o700
     assert stat.S_IMODE((mm_home.root / "wallets.json").stat().st_mode) == 0o600
 
-    rc, out, err = run_mm("init", "show", "--json")
+    rc, out, err = mm_cli("init", "show")
     assert rc == 0, (out, err)
     assert out["data"]["walletMode"] == "byok"
     assert out["data"]["address"] == ACCOUNT0
@@ -116,14 +116,6 @@ def test_init_invalid_mnemonic_stores_nothing(mm_home: Home, mm_cli: CliRunner,
         assert word not in json.dumps(out) + err
 
 
-def test_init_invalid_mnemonic_subprocess(mm_home: Home) -> None:
-    rc, out, _ = run_mm("init", "--wallet", "byok", "--json",
-                        env={"MM_MNEMONIC": " ".join(["test"] * 12)})
-    assert rc == 2
-    assert _code(out) == "INVALID_MNEMONIC"
-    assert not (mm_home.root / "wallets.json").exists()
-
-
 @pytest.mark.parametrize("flag", ["--mnemonic", "--password"])
 def test_init_inline_secret_refused(mm_home: Home, flag: str) -> None:
     secret = TEST_MNEMONIC if flag == "--mnemonic" else "inline-Secret-9876"
@@ -148,8 +140,7 @@ def test_init_headless_missing_inputs(mm_home: Home, mm_cli: CliRunner) -> None:
     assert not (mm_home.root / "wallets.json").exists()
 
 
-def test_init_encrypted_then_password_required(devnet_home: Home,
-                                                         mm_cli: CliRunner) -> None:
+def test_init_encrypted_then_password_required(devnet_home: Home, mm_cli: CliRunner) -> None:
     rc, out, err = run_mm("init", "--wallet", "byok", "--json",
                           env={"MM_MNEMONIC": TEST_MNEMONIC, "MM_PASSWORD": PW1})
     assert rc == 0, (out, err)
@@ -171,7 +162,7 @@ def test_init_encrypted_then_password_required(devnet_home: Home,
     rc, out, _ = mm_cli("wallet", "sign-message", "--message", "hi", "--chain-id", "31337")
     assert rc != 0
     assert _code(out) == "PASSWORD_REQUIRED"
-    # The right one works.
+    # With the password it signs.
     rc, out, _ = mm_cli("wallet", "sign-message", "--message", "hi", "--chain-id", "31337",
                         env={"MM_PASSWORD": PW1})
     assert rc == 0, out
@@ -205,7 +196,8 @@ def test_password_lifecycle(byok_home: Home, mm_cli: CliRunner,
                             monkeypatch: pytest.MonkeyPatch) -> None:
     # Each scrypt at full strength costs ~0.5-1 s and this walks through nine of them; run the
     # matrix in-process at a cheaper cost (full strength is covered by the init and upgrade
-    # tests). Everything else is the real code.
+    # tests here and by the real `password change` in test_no_secret_leaks). Everything else is
+    # the real code.
     monkeypatch.setattr(vault, "CURRENT_KDF_PARAMS", WEAK)
 
     def vault_blob() -> dict[str, Any]:
@@ -216,6 +208,8 @@ def test_password_lifecycle(byok_home: Home, mm_cli: CliRunner,
 
     # On a plain vault: change/remove are refused, set validates its input.
     rc, out, _ = mm_cli("wallet", "password", "remove", env={"MM_PASSWORD": "x"})
+    assert _code(out) == "NOT_ENCRYPTED"
+    rc, out, _ = mm_cli("wallet", "password", "remove")  # refused before asking for anything
     assert _code(out) == "NOT_ENCRYPTED"
     rc, out, _ = mm_cli("wallet", "password", "change",
                         env={"MM_PASSWORD": "x", "MM_NEW_PASSWORD": PW1})
@@ -242,6 +236,8 @@ def test_password_lifecycle(byok_home: Home, mm_cli: CliRunner,
     assert encrypted["kdfParams"]["n"] == WEAK["n"]
 
     rc, out, _ = mm_cli("wallet", "password", "set", env={"MM_NEW_PASSWORD": PW2})
+    assert _code(out) == "ALREADY_ENCRYPTED"
+    rc, out, _ = mm_cli("wallet", "password", "set")  # refused before asking for anything
     assert _code(out) == "ALREADY_ENCRYPTED"
 
     # change: wrong current password, mismatched confirmation, then for real.

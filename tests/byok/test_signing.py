@@ -139,18 +139,7 @@ def test_sign_typed_data_mail(wallet: Any, key0: bytes) -> None:
     assert req.signature == "0x" + bytes(Account.sign_message(signable, key0).signature).hex()
 
 
-def test_sign_typed_data_cli(byok_home: Any) -> None:
-    rc, out, err = run_mm("wallet", "sign-typed-data", "--chain-id", "31337", "--payload",
-                          json.dumps(mail(31337)), "--json")
-    assert rc == 0, (out, err)
-    data = out["data"]
-    assert data["status"] == "COMPLETED" and data["kind"] == "typed-data"
-    digest = bytes.fromhex(typed_data_digest(mail(31337))[2:])
-    assert Account._recover_hash(digest, signature=data["signature"]) == ACCOUNT0
-
-
-
-def test_typed_data_errors_cli(byok_home: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sign_typed_data_cli(byok_home: Any, capsys: pytest.CaptureFixture[str]) -> None:
     from mm_agent.cli.app import run_argv  # in-process: no interpreter start-up per call
 
     def mm(*args: str) -> tuple[int, Any]:
@@ -158,6 +147,15 @@ def test_typed_data_errors_cli(byok_home: Any, capsys: pytest.CaptureFixture[str
         rc = run_argv([*args, "--json"])
         return rc, json.loads(capsys.readouterr().out)
 
+    rc, out = mm("wallet", "sign-typed-data", "--chain-id", "31337", "--payload",
+                 json.dumps(mail(31337)))
+    assert rc == 0, out
+    data = out["data"]
+    assert data["status"] == "COMPLETED" and data["kind"] == "typed-data"
+    digest = bytes.fromhex(typed_data_digest(mail(31337))[2:])
+    assert Account._recover_hash(digest, signature=data["signature"]) == ACCOUNT0
+
+    # Errors: nothing signed, nothing recorded beyond the request above.
     rc, out = mm("wallet", "sign-typed-data", "--chain-id", "8453", "--payload",
                  json.dumps(mail(31337)))
     assert rc == 2
@@ -170,7 +168,7 @@ def test_typed_data_errors_cli(byok_home: Any, capsys: pytest.CaptureFixture[str
     assert rc == 2
     assert out["error"]["code"] == "INVALID_TYPED_DATA"
     rc, out = mm("wallet", "requests", "list")
-    assert out["data"]["requests"] == []
+    assert [r["pollingId"] for r in out["data"]["requests"]] == [data["pollingId"]]
 
 
 @pytest.mark.parametrize(("chain_id", "domain_chain"), [(31337, 1), (1, 31337), (8453, "0x1")])

@@ -254,11 +254,11 @@ def test_reverting_transaction_not_broadcast(wallet: Any, chain: Any) -> None:
     assert wallet.requests.get(req.polling_id).status == "FAILED"
 
 
-def test_reverting_transaction_cli(wallet: Any, chain: Any) -> None:
+def test_reverting_transaction_cli(wallet: Any, chain: Any, mm_cli: CliRunner) -> None:
     reverter = chain.contract("Reverter")
     nonce = _nonce(chain)
-    rc, out, _err_text = run_mm(
-        "wallet", "send-transaction", "--chain-id", "31337", "--json",
+    rc, out, _err_text = mm_cli(
+        "wallet", "send-transaction", "--chain-id", "31337",
         "--payload", json.dumps({"to": reverter, "data": _selector("fail()")}))
     assert rc == 1
     assert out["ok"] is False

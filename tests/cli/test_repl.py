@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from mm_agent.cli.repl import MMCompleter, open_history, split_line
+from mm_agent.cli.repl import MMCompleter, SafeFileHistory, has_secret, open_history, split_line
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
@@ -75,6 +75,11 @@ def test_repl_session_dumb_terminal(home: Path) -> None:
         child.expect(r"value\s+120")
         child.expect_exact("mm> ")
 
+        # A secret typed inline is refused, and the line never reaches the history file.
+        child.sendline('init --wallet byok --mnemonic "zebra quokka"')
+        child.expect_exact("Error [INLINE_SECRET_REFUSED]")
+        child.expect_exact("mm> ")
+
         # Broken quoting: a clear error, no crash.
         child.sendline('decode --payload "0x12')
         child.expect_exact("cannot parse the line")
@@ -111,6 +116,8 @@ def test_repl_session_dumb_terminal(home: Path) -> None:
     text = history.read_text()
     assert "chains list" in text  # the completed line, as run
     assert "config set walletTimeoutSeconds 900" in text
+    assert "quokka" not in text and "--mnemonic" not in text
+    assert not (home / "wallets.json").exists()
     # The failing set wrote nothing.
     assert not (home / "config.json").exists()
 
@@ -219,3 +226,36 @@ def test_open_history_creates_and_tightens(tmp_path: Path) -> None:
     open_history(home)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.read_text() == "+chains list\n"  # existing history is kept
+
+
+def test_history_skips_secret_lines(tmp_path: Path) -> None:
+    assert has_secret('init --mnemonic "a b"')
+    assert has_secret("login --token=abc:def")
+    assert not has_secret("wallet sign-message --message hello")
+    path = tmp_path / "history"
+    history = SafeFileHistory(str(path))
+    history.append_string("chains list")
+    history.append_string("init --wallet byok --password hunter2")
+    history.append_string("login --token=abc:def")
+    text = path.read_text()
+    assert "chains list" in text
+    assert "hunter2" not in text and "abc:def" not in text
+    assert list(history.get_strings()) == ["chains list"]
+
+
+def test_repl_starts_without_usable_home(tmp_path: Path) -> None:
+    """A state folder that cannot be created disables history; the shell still runs."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    child = _spawn(blocker / "mmhome", "dumb")
+    try:
+        child.expect_exact("history disabled")
+        child.expect_exact("mm> ")
+        # Whatever the command makes of such a home, the shell comes back to its prompt.
+        child.sendline("chains list")
+        child.expect_exact("mm> ")
+        child.sendline("exit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -132,7 +133,7 @@ def test_concurrent_wallets_in_separate_processes(chain: Any, byok_home: Home) -
     """Two `mm` processes on one MM_HOME share the reservation file: no nonce reused."""
     me = chain.deployed["deployer"]
     start = nonce(chain.rpc, me)
-    exe = str(__import__("pathlib").Path(".venv/bin/mm").resolve())
+    exe = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "mm")
     procs = [subprocess.Popen([exe, "transfer", "--to", f"0x{i:040x}", "--amount", "0.001",
                                "--chain-id", str(CHAIN), "--json"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
