@@ -37,6 +37,7 @@ __all__ = ["Engine", "Policy", "PolicyResult", "Preview", "gate"]
 log = logging.getLogger("mm_agent.pipeline")
 
 GAS_MARGIN_NUM, GAS_MARGIN_DEN, GAS_MARGIN_ADD = 13, 10, 5_000
+FEE_CAP_MULTIPLIER = 3
 
 
 @dataclass
@@ -359,6 +360,8 @@ class Engine:
                on_broadcast: Callable[[int, str], None] | None = None) -> SubmitResult:
         """Reserve a nonce (unless given), sign, broadcast, confirm."""
         submitter = self.submitter(chain_id)
+        # Replacements may raise fees to at most FEE_CAP_MULTIPLIER x the first estimate.
+        submitter.fee_cap = int(prepared["maxFeePerGas"]) * FEE_CAP_MULTIPLIER
         reserved = nonce is None
         if nonce is None:
             nonce = self.nonces.reserve(self.rpc(chain_id), chain_id, sender)
