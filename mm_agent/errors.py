@@ -28,6 +28,7 @@ dispatcher, MCP, HTTP service) turn them into envelopes, ``ToolException``s or e
     │       ├── InvalidCalldata          INVALID_CALLDATA
     │       ├── InvalidHash              INVALID_HASH
     │       ├── InvalidPolicyYaml        INVALID_POLICY_YAML
+    │       ├── InvalidEmail             INVALID_EMAIL
     │       ├── ChainIdMismatch          CHAIN_ID_MISMATCH
     │       ├── UnknownToken             UNKNOWN_TOKEN
     │       └── TokenNoAddress           TOKEN_NO_ADDRESS
@@ -62,7 +63,13 @@ dispatcher, MCP, HTTP service) turn them into envelopes, ``ToolException``s or e
     ├── IdempotencyConflict              IDEMPOTENCY_CONFLICT
     ├── AuthError                        AUTH_ERROR
     │   ├── NotAuthenticated             NOT_AUTHENTICATED
-    │   └── Forbidden                    FORBIDDEN
+    │   ├── Forbidden                    FORBIDDEN
+    │   └── InvalidOtp                   INVALID_OTP
+    ├── SignInError                      SIGNIN_ERROR
+    │   ├── AuthorizationPending         AUTHORIZATION_PENDING
+    │   ├── LoginExpired                 EXPIRED
+    │   ├── LinkUsed                     ALREADY_USED
+    │   └── LoginNotFound                LOGIN_NOT_FOUND
     ├── DevnetError                      DEVNET_ERROR
     │   ├── AnvilNotFound                ANVIL_NOT_FOUND
     │   └── DevnetNotRunning             DEVNET_NOT_RUNNING
@@ -82,6 +89,7 @@ __all__ = [
     "AnvilNotFound",
     "ApprovalRequired",
     "AuthError",
+    "AuthorizationPending",
     "ChainError",
     "ChainIdMismatch",
     "ConfirmationRequired",
@@ -98,15 +106,20 @@ __all__ = [
     "InvalidChainId",
     "InvalidConfigKey",
     "InvalidConfigValue",
+    "InvalidEmail",
     "InvalidFormat",
     "InvalidHash",
     "InvalidMnemonic",
+    "InvalidOtp",
     "InvalidPolicyYaml",
     "InvalidTimeout",
     "InvalidTransactionPayload",
     "InvalidTypedData",
     "InvalidUrl",
     "JobTimeout",
+    "LinkUsed",
+    "LoginExpired",
+    "LoginNotFound",
     "MMError",
     "MissingFlag",
     "NetworkUnreachable",
@@ -119,6 +132,7 @@ __all__ = [
     "RequestNotFound",
     "RpcError",
     "ServiceError",
+    "SignInError",
     "StateCorrupt",
     "StateError",
     "StatePermissions",
@@ -313,6 +327,11 @@ class InvalidPolicyYaml(ValidationError):
     default_hint = "`mm wallet policy template` prints a valid policy document."
 
 
+class InvalidEmail(ValidationError):
+    code = "INVALID_EMAIL"
+    default_hint = "Give an email address such as alice@example.com."
+
+
 class ChainIdMismatch(ValidationError):
     code = "CHAIN_ID_MISMATCH"
 
@@ -472,6 +491,37 @@ class NotAuthenticated(AuthError):
 
 class Forbidden(AuthError):
     code = "FORBIDDEN"
+
+
+class InvalidOtp(AuthError):
+    code = "INVALID_OTP"
+    default_hint = (
+        "Enter the current 6-digit code from your authenticator app (each code works once).")
+
+
+# Not AuthErrors: the service maps them to 428/410/409/404, not 401.
+class SignInError(MMError):
+    code = "SIGNIN_ERROR"
+
+
+class AuthorizationPending(SignInError):
+    code = "AUTHORIZATION_PENDING"
+    default_hint = "Finish signing in on the page the CLI showed; the CLI keeps polling."
+
+
+class LoginExpired(SignInError):
+    code = "EXPIRED"
+    default_hint = "Start again with `mm login`."
+
+
+class LinkUsed(SignInError):
+    code = "ALREADY_USED"
+    default_hint = "Each link works once; start again with `mm login` if you need to."
+
+
+class LoginNotFound(SignInError):
+    code = "LOGIN_NOT_FOUND"
+    default_hint = "Start again with `mm login`."
 
 
 class DevnetError(MMError):

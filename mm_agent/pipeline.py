@@ -225,6 +225,33 @@ class Engine:
 
         return fmt
 
+    def build_transfer(self, sender: str, to: str, amount: str, token: str,
+                       chain_id: int) -> tuple[dict[str, Any], str]:
+        """The transaction and intent of a transfer; INSUFFICIENT_FUNDS for ERC-20s up front."""
+        from .addresses import validate_address
+        from .amounts import parse_units
+        from .chains import parse_chain_id
+        from .tokens import erc20_transfer_data
+
+        to = validate_address(to, field="to")
+        chain_id = parse_chain_id(chain_id)
+        asset = self.asset(chain_id, token)
+        units = parse_units(amount, asset.decimals)
+        intent = f"Transfer {format_units(units, asset.decimals)} {asset.symbol} to {to}"
+        if asset.address is None:
+            return {"to": to, "value": units, "data": "0x"}, intent
+        rpc = self.rpc(chain_id)
+        from .tokens import SEL_BALANCE_OF, encode_call
+
+        raw = rpc.call("eth_call", [{"to": asset.address, "data": encode_call(
+            SEL_BALANCE_OF, ["address"], [sender])}, "latest"])
+        have = hex_to_int(raw) if raw and raw != "0x" else 0
+        if have < units:
+            raise InsufficientFunds(
+                f"Needs {format_units(units, asset.decimals)} {asset.symbol}, has "
+                f"{format_units(have, asset.decimals)}.")
+        return {"to": asset.address, "value": 0, "data": erc20_transfer_data(to, units)}, intent
+
     # --- previews ----------------------------------------------------------------------------
     def _scan(self, chain_id: int, sender: str, **kw: Any) -> dict[str, Any]:
         from .scan import ScanInput, scan

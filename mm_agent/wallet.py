@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 from collections.abc import Callable
 from typing import Any
 
 from .addresses import validate_address
-from .amounts import format_units, parse_units
 from .chains import DEVNET_CHAIN_ID, get_chain, parse_chain_id, parse_chain_ids
 from .config import Config
 from .context import ApprovalHook
@@ -22,12 +20,12 @@ from .errors import (
     ApprovalRequired,
     InsufficientFunds,
     InvalidHash,
-    InvalidTransactionPayload,
     MMError,
     NotInitialized,
     TxNotFound,
     UnsupportedInMode,
 )
+from .payloads import load_json_payload, parse_transaction_payload
 from .pipeline import Engine, Preview, gate
 from .rpc import hex_to_int
 from .state import Home
@@ -51,57 +49,6 @@ class RequestsAPI:
     def wait(self, polling_id: str, timeout: float | None = None) -> WalletRequest:
         # BYOK requests are complete when their method returns: nothing to wait for.
         return self._log.get(polling_id)
-
-
-def _parse_payload(payload: dict[str, Any] | str) -> dict[str, Any]:
-    if isinstance(payload, str):
-        try:
-            payload = json.loads(payload)
-        except json.JSONDecodeError as exc:
-            raise InvalidTransactionPayload(f"Payload is not JSON: {exc.msg}.") from exc
-    if not isinstance(payload, dict):
-        raise InvalidTransactionPayload("Payload must be a JSON object.")
-    allowed = {"to", "value", "data", "gas", "nonce", "maxFeePerGas", "maxPriorityFeePerGas",
-               "from", "chainId", "type"}
-    unknown = set(payload) - allowed
-    if unknown:
-        raise InvalidTransactionPayload(f"Unknown payload fields: {sorted(unknown)}.")
-    tx: dict[str, Any] = {}
-    to = payload.get("to")
-    if to is None:
-        raise InvalidTransactionPayload("Payload needs `to` (contract creation is not supported).")
-    from .errors import InvalidAddress
-
-    try:
-        tx["to"] = validate_address(to, field="payload.to")
-    except InvalidAddress as exc:
-        raise InvalidTransactionPayload(exc.message) from exc
-    for key in ("value", "gas", "nonce", "maxFeePerGas", "maxPriorityFeePerGas"):
-        raw = payload.get(key)
-        if raw is None:
-            continue
-        if isinstance(raw, bool) or not isinstance(raw, (str, int)):
-            raise InvalidTransactionPayload(f"`{key}` must be a hex string such as \"0x0\".")
-        if isinstance(raw, str):
-            if not raw.startswith("0x"):
-                raise InvalidTransactionPayload(f"`{key}` must be hex (0x…), got {raw!r}.")
-            try:
-                raw = int(raw, 16)
-            except ValueError:
-                raise InvalidTransactionPayload(f"`{key}` is not valid hex: {raw!r}.") from None
-        if raw < 0 or raw >= 2**256:
-            raise InvalidTransactionPayload(f"`{key}` is out of range.")
-        tx[key] = raw
-    data = payload.get("data", "0x") or "0x"
-    if not isinstance(data, str) or not data.startswith("0x") or len(data) % 2:
-        raise InvalidTransactionPayload("`data` must be 0x-prefixed hex with an even length.")
-    try:
-        bytes.fromhex(data[2:])
-    except ValueError:
-        raise InvalidTransactionPayload("`data` is not valid hex.") from None
-    tx["data"] = data
-    tx.setdefault("value", 0)
-    return tx
 
 
 class Wallet:
@@ -260,29 +207,6 @@ class Wallet:
         return out
 
     # --- previews ------------------------------------------------------------------------------
-    def _transfer_tx(self, to: str, amount: str, token: str,
-                     chain_id: int) -> tuple[dict[str, Any], str]:
-        from .tokens import erc20_transfer_data
-
-        to = validate_address(to, field="to")
-        chain_id = parse_chain_id(chain_id)
-        asset = self.engine.asset(chain_id, token)
-        units = parse_units(amount, asset.decimals)
-        intent = f"Transfer {format_units(units, asset.decimals)} {asset.symbol} to {to}"
-        if asset.address is None:
-            return {"to": to, "value": units, "data": "0x"}, intent
-        rpc = self.engine.rpc(chain_id)
-        from .tokens import SEL_BALANCE_OF, encode_call
-
-        raw = rpc.call("eth_call", [{"to": asset.address, "data": encode_call(
-            SEL_BALANCE_OF, ["address"], [self.address])}, "latest"])
-        have = hex_to_int(raw) if raw and raw != "0x" else 0
-        if have < units:
-            raise InsufficientFunds(
-                f"Needs {format_units(units, asset.decimals)} {asset.symbol}, has "
-                f"{format_units(have, asset.decimals)}.")
-        return {"to": asset.address, "value": 0, "data": erc20_transfer_data(to, units)}, intent
-
     def preview(self, *, kind: str = "transaction", chain_id: int, payload: Any = None,
                 message: str | None = None, intent: str | None = None) -> dict[str, Any]:
         """The section-5 preview of a transaction, message or typed data, without signing."""
@@ -291,13 +215,13 @@ class Wallet:
     def _preview(self, kind: str, chain_id: int, payload: Any, message: str | None,
                  intent: str | None) -> Preview:
         if kind == "transaction":
-            return self.engine.preview_transaction(chain_id, self.address,
-                                                   _parse_payload(payload), intent=intent)
+            tx = parse_transaction_payload(payload)
+            return self.engine.preview_transaction(chain_id, self.address, tx, intent=intent)
         if kind == "message":
             return self.engine.preview_message(chain_id, self.address, str(message))
-        from .byok.keyring import validate_typed_data
+        from .signing import validate_typed_data
 
-        typed = validate_typed_data(_load_json(payload), chain_id)
+        typed = validate_typed_data(load_json_payload(payload), chain_id)
         return self.engine.preview_typed_data(chain_id, self.address, typed, intent=intent)
 
     # --- writes --------------------------------------------------------------------------------
@@ -305,7 +229,8 @@ class Wallet:
                  wait: bool = True, dry_run: bool = False,
                  wallet_timeout: int | None = None) -> WalletRequest | dict[str, Any]:
         chain_id = parse_chain_id(chain_id)
-        tx, intent = self._transfer_tx(to, amount, token, chain_id)
+        tx, intent = self.engine.build_transfer(self.address, to, amount, token,
+                                                chain_id)
         return self._run_transaction(chain_id, tx, intent, dry_run=dry_run,
                                      timeout=wallet_timeout, recipient=validate_address(to))
 
@@ -313,7 +238,8 @@ class Wallet:
                          intent: str | None = None, wait: bool = True, dry_run: bool = False,
                          wallet_timeout: int | None = None) -> WalletRequest | dict[str, Any]:
         chain_id = parse_chain_id(chain_id)
-        return self._run_transaction(chain_id, _parse_payload(payload), intent, dry_run=dry_run,
+        tx = parse_transaction_payload(payload)
+        return self._run_transaction(chain_id, tx, intent, dry_run=dry_run,
                                      timeout=wallet_timeout)
 
     def sign_message(self, *, message: str, chain_id: int, wait: bool = True,
@@ -330,10 +256,10 @@ class Wallet:
     def sign_typed_data(self, *, chain_id: int, payload: dict[str, Any] | str,
                         intent: str | None = None, wait: bool = True, dry_run: bool = False,
                         wallet_timeout: int | None = None) -> WalletRequest | dict[str, Any]:
-        from .byok.keyring import validate_typed_data
+        from .signing import validate_typed_data
 
         chain_id = parse_chain_id(chain_id)
-        typed = validate_typed_data(_load_json(payload), chain_id)
+        typed = validate_typed_data(load_json_payload(payload), chain_id)
         preview = self.engine.preview_typed_data(chain_id, self.address, typed, intent=intent)
         if dry_run:
             return preview.to_dict()
@@ -438,17 +364,6 @@ class Wallet:
     def close(self) -> None:
         if hasattr(self.keyring, "forget"):
             self.keyring.forget()
-
-
-def _load_json(payload: Any) -> Any:
-    if isinstance(payload, str):
-        from .errors import InvalidTypedData
-
-        try:
-            return json.loads(payload)
-        except json.JSONDecodeError as exc:
-            raise InvalidTypedData(f"Payload is not JSON: {exc.msg}.") from exc
-    return payload
 
 
 class AsyncWallet:
