@@ -11,8 +11,6 @@ on these machines, which would eat the whole start-up budget of the fast command
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
 from typing import Any
 
@@ -22,7 +20,8 @@ from mm_agent import __version__
 from mm_agent.errors import MissingFlag, MMError, UnknownFlag, UsageError
 from mm_agent.operations import OPERATIONS, Operation, find
 
-from .output import emit_error, emit_result
+from .output import emit_error
+from .run import execute, resolve_format
 
 __all__ = ["build_root", "main", "run_argv"]
 
@@ -49,23 +48,6 @@ def _record_globals(ctx: click.Context, values: dict[str, Any]) -> None:
         meta["fmt"] = "toon"
     if values.get("verbose"):
         meta["verbose"] = True
-
-
-def _resolve_format(explicit: str | None) -> str:
-    from mm_agent.config import Config, parse_format
-
-    if explicit:
-        return parse_format(explicit)
-    env = os.environ.get("MM_FORMAT")
-    if env:
-        return parse_format(env)
-    try:
-        stored = Config().stored.get("format")
-    except MMError:
-        stored = None  # a broken config.json is reported by the command itself
-    if stored:
-        return parse_format(stored)
-    return "text" if sys.stdout.isatty() else "json"
 
 
 def _params_for(op: Operation) -> list[click.Parameter]:
@@ -110,35 +92,8 @@ def _invoke(op: Operation, values: dict[str, Any]) -> None:
 
 
 def _execute(op: Operation, raw: dict[str, Any]) -> None:
-    from mm_agent.context import Context
-
     meta = click.get_current_context().find_root().meta.get("mm", {})
-    fmt = _resolve_format(meta.get("fmt"))
-    if meta.get("verbose"):
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    ctx = Context(interactive=interactive, text_mode=fmt == "text",
-                  approval_hook=_tty_approval if interactive else None)
-    data = op.run(ctx, raw)
-    emit_result(data, fmt)
-
-
-def _tty_approval(preview: dict[str, Any], reason: str) -> bool:
-    """BYOK "human approval": show what would happen and ask (contract §5)."""
-    from .output import render_text
-
-    sim = preview.get("simulation") or {}
-    shown = {
-        "intent": preview.get("intent"),
-        "why": reason,
-        "scan": {k: preview.get("scan", {}).get(k) for k in ("resultType", "reason",
-                                                              "description")},
-        "balanceChanges": sim.get("balanceChanges") or [],
-        "exposures": sim.get("exposures") or [],
-    }
-    click.echo("This request needs your review:\n" + render_text(shown), err=True)
-    return bool(click.confirm("Sign and send it?", default=False, err=True))
+    execute(op, raw, fmt=meta.get("fmt"), verbose=bool(meta.get("verbose")))
 
 
 class OperationCommand(click.Command):
@@ -190,6 +145,18 @@ class LazyGroup(click.Group):
         assert op is not None
         return OperationCommand(op)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        # `mm init show`: when a subcommand follows, the group's own options (and the args
+        # model behind them) are not needed, so do not load them.
+        if len(args) >= 2:
+            path = (*self.prefix, args[0])
+            op = find(path)
+            if op is not None and args[1] in _children(path):
+                return args[0], LazyGroup(path, None), args[1:]
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = sorted(_children(self.prefix).items())
         if rows:
@@ -236,7 +203,7 @@ def run_argv(argv: list[str]) -> int:
     """Run one command line in-process and return its exit code (used by main and the REPL)."""
     root = build_root()
     try:
-        fmt = _resolve_format(_pre_scan_format(argv))
+        fmt = resolve_format(_pre_scan_format(argv))
     except MMError as err:
         emit_error(err, "json" if not sys.stdout.isatty() else "text")
         return err.exit_code
@@ -258,6 +225,17 @@ def run_argv(argv: list[str]) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted.\n")
         return 130
+    except Exception as exc:
+        # The outermost edge: a bug must still end as an envelope, not a bare traceback in
+        # json mode. The traceback goes to stderr with -v.
+        if "-v" in argv or "--verbose" in argv:
+            import traceback
+
+            traceback.print_exc()
+        err = MMError(f"Internal error ({type(exc).__name__}).",
+                      hint="Re-run with -v for details; please report it.")
+        emit_error(err, fmt)
+        return 1
 
 
 def main(argv: list[str] | None = None) -> None:

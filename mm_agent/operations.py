@@ -87,12 +87,13 @@ _S = "mm_agent.ops.setup"
 _C = "mm_agent.ops.chain_ops"
 _W = "mm_agent.ops.wallet_ops"
 _D = "mm_agent.ops.devnet_ops"
+_SS = "mm_agent.ops.session_ops"
 
 OPERATIONS: tuple[Operation, ...] = (
     # --- setup and session (human-facing) --------------------------------------------------------
     _op("doctor", ("doctor",), "Check the installation, session and wallet.",
         "Report CLI version, service URL, sign-in and wallet state, with hints to fix problems.",
-        f"{_S}:doctor", audience="human"),
+        "mm_agent.ops.status_ops:doctor", audience="human"),
     _op("config_get", ("config", "get"), "Show one config value, or all of them.",
         "Show persisted configuration values and where each comes from.",
         f"{_S}:config_get", f"{_S}:ConfigGetArgs", audience="human"),
@@ -107,7 +108,7 @@ OPERATIONS: tuple[Operation, ...] = (
         f"{_S}:init", f"{_S}:InitArgs", writes=True, audience="human"),
     _op("init_show", ("init", "show"), "Show the wallet mode, trading mode and address.",
         "Show how the wallet is set up.",
-        f"{_S}:init_show", audience="human"),
+        "mm_agent.ops.status_ops:init_show", audience="human"),
     _op("wallet_password_set", ("wallet", "password", "set"), "Encrypt the BYOK vault.",
         "Encrypt the BYOK mnemonic with a password (MM_NEW_PASSWORD or a hidden prompt).",
         f"{_W}:password_set", writes=True, audience="human"),
@@ -176,6 +177,17 @@ OPERATIONS: tuple[Operation, ...] = (
         "List the EVM chains this wallet supports, with chainId, CAIP-2 id, name, native symbol "
         "and whether each is a testnet. Use it to find the chainId for other tools.",
         f"{_C}:chains_list"),
+    # --- sign-in to the wallet service (human-facing) ----------------------------------------
+    _op("login", ("login",), "Sign in to the wallet service.",
+        "Sign in by email magic link (browser), by pairing an authenticator app (qr), or "
+        "headless with a cliToken:cliRefreshToken pair (--token or MM_CLI_TOKEN).",
+        f"{_SS}:login", f"{_SS}:LoginArgs", writes=True, audience="human"),
+    _op("auth_status", ("auth", "status"), "Show the sign-in session.",
+        "Check the session with the wallet service: email, approval channel, sign-in method, "
+        "service URL and access-token expiry.", f"{_SS}:auth_status", audience="human"),
+    _op("logout", ("logout",), "Sign out of the wallet service.",
+        "Revoke the CLI tokens on the wallet service and delete session.json.",
+        f"{_SS}:logout", f"{_SS}:LogoutArgs", writes=True, audience="human", destructive=True),
     # --- devnet (operator) -----------------------------------------------------------------------
     _op("devnet_start", ("devnet", "start"), "Start a local anvil chain with demo tokens.",
         "Start anvil (chain 31337) and deploy the demo ERC-20/721/1155 contracts.",
@@ -186,6 +198,19 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("devnet_status", ("devnet", "status"), "Show the local devnet's status.",
         "Show whether the local devnet runs, its RPC URL, block number and demo tokens.",
         f"{_D}:devnet_status", audience="operator"),
+    # --- wallet service (operator) ---------------------------------------------------------------
+    _op("server_start", ("server", "start"), "Run the wallet service in the foreground.",
+        "Run the self-hosted wallet service (HTTP API, sign-in and approval pages) until "
+        "interrupted. Mail goes to <data-dir>/outbox with --dev or without MM_SMTP_HOST.",
+        "mm_agent.ops.server_ops:server_start", "mm_agent.ops.server_ops:ServerStartArgs",
+        writes=True, audience="operator"),
+    _op("server_admin_create_login", ("server", "admin", "create-login"),
+        "Create a headless CLI login for an account.",
+        "Create or update an account in the service's data dir and print a "
+        "cliToken:cliRefreshToken pair for `mm login --token` (and, for the authenticator "
+        "channel, the TOTP provisioning URI).",
+        "mm_agent.ops.server_ops:create_login", "mm_agent.ops.server_ops:CreateLoginArgs",
+        writes=True, audience="operator"),
 )
 
 _BY_NAME = {op.name: op for op in OPERATIONS}

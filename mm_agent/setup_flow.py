@@ -21,8 +21,42 @@ def run_init(ctx: Context, *, wallet_mode: str | None, trading_mode: str | None)
         raise AlreadyInitialized(f"A {existing['mode']} wallet is already set up here.")
     if wallet_mode == "byok":
         return _init_byok(ctx)
-    raise UnsupportedInMode("The server wallet needs the wallet service, which this build "
-                            "does not include yet.", hint="Use `mm init --wallet byok`.")
+    if wallet_mode == "server-wallet":
+        return _init_server_wallet(ctx, trading_mode)
+    raise UnsupportedInMode(f"Unknown wallet mode {wallet_mode!r}.")
+
+
+def _init_server_wallet(ctx: Context, trading_mode: str | None) -> dict[str, Any]:
+    """Use the signed-in account's first wallet on the service, or create one."""
+    from .remote import RemoteClient
+    from .session import SessionStore
+
+    if trading_mode is None:
+        trading_mode = ctx.prompt_choice("Trading mode", ("guard", "beast"), "guard")
+        if trading_mode is None:
+            raise MissingFlag("Missing --mode (guard or beast) for the server wallet.")
+    sessions = SessionStore(ctx.home)
+    session = sessions.require()  # NOT_AUTHENTICATED: `mm login` first
+    with RemoteClient(ctx.home, ctx.config) as client:
+        wallets = client.list_wallets()
+        if not wallets:
+            wallets = [client.create_wallet(None, trading_mode)]
+    known = {w["address"] for w in wallets}
+    # Keep the wallet this session used before, else the oldest one.
+    active = session.active_wallet if session.active_wallet in known else wallets[0]["address"]
+    chosen = next(w for w in wallets if w["address"] == active)
+    ctx.home.write_json("wallets.json", {
+        "mode": "server-wallet",
+        "active": active,
+        "accounts": [{"address": w["address"], "name": w.get("name"),
+                      "tradingMode": w.get("tradingMode")} for w in wallets],
+    })
+    sessions.update(active_wallet=active)
+    if chosen.get("tradingMode") != trading_mode:
+        ctx.notice(f"Wallet {active} is in {chosen.get('tradingMode')} mode; switching trading "
+                   "modes needs `mm wallet trading-mode set`.")
+    return {"walletMode": "server-wallet", "tradingMode": chosen.get("tradingMode"),
+            "address": active, "serviceUrl": client.base_url}
 
 
 def _init_byok(ctx: Context) -> dict[str, Any]:

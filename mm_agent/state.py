@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,8 @@ FILE_MODE = 0o600
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
     """Write ``data`` to ``path`` so readers see the old or the new file, never half of one."""
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)
@@ -80,8 +81,13 @@ class Home:
 
     def ensure(self) -> Path:
         """Create the folder 0700 (and tighten it if it exists but is looser)."""
-        self.root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        st = self.root.stat()
+        try:
+            self.root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            st = self.root.stat()
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise StateCorrupt(f"MM_HOME {self.root} is not a folder.") from exc
+        except PermissionError as exc:
+            raise StatePermissions(f"Cannot create or read MM_HOME {self.root}.") from exc
         if st.st_uid != os.getuid():
             raise StatePermissions(f"State folder {self.root} is owned by another user.")
         if stat.S_IMODE(st.st_mode) & 0o077:
@@ -106,6 +112,12 @@ class Home:
             raw = path.read_bytes()
         except FileNotFoundError:
             return default
+        except NotADirectoryError as exc:
+            raise StateCorrupt(f"MM_HOME {self.root} is not a folder.") from exc
+        except PermissionError as exc:
+            raise StatePermissions(f"Cannot read {path}: permission denied.") from exc
+        except OSError as exc:
+            raise StateCorrupt(f"Cannot read {path} ({exc.__class__.__name__}).") from exc
         try:
             return json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:

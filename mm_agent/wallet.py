@@ -106,10 +106,11 @@ class Wallet:
             return cls(home=home, config=config,
                        keyring=ByokKeyring(home, password or default_password),
                        approval_hook=approval_hook)
-        raise UnsupportedInMode(
-            f"Wallet mode {data['mode']!r} is not available in this build yet.",
-            hint="Server wallets arrive with the wallet service (`mm server`).",
-        )
+        if data["mode"] == "server-wallet":
+            from .remote import RemoteWallet
+
+            return RemoteWallet.from_env(home=home, config=config, approval_hook=approval_hook)
+        raise UnsupportedInMode(f"Unknown wallet mode {data['mode']!r} in wallets.json.")
 
     # --- accounts ------------------------------------------------------------------------------
     @property
@@ -376,7 +377,14 @@ class AsyncWallet:
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> AsyncWallet:
-        return cls(Wallet.from_env(**kwargs))
+        wallet = Wallet.from_env(**kwargs)
+        if wallet.mode == "server-wallet":
+            # The wallet-service client is natively async (no worker threads).
+            from .remote import AsyncRemoteWallet, RemoteWallet
+
+            assert isinstance(wallet, RemoteWallet)
+            return AsyncRemoteWallet(wallet)
+        return cls(wallet)
 
     async def __aenter__(self) -> AsyncWallet:
         return self

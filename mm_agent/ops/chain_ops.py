@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..chains import CHAINS, DEVNET_CHAIN_ID
-from ..context import Context
+
+if TYPE_CHECKING:
+    from ..context import Context
 
 
 def chains_list(ctx: Context, _args: None) -> dict[str, Any]:

@@ -1,0 +1,69 @@
+"""Running one operation from the command line: format, logging, context, output.
+
+Kept free of click so that the fast path in ``mm_agent.cli.main`` can run argument-less
+operations (``mm chains list``, ``mm init show``) without building the click tree.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from mm_agent.errors import MMError
+from mm_agent.operations import Operation
+
+from .output import emit_result
+
+__all__ = ["execute", "resolve_format"]
+
+
+def resolve_format(explicit: str | None) -> str:
+    if explicit or os.environ.get("MM_FORMAT"):
+        from mm_agent.config import parse_format
+
+        return parse_format(explicit or os.environ["MM_FORMAT"])
+    from mm_agent.state import Home
+
+    try:
+        stored = (Home.from_env().read_json("config.json", {}) or {}).get("format")
+    except MMError:
+        stored = None  # a broken config.json is reported by the command itself
+    if stored in ("text", "json", "toon"):
+        return str(stored)
+    return "text" if sys.stdout.isatty() else "json"
+
+
+def execute(op: Operation, raw: dict[str, Any], *, fmt: str | None, verbose: bool) -> None:
+    from mm_agent.context import Context
+
+    out_fmt = resolve_format(fmt)
+    if verbose:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    ctx = Context(interactive=interactive, text_mode=out_fmt == "text",
+                  approval_hook=_tty_approval if interactive else None)
+    data = op.run(ctx, raw)
+    emit_result(data, out_fmt)
+
+
+def _tty_approval(preview: dict[str, Any], reason: str) -> bool:
+    """BYOK "human approval": show what would happen and ask (contract §5)."""
+    import click
+
+    from .output import render_text
+
+    sim = preview.get("simulation") or {}
+    shown = {
+        "intent": preview.get("intent"),
+        "why": reason,
+        "scan": {k: preview.get("scan", {}).get(k) for k in ("resultType", "reason",
+                                                              "description")},
+        "balanceChanges": sim.get("balanceChanges") or [],
+        "exposures": sim.get("exposures") or [],
+    }
+    click.echo("This request needs your review:\n" + render_text(shown), err=True)
+    return bool(click.confirm("Sign and send it?", default=False, err=True))

@@ -1,0 +1,983 @@
+"""The wallet-service client and the server-wallet implementation of the Wallet API.
+
+``RemoteClient`` (sync, ``httpx.Client``) and ``AsyncRemoteClient`` (``httpx.AsyncClient``) speak
+exactly the HTTP API documented in ``mm_agent/server/__init__.py``. Everything but the I/O lives
+in ``_Shared`` (URLs, headers, envelope parsing, the token-refresh decision) and in the endpoint
+table ``_Endpoints``, so the two clients cannot drift apart.
+
+``RemoteWallet`` is the server-wallet ``Wallet``: keys never leave the service, every signing
+or transaction method submits a request (with an ``Idempotency-Key``) and either returns it at
+once (``wait=False``) or long-polls it to a final status (``wait=True``). ``AsyncRemoteWallet``
+is the same natively async.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from . import __version__
+from .addresses import validate_address
+from .amounts import validate_decimal
+from .chains import parse_chain_id, parse_chain_ids
+from .config import Config
+from .context import ApprovalHook
+from .errors import (
+    InvalidTransactionPayload,
+    JobTimeout,
+    MMError,
+    NetworkUnreachable,
+    NotAuthenticated,
+    NotInitialized,
+    ServiceError,
+    ValidationError,
+    WalletNotFound,
+)
+from .payloads import load_json_payload, parse_transaction_payload
+from .session import Session, SessionStore
+from .state import Home
+from .wallet import AsyncWallet, Wallet
+from .wallet_requests import WalletRequest
+
+__all__ = [
+    "AsyncRemoteClient",
+    "AsyncRemoteRequestsAPI",
+    "AsyncRemoteWallet",
+    "AwaitingHook",
+    "RemoteClient",
+    "RemoteRequestsAPI",
+    "RemoteWallet",
+    "approval_notice",
+]
+
+MAX_POLL_SECONDS = 25  # one long poll; the service caps it too
+_CONNECT_TIMEOUT = 10.0
+_READ_TIMEOUT = 30.0
+_SERVICE_HINT = ("Check serviceUrl (`mm config get serviceUrl`, MM_SERVICE_URL) and that the "
+                 "wallet service runs (`mm server start`).")
+
+# Called once when a request first reaches AWAITING_MFA (the human must approve it).
+AwaitingHook = Callable[[WalletRequest], None]
+
+
+def approval_notice(req: WalletRequest, channel: str | None = None) -> str:
+    """How the human approves ``req``. Never contains a link or code: the agent has none."""
+    approval = req.approval or {}
+    channel = approval.get("channel") or channel
+    reason = approval.get("reason")
+    head = f"Approval needed: {req.intent}" + (f" ({reason})" if reason else "") + "."
+    if channel == "authenticator":
+        how = ("Open the approval page from your notification and enter a current code from "
+               "your authenticator app to approve or reject it.")
+    else:
+        how = "Check your email for the approval link and approve or reject the request there."
+    expires = approval.get("expiresAt")
+    tail = f" It expires at {expires}." if expires else ""
+    return f"{head} {how}{tail} Waiting… (pollingId {req.polling_id})"
+
+
+def _print_notice(req: WalletRequest) -> None:
+    # Default for the CLI and scripts: stderr, so JSON on stdout stays clean.
+    print(approval_notice(req), file=sys.stderr, flush=True)
+
+
+def _to_request(data: dict[str, Any]) -> WalletRequest:
+    return WalletRequest.from_dict({"intent": "", "kind": "transaction", "status": "PENDING",
+                                    **data})
+
+
+# --- shared request building / parsing ------------------------------------------------------
+@dataclass(frozen=True)
+class Call:
+    """One HTTP exchange with the service, before any I/O."""
+
+    method: str
+    path: str
+    params: dict[str, Any] | None = None
+    body: Any = None
+    auth: bool = True
+    idempotency_key: str | None = None
+    poll_seconds: float | None = None  # long poll: the read timeout must outlast it
+
+
+class _Shared:
+    """URL building, headers, envelope parsing and the refresh decision (no I/O)."""
+
+    def __init__(self, home: Home, config: Config, service_url: str | None = None,
+                 session: Session | None = None) -> None:
+        self.home = home
+        self.config = config
+        self.sessions = SessionStore(home)
+        self.base_url = (service_url or config.service_url).rstrip("/")
+        self._session = session
+
+    @property
+    def session(self) -> Session | None:
+        if self._session is None:
+            self._session = self.sessions.load()
+        return self._session
+
+    @session.setter
+    def session(self, value: Session | None) -> None:
+        self._session = value
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def timeout(self, call: Call) -> httpx.Timeout:
+        read = _READ_TIMEOUT + (call.poll_seconds or 0)
+        return httpx.Timeout(read, connect=_CONNECT_TIMEOUT)
+
+    def auth_session(self) -> Session:
+        session = self.session
+        if session is None or not session.authenticated:
+            raise NotAuthenticated("Not signed in to the wallet service.")
+        if session.service_url and session.service_url.rstrip("/") != self.base_url:
+            # Never send tokens of one service to another host.
+            raise NotAuthenticated(
+                f"The session belongs to {session.service_url}, but serviceUrl is "
+                f"{self.base_url}.",
+                hint="Run `mm login` again, or set serviceUrl back.")
+        return session
+
+    def headers(self, call: Call) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": f"mm-agent/{__version__}"}
+        if call.auth:
+            session = self.auth_session()
+            if session.access_token:
+                headers["Authorization"] = f"Bearer {session.access_token}"
+        if call.idempotency_key:
+            headers["Idempotency-Key"] = call.idempotency_key
+        return headers
+
+    def build(self, call: Call) -> dict[str, Any]:
+        """Keyword arguments for ``httpx.Client.request`` / ``AsyncClient.request``."""
+        params = {k: v for k, v in (call.params or {}).items() if v is not None and v != ""}
+        kwargs: dict[str, Any] = {"method": call.method, "url": self.url(call.path),
+                                  "headers": self.headers(call), "params": params or None,
+                                  "timeout": self.timeout(call)}
+        if call.body is not None:
+            kwargs["json"] = call.body
+        return kwargs
+
+    def wants_refresh_first(self, call: Call) -> bool:
+        """Refresh before sending when the stored access token is known to have expired."""
+        if not call.auth:
+            return False
+        session = self.auth_session()
+        return bool(session.refresh_token) and (not session.access_token
+                                                or session.access_expired())
+
+    def wants_refresh_after(self, call: Call, response: httpx.Response, refreshed: bool) -> bool:
+        """A 401 on an authenticated call: the access token expired (or was revoked) on the
+        service. One refresh, then one retry; a second 401 is final."""
+        if not call.auth or refreshed or response.status_code != 401:
+            return False
+        session = self.session
+        return bool(session and session.refresh_token)
+
+    def refresh_call(self, session: Session) -> Call:
+        return Call("POST", "/v1/auth/refresh", body={"refreshToken": session.refresh_token},
+                    auth=False)
+
+    def parse(self, response: httpx.Response) -> Any:
+        """The envelope's ``data``; an error envelope raises the matching ``MMError``."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and "ok" in body:
+            if body["ok"]:
+                return body.get("data")
+            error = body.get("error")
+            raise MMError.from_payload(error if isinstance(error, dict) else {})
+        if response.is_success:
+            return body
+        raise ServiceError(f"The wallet service answered HTTP {response.status_code} without "
+                           "an mm envelope.", hint=_SERVICE_HINT)
+
+    def unreachable(self, exc: httpx.HTTPError) -> NetworkUnreachable:
+        # The exception text may hold the URL only; still, name the class, not the message.
+        return NetworkUnreachable(
+            f"Cannot reach the wallet service at {self.base_url} ({type(exc).__name__}).",
+            hint=_SERVICE_HINT)
+
+    def stale(self, used: Session, current: Session | None) -> bool:
+        """Did another process rotate the pair since ``used`` was read?"""
+        return bool(current and current.access_token
+                    and current.access_token != used.access_token)
+
+    def refresh_failed(self) -> NotAuthenticated:
+        return NotAuthenticated("The sign-in session has expired or was revoked.",
+                                hint="Run `mm login` again.")
+
+    def store_tokens(self, session: Session, data: dict[str, Any]) -> Session:
+        new = session.with_tokens(data)
+        self.sessions.save(new)
+        self.session = new
+        return new
+
+
+class _Endpoints:
+    """Every endpoint of the API, once. ``_do`` returns the value (sync) or an awaitable of it
+    (async), so each method here returns ``T`` or ``Awaitable[T]`` depending on the client."""
+
+    def _do(self, call: Call, post: Callable[[Any], Any] | None = None) -> Any:
+        raise NotImplementedError
+
+    def health(self) -> Any:
+        return self._do(Call("GET", "/healthz", auth=False))
+
+    def auth_status(self) -> Any:
+        return self._do(Call("GET", "/v1/auth/status"))
+
+    def logout(self) -> Any:
+        return self._do(Call("POST", "/v1/auth/logout"))
+
+    def device_start(self, method: str) -> Any:
+        return self._do(Call("POST", "/v1/auth/device", body={"method": method}, auth=False))
+
+    def device_token(self, device_code: str) -> Any:
+        return self._do(Call("POST", "/v1/auth/device/token", body={"deviceCode": device_code},
+                             auth=False))
+
+    def list_wallets(self) -> Any:
+        return self._do(Call("GET", "/v1/wallets"), lambda d: list(d.get("wallets") or []))
+
+    def create_wallet(self, name: str | None = None, trading_mode: str | None = None, *,
+                      idempotency_key: str | None = None) -> Any:
+        body = {k: v for k, v in (("name", name), ("tradingMode", trading_mode)) if v}
+        return self._do(Call("POST", "/v1/wallets", body=body,
+                             idempotency_key=idempotency_key or str(uuid.uuid4())))
+
+    def get_wallet(self, address: str) -> Any:
+        return self._do(Call("GET", f"/v1/wallets/{address}"))
+
+    def balance(self, address: str, chain_ids: list[int] | None = None,
+                token: str | None = None, token_contracts: list[str] | None = None) -> Any:
+        params = {"chainIds": ",".join(str(c) for c in chain_ids or []),
+                  "token": token, "tokenContracts": ",".join(token_contracts or [])}
+        return self._do(Call("GET", f"/v1/wallets/{address}/balance", params=params))
+
+    def submit(self, address: str, body: dict[str, Any], *,
+               idempotency_key: str | None = None) -> Any:
+        return self._do(Call("POST", f"/v1/wallets/{address}/requests", body=body,
+                             idempotency_key=idempotency_key or str(uuid.uuid4())))
+
+    def list_requests(self, limit: int = 50) -> Any:
+        return self._do(Call("GET", "/v1/requests", params={"limit": limit}),
+                        lambda d: list(d.get("requests") or []))
+
+    def get_request(self, polling_id: str) -> Any:
+        return self._do(Call("GET", f"/v1/requests/{polling_id}"))
+
+    def wait_request(self, polling_id: str, version: int, timeout: int) -> Any:
+        return self._do(Call("GET", f"/v1/requests/{polling_id}/wait",
+                             params={"version": version, "timeout": timeout},
+                             poll_seconds=timeout))
+
+
+class _WaitLoop:
+    """The long-poll decisions shared by the sync and async ``wait``."""
+
+    def __init__(self, timeout: float, on_awaiting: AwaitingHook | None) -> None:
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.on_awaiting = on_awaiting
+        self.notified = False
+        self.current: dict[str, Any] | None = None
+
+    def observe(self, data: dict[str, Any]) -> WalletRequest | None:
+        """Record the latest state; the request when it is final, else ``None``."""
+        self.current = data
+        req = _to_request(data)
+        if req.status == "AWAITING_MFA" and not self.notified:
+            self.notified = True  # once, however long the human takes
+            if self.on_awaiting:
+                self.on_awaiting(req)
+        return req if req.done else None
+
+    @property
+    def version(self) -> int:
+        return int((self.current or {}).get("version") or 0)
+
+    def next_poll(self) -> int | None:
+        """Seconds for the next long poll, or ``None`` at the deadline."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            return None
+        return max(1, min(MAX_POLL_SECONDS, math.ceil(left)))
+
+    def expired(self) -> JobTimeout:
+        req = _to_request(self.current or {})
+        return JobTimeout(
+            f"Request {req.polling_id} is still {req.status} after {self.timeout:g}s.",
+            details={"request": req.to_dict()})
+
+
+# --- the clients --------------------------------------------------------------------------
+class RemoteClient(_Endpoints):
+    """Synchronous client of the wallet service."""
+
+    def __init__(self, home: Home | None = None, config: Config | None = None, *,
+                 service_url: str | None = None, session: Session | None = None,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        home = home or Home.from_env()
+        self._s = _Shared(home, config or Config(home), service_url, session)
+        self._http = httpx.Client(transport=transport, follow_redirects=False)
+
+    def __repr__(self) -> str:
+        return f"RemoteClient({self._s.base_url!r})"
+
+    @property
+    def base_url(self) -> str:
+        return self._s.base_url
+
+    @property
+    def session(self) -> Session | None:
+        return self._s.session
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> RemoteClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send(self, call: Call) -> httpx.Response:
+        try:
+            return self._http.request(**self._s.build(call))
+        except httpx.HTTPError as exc:
+            raise self._s.unreachable(exc) from None
+
+    def _do(self, call: Call, post: Callable[[Any], Any] | None = None) -> Any:
+        refreshed = False
+        if self._s.wants_refresh_first(call):
+            self.refresh()
+            refreshed = True
+        response = self._send(call)
+        if self._s.wants_refresh_after(call, response, refreshed):
+            self.refresh()
+            response = self._send(call)
+        data = self._s.parse(response)
+        return post(data) if post else data
+
+    def refresh(self) -> Session:
+        """Rotate the token pair (once across processes) and persist it to session.json."""
+        used = self._s.auth_session()
+        with self._s.sessions.lock():
+            current = self._s.sessions.load()
+            if current is not None and self._s.stale(used, current):
+                self._s.session = current
+                return current
+            response = self._send(self._s.refresh_call(used))
+            try:
+                data = self._s.parse(response)
+            except NotAuthenticated:
+                raise self._s.refresh_failed() from None
+            return self._s.store_tokens(current or used, data)
+
+    def wait(self, polling_id: str, timeout: float, *,
+             on_awaiting: AwaitingHook | None = None,
+             current: dict[str, Any] | None = None) -> WalletRequest:
+        """Long-poll until the request is final; ``JobTimeout`` (with it) at the deadline."""
+        loop = _WaitLoop(timeout, on_awaiting)
+        done = loop.observe(current or self.get_request(polling_id))
+        while done is None:
+            poll = loop.next_poll()
+            if poll is None:
+                raise loop.expired()
+            done = loop.observe(self.wait_request(polling_id, loop.version, poll))
+        return done
+
+
+class AsyncRemoteClient(_Endpoints):
+    """Asynchronous client of the wallet service (same endpoints, same rules)."""
+
+    def __init__(self, home: Home | None = None, config: Config | None = None, *,
+                 service_url: str | None = None, session: Session | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        home = home or Home.from_env()
+        self._s = _Shared(home, config or Config(home), service_url, session)
+        self._http = httpx.AsyncClient(transport=transport, follow_redirects=False)
+
+    def __repr__(self) -> str:
+        return f"AsyncRemoteClient({self._s.base_url!r})"
+
+    @property
+    def base_url(self) -> str:
+        return self._s.base_url
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncRemoteClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _send(self, call: Call) -> httpx.Response:
+        try:
+            return await self._http.request(**self._s.build(call))
+        except httpx.HTTPError as exc:
+            raise self._s.unreachable(exc) from None
+
+    async def _do(self, call: Call, post: Callable[[Any], Any] | None = None) -> Any:
+        refreshed = False
+        if self._s.wants_refresh_first(call):
+            await self.refresh()
+            refreshed = True
+        response = await self._send(call)
+        if self._s.wants_refresh_after(call, response, refreshed):
+            await self.refresh()
+            response = await self._send(call)
+        data = self._s.parse(response)
+        return post(data) if post else data
+
+    async def refresh(self) -> Session:
+        used = self._s.auth_session()
+        lock = self._s.sessions.lock()
+        # flock blocks: take it in a worker thread so the event loop keeps running.
+        await asyncio.to_thread(lock.__enter__)
+        try:
+            current = self._s.sessions.load()
+            if current is not None and self._s.stale(used, current):
+                self._s.session = current
+                return current
+            response = await self._send(self._s.refresh_call(used))
+            try:
+                data = self._s.parse(response)
+            except NotAuthenticated:
+                raise self._s.refresh_failed() from None
+            return self._s.store_tokens(current or used, data)
+        finally:
+            lock.__exit__(None, None, None)
+
+    async def wait(self, polling_id: str, timeout: float, *,
+                   on_awaiting: AwaitingHook | None = None,
+                   current: dict[str, Any] | None = None) -> WalletRequest:
+        loop = _WaitLoop(timeout, on_awaiting)
+        done = loop.observe(current or await self.get_request(polling_id))
+        while done is None:
+            poll = loop.next_poll()
+            if poll is None:
+                raise loop.expired()
+            done = loop.observe(await self.wait_request(polling_id, loop.version, poll))
+        return done
+
+
+# --- the wallet ---------------------------------------------------------------------------
+_TRADING_MODES = ("guard", "beast")
+
+
+class _WalletLogic:
+    """What the sync and async server wallets share: checks, bodies, the local caches."""
+
+    home: Home
+    config: Config
+
+    # -- local state (wallets.json, session.json, requests.json) --
+    def _wallets(self) -> dict[str, Any]:
+        data = self.home.read_json("wallets.json")
+        if not isinstance(data, dict) or not data.get("mode"):
+            raise NotInitialized("No wallet is set up under this MM_HOME.")
+        return data
+
+    def _active(self) -> str:
+        active = self._wallets().get("active")
+        if not active:
+            raise NotInitialized("No active server wallet.",
+                                 hint="Run `mm init --wallet server-wallet` or "
+                                      "`mm wallet select <address>`.")
+        return str(active)
+
+    def _cache_accounts(self, wallets: list[dict[str, Any]], active: str | None = None) -> None:
+        def apply(data: Any) -> dict[str, Any]:
+            data = dict(data) if isinstance(data, dict) else {}
+            data["mode"] = "server-wallet"
+            data["accounts"] = [{"address": w["address"], "name": w.get("name"),
+                                 "tradingMode": w.get("tradingMode")} for w in wallets]
+            if active:
+                data["active"] = active
+            return data
+
+        self.home.update_json("wallets.json", {}, apply)
+        if active:
+            SessionStore(self.home).update(active_wallet=active)
+
+    def _add_account(self, wallet: dict[str, Any]) -> None:
+        def apply(data: Any) -> dict[str, Any]:
+            data = dict(data) if isinstance(data, dict) else {"mode": "server-wallet"}
+            accounts = [a for a in data.get("accounts", [])
+                        if a.get("address", "").lower() != wallet["address"].lower()]
+            accounts.append({"address": wallet["address"], "name": wallet.get("name"),
+                             "tradingMode": wallet.get("tradingMode")})
+            data["accounts"] = accounts
+            data.setdefault("active", wallet["address"])
+            return data
+
+        self.home.update_json("wallets.json", {}, apply)
+
+    def _mark(self, wallets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        active = self._wallets().get("active")
+        return [{**w, "active": w["address"] == active} for w in wallets]
+
+    def _show(self, wallet: dict[str, Any]) -> dict[str, Any]:
+        return {**wallet, "mode": "server-wallet",
+                "active": wallet["address"] == self._wallets().get("active")}
+
+    def _find(self, wallets: list[dict[str, Any]], address: str | None,
+              name: str | None) -> dict[str, Any]:
+        want = address or (None if name else self._active())
+        for w in wallets:
+            if want and w["address"].lower() == want.lower():
+                return w
+            if not want and name and w.get("name") == name:
+                return w
+        raise WalletNotFound(f"No server wallet {address or name or want} in this account.")
+
+    def _cache_requests(self, items: list[dict[str, Any]], *, replace_all: bool) -> None:
+        """requests.json mirrors the service (newest last, like the BYOK log)."""
+
+        def apply(data: Any) -> list[dict[str, Any]]:
+            old = [] if replace_all or not isinstance(data, list) else data
+            ids = {i.get("pollingId") for i in items}
+            kept = [r for r in old if isinstance(r, dict) and r.get("pollingId") not in ids]
+            fresh = sorted(items, key=lambda r: str(r.get("createdAt") or ""))
+            return (kept + fresh)[-500:]
+
+        self.home.update_json("requests.json", [], apply)
+
+    def _cached_requests(self) -> list[WalletRequest]:
+        data = self.home.read_json("requests.json", [])
+        items = [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
+        return [_to_request(r) for r in reversed(items)]
+
+    def _wait_seconds(self, wallet_timeout: float | None) -> float:
+        return float(wallet_timeout or self.config.wallet_timeout)
+
+    # -- request bodies (validated here so a bad argument fails before any I/O) --
+    @staticmethod
+    def _transfer_body(to: str, amount: str, chain_id: int, token: str,
+                       dry_run: bool) -> dict[str, Any]:
+        return {"kind": "transfer", "chainId": parse_chain_id(chain_id),
+                "to": validate_address(to, field="to"), "amount": validate_decimal(amount),
+                "token": token or "ETH", "dryRun": dry_run}
+
+    @staticmethod
+    def _transaction_body(chain_id: int, payload: dict[str, Any] | str, intent: str | None,
+                          dry_run: bool) -> dict[str, Any]:
+        if isinstance(payload, str):
+            try:
+                payload = json.loads(payload)
+            except json.JSONDecodeError as exc:
+                raise InvalidTransactionPayload(f"Payload is not JSON: {exc.msg}.") from exc
+        if not isinstance(payload, dict):
+            raise InvalidTransactionPayload("Payload must be a JSON object.")
+        parse_transaction_payload(payload)  # BYOK's checks and codes; the service rechecks
+        body: dict[str, Any] = {"kind": "transaction", "chainId": parse_chain_id(chain_id),
+                                "payload": payload, "dryRun": dry_run}
+        if intent:
+            body["intent"] = intent
+        return body
+
+    @staticmethod
+    def _message_body(message: str, chain_id: int, dry_run: bool) -> dict[str, Any]:
+        if not isinstance(message, str):
+            raise ValidationError("message must be text.")
+        return {"kind": "message", "chainId": parse_chain_id(chain_id), "message": message,
+                "dryRun": dry_run}
+
+    @staticmethod
+    def _typed_body(chain_id: int, payload: dict[str, Any] | str, intent: str | None,
+                    dry_run: bool) -> dict[str, Any]:
+        from .errors import InvalidTypedData
+
+        typed = load_json_payload(payload)
+        if not isinstance(typed, dict):
+            raise InvalidTypedData("Typed data must be a JSON object.")
+        body: dict[str, Any] = {"kind": "typed-data", "chainId": parse_chain_id(chain_id),
+                                "payload": typed, "dryRun": dry_run}
+        if intent:
+            body["intent"] = intent
+        return body
+
+    @staticmethod
+    def _preview_body(kind: str, chain_id: int, payload: Any, message: str | None,
+                      intent: str | None) -> dict[str, Any]:
+        if kind == "transaction":
+            return _WalletLogic._transaction_body(chain_id, payload, intent, True)
+        if kind == "message":
+            return _WalletLogic._message_body(str(message), chain_id, True)
+        if kind == "typed-data":
+            return _WalletLogic._typed_body(chain_id, payload, intent, True)
+        if kind == "transfer" and isinstance(payload, dict):
+            return _WalletLogic._transfer_body(payload.get("to", ""), payload.get("amount", ""),
+                                               chain_id, payload.get("token", "ETH"), True)
+        raise ValidationError(f"Unknown preview kind {kind!r}.")
+
+    @staticmethod
+    def _check_mode(trading_mode: str | None) -> None:
+        if trading_mode is not None and trading_mode not in _TRADING_MODES:
+            raise ValidationError(f"tradingMode must be guard or beast, not {trading_mode!r}.")
+
+    @staticmethod
+    def _history(requests: list[WalletRequest], chain_ids: list[int] | None,
+                 limit: int) -> list[dict[str, Any]]:
+        chains = set(parse_chain_ids(chain_ids) or [])
+        out = []
+        for req in requests:
+            if req.kind != "transaction" or not req.tx_hash:
+                continue
+            if chains and req.chain_id not in chains:
+                continue
+            out.append({"txHash": req.tx_hash, "chainId": req.chain_id, "status": req.status,
+                        "intent": req.intent, "pollingId": req.polling_id,
+                        "createdAt": req.created_at})
+            if len(out) >= limit:
+                break
+        return out
+
+
+class RemoteRequestsAPI:
+    """``wallet.requests`` for a server wallet: the service is the source of truth."""
+
+    def __init__(self, wallet: RemoteWallet) -> None:
+        self._w = wallet
+
+    def list(self, sync: bool = True, limit: int = 50) -> list[WalletRequest]:
+        """Newest first. ``sync=False`` reads the local cache (``requests.json``) only."""
+        if not sync:
+            return self._w._cached_requests()
+        items = self._w.client.list_requests(limit)
+        self._w._cache_requests(items, replace_all=True)
+        return [_to_request(r) for r in items]
+
+    def get(self, polling_id: str) -> WalletRequest:
+        data = self._w.client.get_request(polling_id)
+        self._w._cache_requests([data], replace_all=False)
+        return _to_request(data)
+
+    def wait(self, polling_id: str, timeout: float | None = None, *,
+             current: dict[str, Any] | None = None) -> WalletRequest:
+        try:
+            req = self._w.client.wait(polling_id, self._w._wait_seconds(timeout),
+                                      on_awaiting=self._w.on_awaiting, current=current)
+        except JobTimeout as err:
+            self._w._cache_requests([err.details["request"]], replace_all=False)
+            raise
+        self._w._cache_requests([req.to_dict()], replace_all=False)
+        return req
+
+
+class RemoteWallet(_WalletLogic, Wallet):
+    """A server wallet: same public API as the BYOK ``Wallet``; keys stay in the service."""
+
+    def __init__(self, *, home: Home, config: Config, client: RemoteClient | None = None,
+                 approval_hook: ApprovalHook | None = None,
+                 on_awaiting: AwaitingHook | None = _print_notice) -> None:
+        # Wallet.__init__ is not called: there is no keyring and no local pipeline here.
+        self.home = home
+        self.config = config
+        self.keyring = None
+        self.approval_hook = approval_hook  # approvals happen on the service's page
+        self.on_awaiting = on_awaiting
+        self.client = client or RemoteClient(home, config)
+        self.requests = RemoteRequestsAPI(self)  # type: ignore[assignment]
+        self._engine: Any = None
+
+    def __repr__(self) -> str:
+        try:
+            address: str | None = self.address
+        except MMError:
+            address = None
+        return (f"RemoteWallet(mode='server-wallet', address={address!r}, "
+                f"service={self.client.base_url!r})")
+
+    @classmethod
+    def from_env(cls, *, home: Home | None = None, config: Config | None = None,  # type: ignore[override]
+                 approval_hook: ApprovalHook | None = None,
+                 on_awaiting: AwaitingHook | None = _print_notice,
+                 **_ignored: Any) -> RemoteWallet:
+        home = home or Home.from_env()
+        config = config or Config(home)
+        SessionStore(home).require()  # NOT_AUTHENTICATED before anything else
+        return cls(home=home, config=config, approval_hook=approval_hook,
+                   on_awaiting=on_awaiting)
+
+    @property
+    def engine(self) -> Any:  # type: ignore[override]
+        """Local chain access, only for `tx` lookups (the service signs and sends)."""
+        if self._engine is None:
+            from .pipeline import Engine
+
+            self._engine = Engine(self.home, self.config)
+        return self._engine
+
+    # --- accounts ----------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        return "server-wallet"
+
+    @property
+    def address(self) -> str:
+        return self._active()
+
+    def accounts(self) -> list[dict[str, Any]]:
+        wallets = self.client.list_wallets()
+        self._cache_accounts(wallets)
+        return self._mark(wallets)
+
+    def create_account(self, name: str | None = None, trading_mode: str | None = None, *,
+                       idempotency_key: str | None = None) -> dict[str, Any]:
+        self._check_mode(trading_mode)
+        wallet = self.client.create_wallet(name, trading_mode, idempotency_key=idempotency_key)
+        self._add_account(wallet)
+        return dict(wallet)
+
+    def select(self, address: str) -> dict[str, Any]:
+        wallet = self.client.get_wallet(validate_address(address))
+        self._add_account(wallet)
+        self._cache_accounts(self.client.list_wallets(), active=wallet["address"])
+        return dict(wallet)
+
+    def show(self, address: str | None = None, name: str | None = None) -> dict[str, Any]:
+        if address:
+            return self._show(self.client.get_wallet(validate_address(address)))
+        return self._show(self._find(self.client.list_wallets(), None, name))
+
+    # --- reads -------------------------------------------------------------------------------
+    def balance(self, chain_ids: list[int] | None = None, token: str | None = None,
+                token_contracts: list[str] | None = None,
+                address: str | None = None) -> dict[str, Any]:
+        owner = validate_address(address) if address else self.address
+        contracts = [validate_address(c, field="tokenContracts") for c in token_contracts or []]
+        return dict(self.client.balance(owner, parse_chain_ids(chain_ids), token, contracts))
+
+    def tx(self, tx_hash: str, chain_id: int | None = None) -> dict[str, Any]:
+        if chain_id is None:
+            for req in self._cached_requests():
+                if req.tx_hash and req.tx_hash.lower() == str(tx_hash).lower():
+                    chain_id = req.chain_id
+                    break
+        return super().tx(tx_hash, chain_id)
+
+    def tx_history(self, chain_ids: list[int] | None = None,
+                   limit: int = 20) -> list[dict[str, Any]]:
+        return self._history(self.requests.list(), chain_ids, limit)
+
+    # --- writes ------------------------------------------------------------------------------
+    def preview(self, *, kind: str = "transaction", chain_id: int, payload: Any = None,
+                message: str | None = None, intent: str | None = None) -> dict[str, Any]:
+        body = self._preview_body(kind, chain_id, payload, message, intent)
+        return dict(self.client.submit(self.address, body))
+
+    def _submit(self, body: dict[str, Any], *, wait: bool, wallet_timeout: float | None,
+                idempotency_key: str | None) -> WalletRequest | dict[str, Any]:
+        data = self.client.submit(self.address, body,
+                                  idempotency_key=idempotency_key or str(uuid.uuid4()))
+        if body.get("dryRun"):
+            return dict(data)
+        self._cache_requests([data], replace_all=False)
+        if not wait:
+            return _to_request(data)
+        return self.requests.wait(data["pollingId"], wallet_timeout, current=data)
+
+    def transfer(self, *, to: str, amount: str, chain_id: int, token: str = "ETH",
+                 wait: bool = True, dry_run: bool = False, wallet_timeout: int | None = None,
+                 idempotency_key: str | None = None) -> WalletRequest | dict[str, Any]:
+        return self._submit(self._transfer_body(to, amount, chain_id, token, dry_run),
+                            wait=wait, wallet_timeout=wallet_timeout,
+                            idempotency_key=idempotency_key)
+
+    def send_transaction(self, *, chain_id: int, payload: dict[str, Any] | str,
+                         intent: str | None = None, wait: bool = True, dry_run: bool = False,
+                         wallet_timeout: int | None = None,
+                         idempotency_key: str | None = None) -> WalletRequest | dict[str, Any]:
+        return self._submit(self._transaction_body(chain_id, payload, intent, dry_run),
+                            wait=wait, wallet_timeout=wallet_timeout,
+                            idempotency_key=idempotency_key)
+
+    def sign_message(self, *, message: str, chain_id: int, wait: bool = True,
+                     dry_run: bool = False, wallet_timeout: int | None = None,
+                     idempotency_key: str | None = None) -> WalletRequest | dict[str, Any]:
+        return self._submit(self._message_body(message, chain_id, dry_run), wait=wait,
+                            wallet_timeout=wallet_timeout, idempotency_key=idempotency_key)
+
+    def sign_typed_data(self, *, chain_id: int, payload: dict[str, Any] | str,
+                        intent: str | None = None, wait: bool = True, dry_run: bool = False,
+                        wallet_timeout: int | None = None,
+                        idempotency_key: str | None = None) -> WalletRequest | dict[str, Any]:
+        return self._submit(self._typed_body(chain_id, payload, intent, dry_run), wait=wait,
+                            wallet_timeout=wallet_timeout, idempotency_key=idempotency_key)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+# --- async ----------------------------------------------------------------------------------
+class AsyncRemoteRequestsAPI:
+    def __init__(self, wallet: AsyncRemoteWallet) -> None:
+        self._w = wallet
+
+    async def list(self, sync: bool = True, limit: int = 50) -> list[WalletRequest]:
+        if not sync:
+            return self._w._cached_requests()
+        items = await self._w.client.list_requests(limit)
+        self._w._cache_requests(items, replace_all=True)
+        return [_to_request(r) for r in items]
+
+    async def get(self, polling_id: str) -> WalletRequest:
+        data = await self._w.client.get_request(polling_id)
+        self._w._cache_requests([data], replace_all=False)
+        return _to_request(data)
+
+    async def wait(self, polling_id: str, timeout: float | None = None, *,
+                   current: dict[str, Any] | None = None) -> WalletRequest:
+        try:
+            req = await self._w.client.wait(polling_id, self._w._wait_seconds(timeout),
+                                            on_awaiting=self._w.on_awaiting, current=current)
+        except JobTimeout as err:
+            self._w._cache_requests([err.details["request"]], replace_all=False)
+            raise
+        self._w._cache_requests([req.to_dict()], replace_all=False)
+        return req
+
+
+class AsyncRemoteWallet(_WalletLogic, AsyncWallet):
+    """The server wallet, natively async. ``sync`` gives the blocking ``RemoteWallet`` over the
+    same MM_HOME (used for the few local-only helpers such as ``tx``)."""
+
+    def __init__(self, wallet: RemoteWallet, client: AsyncRemoteClient | None = None) -> None:
+        super().__init__(wallet)
+        self.home = wallet.home
+        self.config = wallet.config
+        self.on_awaiting = wallet.on_awaiting
+        self.client = client or AsyncRemoteClient(wallet.home, wallet.config)
+        self.requests = AsyncRemoteRequestsAPI(self)
+
+    def __repr__(self) -> str:
+        return f"Async{self._wallet!r}"
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> AsyncRemoteWallet:
+        return cls(RemoteWallet.from_env(**kwargs))
+
+    async def __aenter__(self) -> AsyncRemoteWallet:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        self._wallet.close()
+
+    @property
+    def mode(self) -> str:
+        return "server-wallet"
+
+    @property
+    def address(self) -> str:
+        return self._active()
+
+    async def accounts(self) -> list[dict[str, Any]]:
+        wallets = await self.client.list_wallets()
+        self._cache_accounts(wallets)
+        return self._mark(wallets)
+
+    async def create_account(self, name: str | None = None, trading_mode: str | None = None,
+                             *, idempotency_key: str | None = None) -> dict[str, Any]:
+        self._check_mode(trading_mode)
+        wallet = await self.client.create_wallet(name, trading_mode,
+                                                 idempotency_key=idempotency_key)
+        self._add_account(wallet)
+        return dict(wallet)
+
+    async def select(self, address: str) -> dict[str, Any]:
+        wallet = await self.client.get_wallet(validate_address(address))
+        self._add_account(wallet)
+        self._cache_accounts(await self.client.list_wallets(), active=wallet["address"])
+        return dict(wallet)
+
+    async def show(self, address: str | None = None, name: str | None = None) -> dict[str, Any]:
+        if address:
+            return self._show(await self.client.get_wallet(validate_address(address)))
+        return self._show(self._find(await self.client.list_wallets(), None, name))
+
+    async def balance(self, chain_ids: list[int] | None = None, token: str | None = None,
+                      token_contracts: list[str] | None = None,
+                      address: str | None = None) -> dict[str, Any]:
+        owner = validate_address(address) if address else self.address
+        contracts = [validate_address(c, field="tokenContracts") for c in token_contracts or []]
+        return dict(await self.client.balance(owner, parse_chain_ids(chain_ids), token,
+                                              contracts))
+
+    async def tx(self, tx_hash: str, chain_id: int | None = None) -> dict[str, Any]:
+        return await asyncio.to_thread(self._wallet.tx, tx_hash, chain_id)
+
+    async def tx_history(self, chain_ids: list[int] | None = None,
+                         limit: int = 20) -> list[dict[str, Any]]:
+        return self._history(await self.requests.list(), chain_ids, limit)
+
+    async def preview(self, *, kind: str = "transaction", chain_id: int, payload: Any = None,
+                      message: str | None = None, intent: str | None = None) -> dict[str, Any]:
+        body = self._preview_body(kind, chain_id, payload, message, intent)
+        return dict(await self.client.submit(self.address, body))
+
+    async def _submit(self, body: dict[str, Any], *, wait: bool, wallet_timeout: float | None,
+                      idempotency_key: str | None) -> WalletRequest | dict[str, Any]:
+        data = await self.client.submit(self.address, body,
+                                        idempotency_key=idempotency_key or str(uuid.uuid4()))
+        if body.get("dryRun"):
+            return dict(data)
+        self._cache_requests([data], replace_all=False)
+        if not wait:
+            return _to_request(data)
+        return await self.requests.wait(data["pollingId"], wallet_timeout, current=data)
+
+    async def transfer(self, *, to: str, amount: str, chain_id: int, token: str = "ETH",
+                       wait: bool = True, dry_run: bool = False,
+                       wallet_timeout: int | None = None,
+                       idempotency_key: str | None = None) -> WalletRequest | dict[str, Any]:
+        return await self._submit(self._transfer_body(to, amount, chain_id, token, dry_run),
+                                  wait=wait, wallet_timeout=wallet_timeout,
+                                  idempotency_key=idempotency_key)
+
+    async def send_transaction(self, *, chain_id: int, payload: dict[str, Any] | str,
+                               intent: str | None = None, wait: bool = True,
+                               dry_run: bool = False, wallet_timeout: int | None = None,
+                               idempotency_key: str | None = None
+                               ) -> WalletRequest | dict[str, Any]:
+        return await self._submit(self._transaction_body(chain_id, payload, intent, dry_run),
+                                  wait=wait, wallet_timeout=wallet_timeout,
+                                  idempotency_key=idempotency_key)
+
+    async def sign_message(self, *, message: str, chain_id: int, wait: bool = True,
+                           dry_run: bool = False, wallet_timeout: int | None = None,
+                           idempotency_key: str | None = None
+                           ) -> WalletRequest | dict[str, Any]:
+        return await self._submit(self._message_body(message, chain_id, dry_run), wait=wait,
+                                  wallet_timeout=wallet_timeout,
+                                  idempotency_key=idempotency_key)
+
+    async def sign_typed_data(self, *, chain_id: int, payload: dict[str, Any] | str,
+                              intent: str | None = None, wait: bool = True,
+                              dry_run: bool = False, wallet_timeout: int | None = None,
+                              idempotency_key: str | None = None
+                              ) -> WalletRequest | dict[str, Any]:
+        return await self._submit(self._typed_body(chain_id, payload, intent, dry_run),
+                                  wait=wait, wallet_timeout=wallet_timeout,
+                                  idempotency_key=idempotency_key)

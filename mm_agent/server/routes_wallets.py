@@ -1,0 +1,199 @@
+"""Wallet and request routes: accounts' wallets, balances, job submission, reads, long poll."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import and_, insert, select
+
+from ..errors import ValidationError, WalletNotFound
+from ..fields import Address, Amount, ChainId
+from .auth import Principal, principal
+from .jobs import job_to_request
+from .store import now, wallets
+
+router = APIRouter()
+
+
+class CreateWalletBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, max_length=100, description="Label of the wallet.")
+    tradingMode: Literal["guard", "beast"] = Field("guard", description="Trading mode.")
+
+
+class SubmitBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["transfer", "transaction", "message", "typed-data"]
+    chainId: ChainId
+    dryRun: bool = False
+    intent: str | None = Field(None, max_length=500)
+    to: Address | None = None
+    amount: Amount | None = None
+    token: str | None = None
+    payload: dict[str, Any] | str | None = None
+    message: str | None = None
+
+    def checked(self) -> dict[str, Any]:
+        """Kind-specific checks that need no chain access, so bad input fails at submit."""
+        from ..payloads import load_json_payload, parse_transaction_payload
+        from ..signing import validate_typed_data
+
+        body: dict[str, Any] = {"kind": self.kind, "chainId": self.chainId}
+        if self.intent:
+            body["intent"] = self.intent
+        if self.kind == "transfer":
+            if not self.to or not self.amount:
+                raise ValidationError("A transfer needs `to` and `amount`.")
+            body.update(to=self.to, amount=self.amount, token=self.token or "ETH")
+        elif self.kind == "transaction":
+            if self.payload is None:
+                raise ValidationError("A transaction needs `payload`.")
+            parse_transaction_payload(self.payload)
+            body["payload"] = (load_json_payload(self.payload) if isinstance(self.payload, str)
+                               else self.payload)
+        elif self.kind == "message":
+            if self.message is None:
+                raise ValidationError("A message request needs `message`.")
+            body["message"] = self.message
+        else:
+            typed = load_json_payload(self.payload)
+            body["payload"] = validate_typed_data(typed, self.chainId)
+        return body
+
+
+def _state(request: Request) -> Any:
+    return request.app.state.mm
+
+
+def _wallet_json(row: Any) -> dict[str, Any]:
+    import time
+
+    return {"address": row.address, "name": row.name, "tradingMode": row.trading_mode,
+            "createdAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row.created_at))}
+
+
+def _wallet_row(state: Any, p: Principal, address: str) -> Any:
+    with state.store.read() as conn:
+        row = conn.execute(select(wallets).where(and_(
+            wallets.c.account_id == p.account_id, wallets.c.address == address))).first()
+    if row is None:
+        raise WalletNotFound(f"No wallet {address} on this account.")
+    return row
+
+
+def ok(data: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse({"ok": True, "data": data}, status_code=status)
+
+
+@router.get("/v1/wallets")
+def list_wallets(request: Request, p: Principal = Depends(principal)) -> JSONResponse:
+    state = _state(request)
+    with state.store.read() as conn:
+        rows = conn.execute(select(wallets).where(wallets.c.account_id == p.account_id)
+                            .order_by(wallets.c.created_at)).all()
+    return ok({"wallets": [_wallet_json(r) for r in rows]})
+
+
+@router.post("/v1/wallets")
+def create_wallet(request: Request, body: CreateWalletBody,
+                  p: Principal = Depends(principal)) -> JSONResponse:
+    from .keys import new_wallet_key
+
+    state = _state(request)
+    address, key_enc, wrapped = new_wallet_key(state.keys)
+    with state.store.tx() as conn:
+        count = len(conn.execute(select(wallets.c.id).where(
+            wallets.c.account_id == p.account_id)).all())
+        name = body.name or f"Wallet {count + 1}"
+        if conn.execute(select(wallets.c.id).where(and_(
+                wallets.c.account_id == p.account_id, wallets.c.name == name))).first():
+            raise ValidationError(f"A wallet named {name!r} already exists.")
+        conn.execute(insert(wallets).values(
+            id=uuid.uuid4().hex, account_id=p.account_id, address=address, name=name,
+            trading_mode=body.tradingMode, key_enc=key_enc, data_key_wrapped=wrapped,
+            created_at=now()))
+        row = conn.execute(select(wallets).where(wallets.c.address == address)).one()
+    return ok(_wallet_json(row), 201)
+
+
+@router.get("/v1/wallets/{address}")
+def get_wallet(request: Request, address: str, p: Principal = Depends(principal)) -> JSONResponse:
+    from ..addresses import validate_address
+
+    return ok(_wallet_json(_wallet_row(_state(request), p, validate_address(address))))
+
+
+@router.get("/v1/wallets/{address}/balance")
+def wallet_balance(request: Request, address: str, chainIds: str | None = None,
+                   token: str | None = None, tokenContracts: str | None = None,
+                   p: Principal = Depends(principal)) -> JSONResponse:
+    from ..addresses import validate_address
+    from ..balances import read_balances
+    from ..chains import DEVNET_CHAIN_ID, parse_chain_ids
+
+    state = _state(request)
+    row = _wallet_row(state, p, validate_address(address))
+    chains = parse_chain_ids(chainIds) or (
+        [DEVNET_CHAIN_ID] if state.engine.devnet() else [1, 8453, 59144])
+    contracts = [c for c in (tokenContracts or "").split(",") if c.strip()]
+    return ok(read_balances(state.engine, row.address, chains, token=token,
+                            token_contracts=contracts))
+
+
+@router.post("/v1/wallets/{address}/requests")
+def submit_request(request: Request, address: str, body: SubmitBody,
+                   p: Principal = Depends(principal),
+                   idempotency_key: str | None = Header(None, alias="Idempotency-Key",
+                                                        max_length=200)) -> JSONResponse:
+    from ..addresses import validate_address
+
+    state = _state(request)
+    row = _wallet_row(state, p, validate_address(address))
+    checked = body.checked()
+    if body.dryRun:
+        preview, _ = state.jobs.preview_for(row.address, checked)
+        return ok(preview.to_dict())
+    intent = checked.get("intent") or _initial_intent(checked)
+    req, _created = state.jobs.submit(p.account_id, row, checked, intent, idempotency_key)
+    return ok(req, 202)
+
+
+def _initial_intent(body: dict[str, Any]) -> str:
+    # Replaced by the pipeline's readable intent once the job is previewed.
+    if body["kind"] == "transfer":
+        return f"Transfer {body['amount']} {body['token']} to {body['to']}"
+    if body["kind"] == "message":
+        return "Sign message"
+    if body["kind"] == "typed-data":
+        return f"Sign {body['payload'].get('primaryType', 'typed data')}"
+    return f"Transaction to {body['payload'].get('to')}"
+
+
+@router.get("/v1/requests")
+def list_requests(request: Request, limit: int = Query(50, ge=1, le=500),
+                  p: Principal = Depends(principal)) -> JSONResponse:
+    return ok({"requests": _state(request).jobs.list(p.account_id, limit)})
+
+
+@router.get("/v1/requests/{polling_id}")
+def get_request(request: Request, polling_id: str,
+                p: Principal = Depends(principal)) -> JSONResponse:
+    row, address = _state(request).jobs.get(p.account_id, polling_id)
+    return ok(job_to_request(row, address))
+
+
+@router.get("/v1/requests/{polling_id}/wait")
+async def wait_request(request: Request, polling_id: str, version: int = 0,
+                       timeout: float = Query(25.0, ge=0, le=60),
+                       p: Principal = Depends(principal)) -> JSONResponse:
+    state = _state(request)
+    try:
+        req = await state.jobs.wait(p.account_id, polling_id, version, timeout)
+    except asyncio.CancelledError:  # client went away
+        raise
+    return ok(req)
