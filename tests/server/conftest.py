@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from conftest import free_port
 
 from mm_agent.server import admin
 from mm_agent.server.app import ServiceState, create_app
 from mm_agent.server.settings import ServerSettings
-from conftest import free_port
 
 
 @dataclass
@@ -110,7 +110,7 @@ class SmtpSink:
         self.host = "127.0.0.1"
         self.port = 0
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.fail_next:
             self.fail_next -= 1
             return "451 4.3.0 Try again later"

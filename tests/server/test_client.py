@@ -369,10 +369,21 @@ def mail_typed_data(chain_id: int) -> dict[str, Any]:
     }
 
 
+def denylist(service: Any, tmp_path: Path, *addresses: str) -> None:
+    """A recipient on the service's denylist is `known_malicious`: approval in every mode."""
+    path = tmp_path / "denylist.json"
+    path.write_text(json.dumps([a.lower() for a in addresses]))
+    data = Home(service.data_dir)
+    data.write_json("config.json", {**data.read_json("config.json", {}),
+                                    "security.denylist": str(path)})
+    service.state.config._stored = None
+
+
 def test_job_timeout_carries_the_request_and_the_job_goes_on(
-        service: Any, chain: Anvil, signed_in: Home) -> None:
-    """Guard mode: a recipient that is not allowlisted waits for the human (AWAITING_MFA)."""
+        service: Any, chain: Anvil, signed_in: Home, tmp_path: Path) -> None:
+    """A request waiting for the human (AWAITING_MFA) outlives the client's --wallet-timeout."""
     attach_chain(service, chain)
+    denylist(service, tmp_path, ACCOUNT1)
     init_server_wallet(signed_in, "guard")
     notices: list[WalletRequest] = []
     w = RemoteWallet.from_env(home=signed_in, on_awaiting=notices.append)
