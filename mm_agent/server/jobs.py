@@ -298,8 +298,13 @@ class JobRunner:
                         prepared: dict[str, Any], key: bytes, fixed_nonce: int | None) -> None:
         from .. import signing
 
-        rpc = self.engine.rpc(chain_id)
-        chain_next = hex_to_int(rpc.call("eth_getTransactionCount", [address, "pending"]))
+        with self.store.read() as conn:
+            known = conn.execute(select(nonces.c.next_nonce).where(and_(
+                nonces.c.chain_id == chain_id, nonces.c.address == address))).first()
+        # The service is the only holder of this key, so once it has a nonce record that
+        # record is authoritative; the chain is asked only for an address new to it.
+        chain_next = 0 if known is not None else hex_to_int(self.engine.rpc(chain_id).call(
+            "eth_getTransactionCount", [address, "pending"]))
         with self.store.tx() as conn:
             if fixed_nonce is not None:
                 nonce = int(fixed_nonce)
