@@ -40,8 +40,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from .addresses import to_checksum_address
-from .chains import CHAINS, DEVNET_CHAIN_ID
-from .errors import InvalidPolicyYaml, ValidationError
+from .chains import CHAINS, DEVNET_CHAIN_ID, parse_chain_id
+from .errors import InvalidChainId, InvalidPolicyYaml, ValidationError
 
 if TYPE_CHECKING:
     from .pipeline import PolicyResult, Preview
@@ -93,19 +93,6 @@ class PolicyDocument:
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "rolling_24h_usd", Decimal(self.rolling_24h_usd))
 
-    def to_dict(self) -> dict[str, Any]:
-        """The document as JSON-friendly nested data, in the contract's layout."""
-        return {
-            "schema_version": self.schema_version,
-            "wallet_address": self.wallet_address,
-            "addresses": {"allowlist": list(self.allowlist), "blocklist": list(self.blocklist)},
-            "evm": {
-                "allowed_chains": list(self.allowed_chains),
-                "token_recipients": {"allowlist": list(self.token_recipients)},
-                "outflow_limits_usd": {"rolling_24h": _fmt_decimal(self.rolling_24h_usd)},
-            },
-        }
-
 
 # --- YAML -------------------------------------------------------------------------------------
 class _Loader(yaml.SafeLoader):
@@ -151,8 +138,10 @@ _Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 def _kind(value: object) -> str:
     if value is None:
         return "nothing"
-    return {dict: "a mapping", list: "a list", str: "text", bool: "a boolean"}.get(
-        type(value), "a number" if isinstance(value, int | float | Decimal) else type(value).__name__)
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return "a number"
+    names = {dict: "a mapping", list: "a list", str: "text", bool: "a boolean"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _err(path: str, message: str) -> InvalidPolicyYaml:
@@ -205,19 +194,10 @@ def _chains(value: object, path: str) -> tuple[int, ...]:
     out: list[int] = []
     for i, item in enumerate(value):
         where = f"{path}[{i}]"
-        cid: int | None = None
-        if isinstance(item, int) and not isinstance(item, bool):
-            cid = item
-        elif isinstance(item, str):
-            try:
-                text = item.strip()
-                cid = int(text, 16) if text.lower().startswith("0x") else int(text, 10)
-            except ValueError:
-                cid = None
-        if cid is None:
-            raise _err(where, f"{item} is not a chain id.")
-        if cid <= 0:
-            raise _err(where, f"{item} is not a chain id (chain ids are positive).")
+        try:
+            cid = parse_chain_id(item, field=where)
+        except InvalidChainId:
+            raise _err(where, f"{item} is not a chain id (a positive integer).") from None
         if cid not in CHAINS:
             known = ", ".join(str(c) for c in sorted(CHAINS))
             raise _err(where, f"{cid} is not a known chain (known: {known}).")
@@ -246,7 +226,7 @@ def parse_policy(text: str, *, wallet_address: str) -> PolicyDocument:
     if not isinstance(text, str):
         raise InvalidPolicyYaml("The policy must be YAML text.")
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""

@@ -32,6 +32,8 @@ STATE_FILES = (
     "devnet.json",
     "nonces.json",
     "devnet.log",
+    ".session.lock",
+    ".nonces.lock",
 )
 
 DIR_MODE = 0o700

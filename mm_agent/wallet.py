@@ -40,7 +40,8 @@ class RequestsAPI:
     def __init__(self, log: RequestLog) -> None:
         self._log = log
 
-    def list(self) -> list[WalletRequest]:
+    def list(self, sync: bool = True) -> list[WalletRequest]:
+        # BYOK records are local: there is nothing to sync.
         return list(reversed(self._log.all()))
 
     def get(self, polling_id: str) -> WalletRequest:
@@ -128,7 +129,10 @@ class Wallet:
         active = self.address
         return [{**a, "active": a["address"] == active} for a in self.keyring.accounts()]
 
-    def create_account(self, name: str | None = None) -> dict[str, Any]:
+    def create_account(self, name: str | None = None,
+                       trading_mode: str | None = None) -> dict[str, Any]:
+        if trading_mode is not None:
+            raise UnsupportedInMode("Trading modes belong to server wallets; BYOK has none.")
         return self.keyring.create_account(name)
 
     def select(self, address: str) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """The operation registry is the one declaration of every command and tool."""
 
 import pytest
-
 from mm_agent.cli.app import build_root
+
 from mm_agent.operations import OPERATIONS
 
 

@@ -136,7 +136,7 @@ def request_result(req: WalletRequest | dict[str, Any]) -> dict[str, Any]:
 
 # --- handlers ------------------------------------------------------------------------------
 def wallet_create(ctx: Context, args: WalletCreateArgs) -> dict[str, Any]:
-    return ctx.wallet.create_account(args.name)
+    return ctx.wallet.create_account(args.name, trading_mode=args.trading_mode)
 
 
 def wallet_list(ctx: Context, _args: None) -> dict[str, Any]:
@@ -202,7 +202,7 @@ def sign_typed_data(ctx: Context, args: SignTypedDataArgs) -> dict[str, Any]:
 
 
 def requests_list(ctx: Context, args: RequestsListArgs) -> dict[str, Any]:
-    return {"requests": [r.to_dict() for r in ctx.wallet.requests.list()]}
+    return {"requests": [r.to_dict() for r in ctx.wallet.requests.list(sync=not args.no_sync)]}
 
 
 def requests_watch(ctx: Context, args: RequestsWatchArgs) -> dict[str, Any]:

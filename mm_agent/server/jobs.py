@@ -407,7 +407,7 @@ class JobRunner:
     def open_approval(self, polling_id: str, reason: str) -> str:
         """AWAITING_MFA: an approval with a single-use secret (stored hashed) on the account's
         channel. Returns the secret (for the mail/push), never stored in clear."""
-        job, wallet = self._load(polling_id)
+        job, _wallet = self._load(polling_id)
         settings = self.state.settings
         secret = secrets.token_urlsafe(32)
         approval_id = uuid.uuid4().hex
@@ -430,7 +430,7 @@ class JobRunner:
 
     def approve(self, polling_id: str) -> None:
         """The human approved: continue the pipeline where it stopped."""
-        job, wallet = self._load(polling_id)
+        job, _wallet = self._load(polling_id)
         if job.status != "AWAITING_MFA":
             return
         self._update(polling_id, status="PENDING")

@@ -61,6 +61,7 @@ __all__ = [
     "get_device_login",
     "new_account_seed",
     "normalize_email",
+    "otp_locked",
     "pairing_secret",
     "provisioning_uri",
     "request_magic_link",
@@ -157,6 +158,12 @@ def _account_seed(conn: Connection, master: MasterKey, account_id: str) -> str |
     blob = conn.execute(select(accounts.c.totp_secret_enc)
                         .where(accounts.c.id == account_id)).scalar()
     return unwrap_totp_secret(master, account_owner(account_id), blob) if blob else None
+
+
+def otp_locked(account_id: str) -> bool:
+    """True while an account is locked out after repeated wrong codes (pages can say why
+    ``verify_totp`` refuses)."""
+    return _throttle.blocked(f"account:{account_id}")
 
 
 def verify_totp(store: Store, master: MasterKey, account_id: str, code: str) -> bool:

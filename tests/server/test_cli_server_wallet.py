@@ -253,8 +253,6 @@ def test_init_guard_and_wallet_commands(service: Any, chain: Anvil, logged_in: H
     assert amounts["ETH"] == "3" and amounts["mUSD"] == "5"
 
 
-@pytest.mark.xfail(strict=True, reason="wallet_ops.wallet_create must pass "
-                   "trading_mode=args.trading_mode to ctx.wallet.create_account (lead wiring)")
 def test_wallet_create_with_trading_mode(service: Any, logged_in: Home, capsys: Capsys) -> None:
     ok(capsys, "init", "--wallet", "server-wallet", "--mode", "guard")
     created = ok(capsys, "wallet", "create", "--name", "fast", "--trading-mode", "beast")
@@ -343,8 +341,6 @@ def test_requests_list_syncs_and_caches(service: Any, beast: str, capsys: Capsys
     assert {r["pollingId"] for r in cached} == {first["pollingId"], second["pollingId"]}
 
 
-@pytest.mark.xfail(strict=True, reason="wallet_ops.requests_list must call "
-                   "ctx.wallet.requests.list(sync=not args.no_sync) (lead wiring)")
 def test_requests_list_no_sync_reads_the_cache_only(service: Any, beast: str,
                                                     capsys: Capsys) -> None:
     first = ok(capsys, "transfer", "--to", ACCOUNT1, "--amount", "0.01", "--chain-id", "31337",

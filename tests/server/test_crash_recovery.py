@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from conftest import free_port
 
 from mm_agent.server import admin
 
-from conftest import free_port
 from .test_jobs import BOB, Api, prepare_service
 
 ROOT = Path(__file__).resolve().parents[2]

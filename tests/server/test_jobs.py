@@ -104,7 +104,7 @@ def test_concurrent_transfers_have_contiguous_nonces(funded: tuple[Api, str, Any
 
 
 def test_idempotency_key_yields_one_job(funded: tuple[Api, str, Any]) -> None:
-    api, address, chain = funded
+    api, address, _chain = funded
     key = uuid.uuid4().hex
     body = {"kind": "transfer", "chainId": 31337, "to": BOB, "amount": "0.5"}
     with concurrent.futures.ThreadPoolExecutor(20) as pool:

@@ -245,6 +245,13 @@ def test_verify_totp(service: Service) -> None:
         ivy = conn.execute(select(accounts.c.id)
                            .where(accounts.c.email == "ivy@example.com")).scalar()
     assert not signin.verify_totp(state.store, state.keys, ivy, code)
+    # Repeated wrong codes lock the account for a while, even against a right code.
+    assert not signin.otp_locked(account_id)
+    for _ in range(3):
+        signin.verify_totp(state.store, state.keys, account_id, "000000")
+    assert signin.otp_locked(account_id)
+    assert not signin.verify_totp(state.store, state.keys, account_id,
+                                  totp.at(time.time() + totp.interval))
 
 
 def test_pairing_existing_email_account_needs_mail_confirmation(service: Service) -> None:
