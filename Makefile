@@ -7,7 +7,7 @@ ANVIL_VERSION := 1.7.1
 ANVIL_PKG := @foundry-rs/anvil-linux-$(if $(filter aarch64 arm64,$(shell uname -m)),arm64,amd64)
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup test demo lint bench clean contracts
+.PHONY: setup test demo lint bench clean contracts chromium
 
 setup: $(STAMP) $(TOOLS)/bin/anvil
 
@@ -30,10 +30,11 @@ $(TOOLS)/bin/anvil:
 # Headless Chromium for the approval-page tests (Debian's package; needs root, as in CI).
 chromium:
 	@if ! command -v chromium >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	    (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)); \
 	  else echo "chromium missing and not root: browser tests will be skipped"; fi; fi
 
-test: setup
+test: setup chromium
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 demo: setup

@@ -39,6 +39,9 @@ dispatcher, MCP, HTTP service) turn them into envelopes, ``ToolException``s or e
     │   ├── AlreadyInitialized           ALREADY_INITIALIZED
     │   ├── WalletNotFound               WALLET_NOT_FOUND
     │   ├── RequestNotFound              REQUEST_NOT_FOUND
+    │   ├── AccountNotFound              ACCOUNT_NOT_FOUND
+    │   ├── ApprovalNotFound             APPROVAL_NOT_FOUND
+    │   ├── ApprovalClosed               ALREADY_DECIDED
     │   └── UnsupportedInMode            UNSUPPORTED_IN_MODE
     ├── VaultError                       VAULT_ERROR
     │   ├── AlreadyEncrypted             ALREADY_ENCRYPTED
@@ -84,9 +87,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "AccountNotFound",
     "AlreadyEncrypted",
     "AlreadyInitialized",
     "AnvilNotFound",
+    "ApprovalClosed",
+    "ApprovalNotFound",
     "ApprovalRequired",
     "AuthError",
     "AuthorizationPending",
@@ -379,6 +385,22 @@ class WalletNotFound(StateError):
 class RequestNotFound(StateError):
     code = "REQUEST_NOT_FOUND"
     default_hint = "`mm wallet requests list` shows known requests."
+
+
+class AccountNotFound(StateError):
+    code = "ACCOUNT_NOT_FOUND"
+    default_hint = "`mm server admin create-login --email E` creates the account."
+
+
+class ApprovalNotFound(StateError):
+    code = "APPROVAL_NOT_FOUND"
+    default_hint = "Open the link from the approval mail exactly as it was sent."
+
+
+class ApprovalClosed(StateError):
+    """The approval was already approved, rejected or expired: nothing more can change."""
+
+    code = "ALREADY_DECIDED"
 
 
 class UnsupportedInMode(StateError):

@@ -64,6 +64,9 @@ class Preview:
     scan: dict[str, Any]
     policy: PolicyResult
     effective_recipient: str | None = None
+    # What was previewed, for policy checks (not part of the JSON preview).
+    tx: dict[str, Any] | None = None
+    typed_data: dict[str, Any] | None = None
 
     @property
     def requires_approval(self) -> bool:
@@ -319,7 +322,9 @@ class Engine:
         }
         return self._finish(Preview("transaction", chain_id, sender, intent, decoded_dict,
                                     simulation, scan, PolicyResult(),
-                                    effective_recipient=decoded.effective_recipient))
+                                    effective_recipient=decoded.effective_recipient,
+                                    tx={"to": tx.get("to"), "value": value,
+                                        "data": tx.get("data") or "0x"}))
 
     def preview_message(self, chain_id: int, sender: str, message: str) -> Preview:
         shown = message if len(message) <= 80 else message[:77] + "..."
@@ -337,7 +342,7 @@ class Engine:
                                     intent or f"Sign {what} for {where}",
                                     {"functionName": what, "params": [],
                                      "effectiveRecipient": None},
-                                    None, scan, PolicyResult()))
+                                    None, scan, PolicyResult(), typed_data=typed))
 
     # --- execution ---------------------------------------------------------------------------
     def prepare_transaction(self, chain_id: int, sender: str, tx: dict[str, Any],

@@ -78,12 +78,21 @@ class ServiceState:
         self.config = Config(self.home)
         self.engine = Engine(self.home, self.config)
         from .jobs import JobRunner
+        from .policy_service import PolicyService
 
         self.jobs = JobRunner(self)
+        self.policies = PolicyService(self)
+        # Outflow window hooks the job runner calls when a job ends.
+        self.release_outflow = self.policies.release
+        self.commit_outflow = self.policies.commit
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
     state = ServiceState(settings)
+    from . import approvals as _approvals
+
+    # Mails (and pushes) the approval link whenever a job opens an approval.
+    state.notify_approval = _approvals.notify_approval(state)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
@@ -126,11 +135,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return {"ok": True, "data": {"status": "ok",
                                      "schemaVersion": state.store.schema_version()}}
 
-    from . import pages, routes_auth, routes_wallets
+    from . import approvals, pages, routes_auth, routes_wallets
 
     app.include_router(routes_auth.router)
     app.include_router(routes_wallets.router)
     app.include_router(pages.router)
+    app.include_router(approvals.router)
     return app
 
 

@@ -262,6 +262,9 @@ class JobRunner:
         if job.status != "PENDING":
             return
         preview, material = self.preview_for(wallet.address, job.body)
+        # The wallet's policy (guard/beast, allowlists, the outflow window) decides; an
+        # allowed outflow is reserved in the same database transaction.
+        preview.policy = self.state.policies.evaluate_and_reserve(polling_id, wallet, preview)
         self._update(polling_id, preview=preview.to_dict(), intent=preview.intent)
         if preview.denied:
             from ..errors import PolicyDenied
@@ -430,8 +433,12 @@ class JobRunner:
 
     def approve(self, polling_id: str) -> None:
         """The human approved: continue the pipeline where it stopped."""
-        job, _wallet = self._load(polling_id)
+        job, wallet = self._load(polling_id)
         if job.status != "AWAITING_MFA":
+            return
+        if job.kind in ("policy", "trading-mode"):
+            result = self.state.policies.apply_approved(job, wallet)
+            self._update(polling_id, status="COMPLETED", result=result)
             return
         self._update(polling_id, status="PENDING")
         self._pool.submit(self._continue_approved, polling_id)
@@ -440,6 +447,7 @@ class JobRunner:
         try:
             job, wallet = self._load(polling_id)
             preview, material = self.preview_for(wallet.address, job.body)
+            self.state.policies.reserve_approved(polling_id, wallet, preview)
             self._update(polling_id, preview=preview.to_dict())
             self._execute(polling_id, wallet, job.body, preview, material)
         except MMError as err:

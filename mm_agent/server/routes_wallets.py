@@ -157,6 +157,7 @@ def submit_request(request: Request, address: str, body: SubmitBody,
     checked = body.checked()
     if body.dryRun:
         preview, _ = state.jobs.preview_for(row.address, checked)
+        preview.policy = state.policies.evaluate_and_reserve(None, row, preview)
         return ok(preview.to_dict())
     intent = checked.get("intent") or _initial_intent(checked)
     req, _created = state.jobs.submit(p.account_id, row, checked, intent, idempotency_key)
@@ -197,3 +198,51 @@ async def wait_request(request: Request, polling_id: str, version: int = 0,
     except asyncio.CancelledError:  # client went away
         raise
     return ok(req)
+
+
+class PolicyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    policy: str = Field(description="The complete policy document (YAML).")
+
+
+class TradingModeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["guard", "beast"] = Field(description="guard or beast.")
+
+
+@router.get("/v1/wallets/{address}/policy")
+def get_policy(request: Request, address: str, p: Principal = Depends(principal)) -> JSONResponse:
+    from ..addresses import validate_address
+
+    state = _state(request)
+    return ok(state.policies.get(_wallet_row(state, p, validate_address(address))))
+
+
+@router.put("/v1/wallets/{address}/policy")
+def set_policy(request: Request, address: str, body: PolicyBody,
+               p: Principal = Depends(principal)) -> JSONResponse:
+    """Tightening applies at once; broadening waits for the human (agent tokens included)."""
+    from ..addresses import validate_address
+
+    state = _state(request)
+    row = _wallet_row(state, p, validate_address(address))
+    return ok(state.policies.set_policy(p.account_id, row, body.policy))
+
+
+@router.get("/v1/wallets/{address}/trading-mode")
+def get_trading_mode(request: Request, address: str,
+                     p: Principal = Depends(principal)) -> JSONResponse:
+    from ..addresses import validate_address
+
+    row = _wallet_row(_state(request), p, validate_address(address))
+    return ok({"tradingMode": row.trading_mode, "address": row.address})
+
+
+@router.put("/v1/wallets/{address}/trading-mode")
+def set_trading_mode(request: Request, address: str, body: TradingModeBody,
+                     p: Principal = Depends(principal)) -> JSONResponse:
+    from ..addresses import validate_address
+
+    state = _state(request)
+    row = _wallet_row(state, p, validate_address(address))
+    return ok(state.policies.set_mode(p.account_id, row, body.mode))

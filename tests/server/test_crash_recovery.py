@@ -59,7 +59,7 @@ def test_sigkill_mid_job_then_restart_finishes_each_job_once(tmp_path: Path, cha
     try:
         login = admin.create_login(data_dir, "ops@example.com", "email")
         api = Api(f"http://127.0.0.1:{port}", login["token"])
-        _, out = api.call("POST", "/v1/wallets", json={})
+        _, out = api.call("POST", "/v1/wallets", json={"tradingMode": "beast"})
         address = out["data"]["address"]
         chain.rpc("anvil_setBalance", [address, hex(10 * 10**18)])
         # Blocks stop: broadcast transactions wait in the mempool, jobs sit in SUBMITTED.

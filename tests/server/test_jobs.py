@@ -60,7 +60,7 @@ def funded(service: Any, chain: Any) -> tuple[Api, str, Any]:
     prepare_service(service, chain)
     login = service.create_login("alice@example.com")
     api = Api(service.base_url, login["token"])
-    status, out = api.call("POST", "/v1/wallets", json={"name": "main"})
+    status, out = api.call("POST", "/v1/wallets", json={"name": "main", "tradingMode": "beast"})
     assert status == 201, out
     address = out["data"]["address"]
     chain.rpc("anvil_setBalance", [address, hex(100 * 10**18)])

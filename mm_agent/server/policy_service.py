@@ -1,0 +1,202 @@
+"""Policies and trading modes of server wallets, and the rolling-24h outflow window.
+
+The window is kept in the ``outflows`` table: a request that the policy lets through reserves
+its USD outflow in the SAME database transaction that read the window (``BEGIN IMMEDIATE`` on
+SQLite), so concurrent requests cannot overrun the limit. The reservation is committed when
+the transaction confirms and released when the job fails, is denied or expires.
+
+Changes: tightening applies at once (``confirmed``); broadening (guard → beast, a higher limit,
+a new allowlisted address/chain/recipient, a removed blocklist entry) becomes a request that
+waits for the human (``pending_approval``) and applies only when approved.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, func, insert, select, update
+
+from ..policy import (
+    PolicyDocument,
+    broadening_changes,
+    default_policy,
+    dump_policy,
+    evaluate,
+    mode_change_is_broadening,
+    parse_policy,
+    parse_trading_mode,
+    price_outflow,
+    tightening_changes,
+)
+from ..prices import ChainedPrices, ChainlinkPrices, PriceSource, StaticPrices
+from .jobs import body_hash, job_to_request
+from .store import jobs, now, outflows, policies, wallets
+
+if TYPE_CHECKING:
+    from ..pipeline import PolicyResult, Preview
+    from .app import ServiceState
+
+__all__ = ["PolicyService"]
+
+WINDOW_SECONDS = 24 * 3600
+# Devnet defaults so the USD limit works out of the box on `mm devnet`.
+DEVNET_PRICES = {"31337:native": "2000", "31337:mUSD": "1", "31337:mDAI": "1"}
+
+
+def _cents(usd: Decimal) -> int:
+    return int((usd * 100).to_integral_value(rounding="ROUND_CEILING"))
+
+
+class PolicyService:
+    def __init__(self, state: ServiceState) -> None:
+        self.state = state
+        self.store = state.store
+        configured = state.home.read_json("prices.json", {}) or {}
+        static = StaticPrices({**DEVNET_PRICES, **(configured.get("prices") or {})})
+        self.prices: PriceSource = ChainedPrices(static, ChainlinkPrices(state.engine.rpc))
+
+    # --- documents ---------------------------------------------------------------------------
+    def document(self, conn: Any, wallet_row: Any) -> PolicyDocument:
+        row = conn.execute(select(policies.c.document).where(
+            policies.c.wallet_id == wallet_row.id)).first()
+        if row is None:
+            return default_policy(wallet_row.address)
+        return parse_policy(row.document["yaml"], wallet_address=wallet_row.address)
+
+    def _store_document(self, conn: Any, wallet_row: Any, doc: PolicyDocument) -> None:
+        payload = {"yaml": dump_policy(doc)}
+        exists = conn.execute(select(policies.c.wallet_id).where(
+            policies.c.wallet_id == wallet_row.id)).first()
+        if exists:
+            conn.execute(update(policies).where(policies.c.wallet_id == wallet_row.id)
+                         .values(document=payload, updated_at=now()))
+        else:
+            conn.execute(insert(policies).values(wallet_id=wallet_row.id, document=payload,
+                                                 updated_at=now()))
+
+    def get(self, wallet_row: Any) -> dict[str, Any]:
+        with self.store.read() as conn:
+            doc = self.document(conn, wallet_row)
+        return {"policy": dump_policy(doc), "address": wallet_row.address}
+
+    # --- evaluation and the window -------------------------------------------------------------
+    def _window_used(self, conn: Any, wallet_id: str) -> Decimal:
+        cents = conn.execute(select(func.coalesce(func.sum(outflows.c.usd_cents), 0)).where(and_(
+            outflows.c.wallet_id == wallet_id, outflows.c.state.in_(("reserved", "committed")),
+            outflows.c.created_at > now() - WINDOW_SECONDS))).scalar()
+        return Decimal(int(cents or 0)) / 100
+
+    def evaluate_and_reserve(self, polling_id: str | None, wallet_row: Any,
+                             preview: Preview) -> PolicyResult:
+        """The policy verdict; when it allows, the outflow is reserved in the same transaction."""
+        outflow = price_outflow(self.prices, preview)  # priced before taking the write lock
+        with self.store.tx() as conn:
+            doc = self.document(conn, wallet_row)
+            mode = conn.execute(select(wallets.c.trading_mode).where(
+                wallets.c.id == wallet_row.id)).scalar()
+            used = self._window_used(conn, wallet_row.id)
+            result = evaluate(doc, mode, preview, outflow_usd=outflow, window_used_usd=used)
+            if result.decision == "allow" and outflow and polling_id is not None:
+                self._reserve(conn, polling_id, wallet_row.id, outflow)
+        return result
+
+    def reserve_approved(self, polling_id: str, wallet_row: Any, preview: Preview) -> None:
+        """A human approved: whatever it costs counts toward the window from now on."""
+        outflow = price_outflow(self.prices, preview)
+        if outflow:
+            with self.store.tx() as conn:
+                self._reserve(conn, polling_id, wallet_row.id, outflow)
+
+    @staticmethod
+    def _reserve(conn: Any, polling_id: str, wallet_id: str, usd: Decimal) -> None:
+        if conn.execute(select(outflows.c.polling_id).where(
+                outflows.c.polling_id == polling_id)).first():
+            return
+        conn.execute(insert(outflows).values(polling_id=polling_id, wallet_id=wallet_id,
+                                             usd_cents=_cents(usd), state="reserved",
+                                             created_at=now()))
+
+    def release(self, polling_id: str) -> None:
+        with self.store.tx() as conn:
+            conn.execute(update(outflows).where(and_(
+                outflows.c.polling_id == polling_id, outflows.c.state == "reserved"))
+                .values(state="released"))
+
+    def commit(self, polling_id: str) -> None:
+        with self.store.tx() as conn:
+            conn.execute(update(outflows).where(and_(
+                outflows.c.polling_id == polling_id, outflows.c.state == "reserved"))
+                .values(state="committed"))
+
+    # --- changes -------------------------------------------------------------------------------
+    def _change_job(self, account_id: str, wallet_row: Any, kind: str, body: dict[str, Any],
+                    intent: str, status: str) -> str:
+        polling_id = uuid.uuid4().hex
+        ts = now()
+        with self.store.tx() as conn:
+            conn.execute(insert(jobs).values(
+                polling_id=polling_id, wallet_id=wallet_row.id, account_id=account_id,
+                kind=kind, status=status, intent=intent, chain_id=None, body=body,
+                body_hash=body_hash(body), idempotency_key=None, version=1,
+                result={"applied": status == "COMPLETED"} if status == "COMPLETED" else None,
+                created_at=ts, updated_at=ts))
+        return polling_id
+
+    def set_policy(self, account_id: str, wallet_row: Any, text: str) -> dict[str, Any]:
+        new = parse_policy(text, wallet_address=wallet_row.address)
+        with self.store.read() as conn:
+            old = self.document(conn, wallet_row)
+        broader = broadening_changes(old, new)
+        body = {"kind": "policy", "policy": dump_policy(new)}
+        if not broader:
+            with self.store.tx() as conn:
+                self._store_document(conn, wallet_row, new)
+            pid = self._change_job(account_id, wallet_row, "policy", body,
+                                   "Tighten the wallet policy", "COMPLETED")
+            return {"status": "confirmed", "pollingId": pid,
+                    "changes": tightening_changes(old, new), "address": wallet_row.address}
+        pid = self._change_job(account_id, wallet_row, "policy", body,
+                               "Broaden the wallet policy: " + "; ".join(broader), "PENDING")
+        self.state.jobs.open_approval(pid, "Policy change broadens: " + "; ".join(broader))
+        return {"status": "pending_approval", "pollingId": pid, "changes": broader,
+                "address": wallet_row.address}
+
+    def set_mode(self, account_id: str, wallet_row: Any, mode: str) -> dict[str, Any]:
+        new = parse_trading_mode(mode)
+        old = wallet_row.trading_mode
+        body = {"kind": "trading-mode", "mode": new}
+        if new == old:
+            return {"status": "confirmed", "tradingMode": new, "address": wallet_row.address}
+        if not mode_change_is_broadening(old, new):
+            self._apply_mode(wallet_row.id, new)
+            pid = self._change_job(account_id, wallet_row, "trading-mode", body,
+                                   f"Switch trading mode {old} → {new}", "COMPLETED")
+            return {"status": "confirmed", "pollingId": pid, "tradingMode": new,
+                    "address": wallet_row.address}
+        pid = self._change_job(account_id, wallet_row, "trading-mode", body,
+                               f"Switch trading mode {old} → {new}", "PENDING")
+        self.state.jobs.open_approval(pid, f"Trading mode {old} → {new} removes guardrails")
+        return {"status": "pending_approval", "pollingId": pid, "tradingMode": old,
+                "requestedMode": new, "address": wallet_row.address}
+
+    def _apply_mode(self, wallet_id: str, mode: str) -> None:
+        with self.store.tx() as conn:
+            conn.execute(update(wallets).where(wallets.c.id == wallet_id)
+                         .values(trading_mode=mode))
+
+    def apply_approved(self, job: Any, wallet_row: Any) -> dict[str, Any]:
+        """Apply an approved policy or trading-mode change; returns the job result."""
+        if job.kind == "trading-mode":
+            self._apply_mode(wallet_row.id, job.body["mode"])
+            return {"applied": True, "tradingMode": job.body["mode"]}
+        new = parse_policy(job.body["policy"], wallet_address=wallet_row.address)
+        with self.store.tx() as conn:
+            self._store_document(conn, wallet_row, new)
+        return {"applied": True}
+
+    def request_json(self, polling_id: str, wallet_row: Any) -> dict[str, Any]:
+        with self.store.read() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.polling_id == polling_id)).one()
+        return job_to_request(row, wallet_row.address)
