@@ -158,6 +158,26 @@ OPERATIONS: tuple[Operation, ...] = (
         "recipient. Amounts are human decimals as strings ('0.5'). Returns the request with "
         "txHash and status.",
         f"{_W}:transfer", f"{_W}:TransferArgs", writes=True, waits=True, destructive=True),
+    _op("wallet_policy_get", ("wallet", "policy", "get"), "Show the wallet's policy.",
+        "Return the server wallet's policy document (YAML): allowlists, blocklist, allowed "
+        "chains, token recipients and the rolling 24h USD outflow limit.",
+        "mm_agent.ops.policy_ops:policy_get"),
+    _op("wallet_policy_set", ("wallet", "policy", "set"), "Replace the wallet's policy.",
+        "Replace the policy with a complete YAML document. Tightening applies at once "
+        "(status confirmed); broadening waits for the human's approval (pending_approval).",
+        "mm_agent.ops.policy_ops:policy_set", "mm_agent.ops.policy_ops:PolicySetArgs",
+        writes=True, waits=True),
+    _op("wallet_policy_template", ("wallet", "policy", "template"), "Print a policy template.",
+        "Return a commented policy document to start from.",
+        "mm_agent.ops.policy_ops:policy_template"),
+    _op("wallet_trading_mode_get", ("wallet", "trading-mode", "get"), "Show the trading mode.",
+        "Return the wallet's trading mode: guard (all guardrails) or beast (threat scan only).",
+        "mm_agent.ops.policy_ops:trading_mode_get"),
+    _op("wallet_trading_mode_set", ("wallet", "trading-mode", "set"), "Set the trading mode.",
+        "Switch the trading mode. guard → beast needs the human's approval "
+        "(pending_approval); beast → guard applies at once.",
+        "mm_agent.ops.policy_ops:trading_mode_set", "mm_agent.ops.policy_ops:TradingModeSetArgs",
+        writes=True, waits=True),
     _op("wallet_requests_list", ("wallet", "requests", "list"), "List requests.",
         "List recent signing and transaction requests with their status.",
         f"{_W}:requests_list", f"{_W}:RequestsListArgs"),

@@ -273,6 +273,18 @@ class _Endpoints:
         return self._do(Call("POST", f"/v1/wallets/{address}/requests", body=body,
                              idempotency_key=idempotency_key or str(uuid.uuid4())))
 
+    def get_policy(self, address: str) -> Any:
+        return self._do(Call("GET", f"/v1/wallets/{address}/policy"))
+
+    def set_policy(self, address: str, policy: str) -> Any:
+        return self._do(Call("PUT", f"/v1/wallets/{address}/policy", body={"policy": policy}))
+
+    def get_trading_mode(self, address: str) -> Any:
+        return self._do(Call("GET", f"/v1/wallets/{address}/trading-mode"))
+
+    def set_trading_mode(self, address: str, mode: str) -> Any:
+        return self._do(Call("PUT", f"/v1/wallets/{address}/trading-mode", body={"mode": mode}))
+
     def list_requests(self, limit: int = 50) -> Any:
         return self._do(Call("GET", "/v1/requests", params={"limit": limit}),
                         lambda d: list(d.get("requests") or []))
@@ -777,6 +789,39 @@ class RemoteWallet(_WalletLogic, Wallet):
     def tx_history(self, chain_ids: list[int] | None = None,
                    limit: int = 20) -> list[dict[str, Any]]:
         return self._history(self.requests.list(), chain_ids, limit)
+
+    # --- policy and trading mode ------------------------------------------------------------
+    def policy(self) -> dict[str, Any]:
+        return dict(self.client.get_policy(self.address))
+
+    def trading_mode(self) -> dict[str, Any]:
+        return dict(self.client.get_trading_mode(self.address))
+
+    def set_policy(self, policy: str, *, wait: bool = False,
+                   wallet_timeout: float | None = None) -> dict[str, Any]:
+        """Tightening applies at once (``confirmed``); broadening returns ``pending_approval``
+        and, with ``wait``, blocks until the human decides."""
+        return self._settle(dict(self.client.set_policy(self.address, policy)), wait,
+                            wallet_timeout)
+
+    def set_trading_mode(self, mode: str, *, wait: bool = False,
+                         wallet_timeout: float | None = None) -> dict[str, Any]:
+        return self._settle(dict(self.client.set_trading_mode(self.address, mode)), wait,
+                            wallet_timeout)
+
+    def _settle(self, data: dict[str, Any], wait: bool,
+                wallet_timeout: float | None) -> dict[str, Any]:
+        if not wait or data.get("status") != "pending_approval":
+            return data
+        req = self.requests.wait(data["pollingId"], wallet_timeout)
+        if req.status != "COMPLETED":
+            err = MMError.from_payload(req.error or {"code": "TX_FAILED", "message": req.status})
+            err.details = {"request": req.to_dict()}
+            raise err
+        data["status"] = "confirmed"
+        if "requestedMode" in data:
+            data["tradingMode"] = data.pop("requestedMode")
+        return data
 
     # --- writes ------------------------------------------------------------------------------
     def preview(self, *, kind: str = "transaction", chain_id: int, payload: Any = None,

@@ -51,6 +51,7 @@ router = APIRouter(include_in_schema=False)
 
 NotifyApproval = Callable[[Any, Any, str, str, str], None]
 
+_PRE = "white-space:pre-wrap;word-break:break-all;font-size:.85rem"
 _CLOSED_WORDS = {"approved": "already approved", "rejected": "already rejected",
                  "expired": "expired"}
 
@@ -275,12 +276,13 @@ def render_approval(job: Any, approval: Any, address: str) -> str:
 
     kind = body.get("kind")
     if kind == "message" and body.get("message") is not None:
-        out.append(_section("Message to sign", f"<pre>{e(str(body['message'])[:4000])}</pre>"))
+        text = str(body["message"])[:4000]
+        out.append(_section("Message to sign", f'<pre style="{_PRE}">{e(text)}</pre>'))
     elif kind in ("typed-data", "policy", "trading-mode"):
         shown = body.get("payload") if kind == "typed-data" else {
             k: v for k, v in body.items() if k not in ("kind",)}
         text = json.dumps(shown, indent=2, sort_keys=True, default=str)[:6000]
-        out.append(_section("Details", f'<pre style="white-space:pre-wrap">{e(text)}</pre>'))
+        out.append(_section("Details", f'<pre style="{_PRE}">{e(text)}</pre>'))
     return "\n".join(out)
 
 

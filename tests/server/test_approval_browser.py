@@ -1,0 +1,165 @@
+"""The approval page in a real Chromium: link from a real SMTP message, Approve / Reject clicks,
+an authenticator code typed into the form, and a waiting agent client seeing the outcome."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+
+from mm_agent.server.settings import SmtpSettings
+
+from .test_approvals import (
+    BOB,
+    Api,
+    approval_status,
+    flag_approve,
+    flag_transfer,
+    setup_account,
+    wait_for_links,
+    wait_terminal,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
+                                reason="Chromium is not installed at /usr/bin/chromium")
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def phone(browser: Any) -> Iterator[Any]:
+    """A phone-sized page: the approval page must be usable there."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def smtp_service(service_factory: Any, smtp_server: Any) -> Any:
+    return service_factory(smtp=SmtpSettings(host="127.0.0.1", port=smtp_server.port,
+                                             starttls=False), dev=False)
+
+
+class Waiter:
+    """An agent client long-polling /wait in the background until the request ends."""
+
+    def __init__(self, base_url: str, token: str, polling_id: str) -> None:
+        self.result: dict[str, Any] | None = None
+        self.api = Api(base_url, token)  # its own connection, as a separate client would have
+        self.thread = threading.Thread(target=self._run, args=(polling_id,), daemon=True)
+        self.thread.start()
+
+    def _run(self, polling_id: str) -> None:
+        self.result = wait_terminal(self.api, polling_id, 60)
+
+    def join(self) -> dict[str, Any]:
+        self.thread.join(60)
+        assert self.result is not None, "the waiting client did not return"
+        return self.result
+
+
+def test_email_channel_approve_and_reject_in_chromium(
+        smtp_service: Any, smtp_server: Any, chain: Any, phone: Any, tmp_path: Path) -> None:
+    svc = smtp_service
+    s = setup_account(svc, chain, "carol@example.com", tmp_path=tmp_path)
+    req = flag_transfer(s, "1.5")
+    waiter = Waiter(svc.base_url, s.login["token"], req["pollingId"])
+    ((link, approval_id, secret),) = wait_for_links(lambda: smtp_server.messages, 1)
+    assert not svc.settings.outbox.exists()  # it really went over SMTP
+    assert smtp_server.envelopes[-1][1] == ["carol@example.com"]
+
+    response = phone.goto(link)
+    assert response is not None and response.status == 200
+    text = phone.inner_text("main")
+    assert req["intent"] in text
+    assert "Malicious" in text and "known_malicious" in text  # the scan verdict
+    assert "-1.5 ETH" in text and "+1.5 ETH" in text and BOB in text
+    assert "Local devnet (31337)" in text
+    assert phone.locator('input[name="otp"]').count() == 0
+    # Readable on a phone: nothing wider than the screen.
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shot = tmp_path / "approval.png"
+    phone.screenshot(path=str(shot), full_page=True)
+    data = shot.read_bytes()
+    assert len(data) > 1000 and data[:8] == b"\x89PNG\r\n\x1a\n"
+
+    phone.get_by_role("button", name="Approve").click()
+    phone.wait_for_load_state()
+    assert "Approved" in phone.inner_text("h1")
+    assert secret not in phone.content()
+    done = waiter.join()
+    assert done["status"] == "COMPLETED" and done["txHash"].startswith("0x")
+
+    # The used link: says so, offers no buttons, changes nothing.
+    response = phone.goto(link)
+    assert response is not None and response.status == 409
+    assert "already approved" in phone.inner_text("main")
+    assert phone.get_by_role("button").count() == 0
+    _, out = s.api.call("GET", f"/v1/requests/{req['pollingId']}")
+    assert out["data"]["status"] == "COMPLETED" and out["data"]["version"] == done["version"]
+
+    second = flag_transfer(s, "0.25")
+    waiter = Waiter(svc.base_url, s.login["token"], second["pollingId"])
+    (_, (link2, approval2, _secret2)) = wait_for_links(lambda: smtp_server.messages, 2)
+    phone.goto(link2)
+    assert second["intent"] in phone.inner_text("main")
+    phone.get_by_role("button", name="Reject").click()
+    phone.wait_for_load_state()
+    assert "Rejected" in phone.inner_text("h1")
+    denied = waiter.join()
+    assert denied["status"] == "DENIED" and denied["error"]["code"] == "TX_DENIED"
+    assert approval_status(svc, approval2) == "rejected"
+    assert approval_status(svc, approval_id) == "approved"
+
+
+def test_authenticator_channel_in_chromium(
+        smtp_service: Any, smtp_server: Any, chain: Any, phone: Any) -> None:
+    svc = smtp_service
+    s = setup_account(svc, chain, "dave@example.com", "authenticator")
+    totp = pyotp.parse_uri(s.login["provisioningUri"])
+    first = flag_approve(s)
+    second = flag_approve(s)
+    waiter = Waiter(svc.base_url, s.login["token"], first["pollingId"])
+    (one, two) = wait_for_links(lambda: smtp_server.messages, 2)
+
+    phone.goto(one[0])
+    assert "Malicious" in phone.inner_text("main") and "UNLIMITED" in phone.inner_text("main")
+    code = totp.now()
+    phone.fill('input[name="otp"]', code)
+    phone.get_by_role("button", name="Approve").click()
+    phone.wait_for_load_state()
+    assert "Approved" in phone.inner_text("h1")
+    done = waiter.join()
+    assert done["status"] == "COMPLETED" and done["txHash"].startswith("0x")
+
+    # The same code on the other approval is refused and nothing changes.
+    phone.goto(two[0])
+    phone.fill('input[name="otp"]', code)
+    phone.get_by_role("button", name="Approve").click()
+    phone.wait_for_load_state()
+    assert "already used" in phone.inner_text("main")
+    _, out = s.api.call("GET", f"/v1/requests/{second['pollingId']}")
+    assert out["data"]["status"] == "AWAITING_MFA"
+    assert approval_status(svc, two[1]) == "open"

@@ -1,0 +1,65 @@
+"""`mm wallet policy …` and `mm wallet trading-mode …` through the CLI against the service."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from conftest import Anvil
+
+from mm_agent.state import Home
+
+from .test_cli_server_wallet import Capsys, cli_home, error, logged_in, ok  # noqa: F401
+from .test_client import attach_chain
+from .test_policy_service import policy_yaml
+
+
+@pytest.fixture
+def guard_wallet(service: Any, chain: Anvil, logged_in: Home, capsys: Capsys) -> str:
+    attach_chain(service, chain)
+    return str(ok(capsys, "init", "--wallet", "server-wallet", "--mode", "guard")["address"])
+
+
+def test_policy_get_template_and_tightening(service: Any, guard_wallet: str,
+                                            capsys: Capsys) -> None:
+    got = ok(capsys, "wallet", "policy", "get")
+    assert got["address"] == guard_wallet and "schema_version: 1" in got["policy"]
+    assert "schema_version" in ok(capsys, "wallet", "policy", "template")["policy"]
+    out = ok(capsys, "wallet", "policy", "set", "--policy", policy_yaml(guard_wallet, limit="10"))
+    assert out["status"] == "confirmed"
+    assert "rolling_24h: 10" in ok(capsys, "wallet", "policy", "get")["policy"]
+    err, _ = error(capsys, "wallet", "policy", "set", "--policy", "- not\n- a mapping\n")
+    assert err["code"] == "INVALID_POLICY_YAML"
+
+
+def test_trading_mode_guard_to_beast_waits_for_approval(service: Any, guard_wallet: str,
+                                                        capsys: Capsys) -> None:
+    assert ok(capsys, "wallet", "trading-mode", "get")["tradingMode"] == "guard"
+    pending = ok(capsys, "wallet", "trading-mode", "set", "beast")
+    assert pending["status"] == "pending_approval"
+    assert ok(capsys, "wallet", "trading-mode", "get")["tradingMode"] == "guard"
+    requests = ok(capsys, "wallet", "requests", "list")["requests"]
+    assert any(r["pollingId"] == pending["pollingId"] for r in requests)
+
+    # --wait blocks until the human approves (the approval's effect, applied by the service).
+    def approve_later() -> None:
+        time.sleep(1.0)
+        for job in service.state.jobs.list(service.state.jobs._load(pending["pollingId"])[0]
+                                           .account_id):
+            if job["status"] == "AWAITING_MFA":
+                service.state.jobs.approve(job["pollingId"])
+
+    ok(capsys, "wallet", "trading-mode", "set", "guard")  # cancel nothing; still guard
+    threading.Thread(target=approve_later, daemon=True).start()
+    done = ok(capsys, "wallet", "trading-mode", "set", "beast", "--wait", "--wallet-timeout", "20")
+    assert done["status"] == "confirmed" and done["tradingMode"] == "beast"
+    assert ok(capsys, "wallet", "trading-mode", "get")["tradingMode"] == "beast"
+    back = ok(capsys, "wallet", "trading-mode", "set", "guard")
+    assert back["status"] == "confirmed"
+
+
+def test_policy_commands_refuse_byok(byok_home: Home, capsys: Capsys) -> None:
+    err, _ = error(capsys, "wallet", "policy", "get")
+    assert err["code"] == "UNSUPPORTED_IN_MODE"
