@@ -18,6 +18,9 @@ def run_init(ctx: Context, *, wallet_mode: str | None, trading_mode: str | None)
         if wallet_mode is None:
             raise MissingFlag("Missing --wallet (server-wallet or byok).")
     if isinstance(existing, dict) and existing.get("mode"):
+        if (existing["mode"] == "server-wallet" and trading_mode is not None
+                and wallet_mode == "server-wallet"):
+            return _switch_mode(ctx, existing, trading_mode)
         raise AlreadyInitialized(f"A {existing['mode']} wallet is already set up here.")
     if wallet_mode == "byok":
         return _init_byok(ctx)
@@ -57,6 +60,28 @@ def _init_server_wallet(ctx: Context, trading_mode: str | None) -> dict[str, Any
                    "modes needs `mm wallet trading-mode set`.")
     return {"walletMode": "server-wallet", "tradingMode": chosen.get("tradingMode"),
             "address": active, "serviceUrl": client.base_url}
+
+
+def _switch_mode(ctx: Context, existing: dict[str, Any], mode: str) -> dict[str, Any]:
+    """Contract §3: `mm init --mode X` on a set-up server wallet switches the trading mode with
+    the rules of `mm wallet trading-mode set` (guard → beast waits for approval)."""
+    wallet = ctx.wallet
+    change = wallet.set_trading_mode(mode)
+    current = wallet.trading_mode()["tradingMode"]
+
+    def apply(data: dict[str, Any]) -> dict[str, Any]:
+        for acct in data.get("accounts", []):
+            if acct.get("address") == existing.get("active"):
+                acct["tradingMode"] = current
+        return data
+
+    ctx.home.update_json("wallets.json", {}, apply)
+    out = {"walletMode": "server-wallet", "tradingMode": current,
+           "address": existing.get("active"), "serviceUrl": ctx.config.service_url,
+           "status": change["status"]}
+    if change.get("pollingId"):
+        out["pollingId"] = change["pollingId"]
+    return out
 
 
 def _init_byok(ctx: Context) -> dict[str, Any]:

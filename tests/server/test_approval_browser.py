@@ -99,7 +99,8 @@ def test_email_channel_approve_and_reject_in_chromium(
     assert "Local devnet (31337)" in text
     assert phone.locator('input[name="otp"]').count() == 0
     # Readable on a phone: nothing wider than the screen.
-    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    wide = phone.evaluate("""[...document.querySelectorAll('main *')].filter(n => n.getBoundingClientRect().right > window.innerWidth).map(n => n.tagName + ':' + n.className + ':' + n.textContent.slice(0, 60))""")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], wide
     shot = tmp_path / "approval.png"
     phone.screenshot(path=str(shot), full_page=True)
     data = shot.read_bytes()

@@ -229,7 +229,12 @@ def test_init_guard_and_wallet_commands(service: Any, chain: Anvil, logged_in: H
     assert init == {"walletMode": "server-wallet", "tradingMode": "guard", "address": address,
                     "serviceUrl": service.base_url}
     assert ok(capsys, "init", "show") == init
-    err, _ = error(capsys, "init", "--wallet", "server-wallet", "--mode", "guard")
+    # Re-running with a mode switches it under the trading-mode rules (contract §3).
+    again = ok(capsys, "init", "--wallet", "server-wallet", "--mode", "guard")
+    assert again["status"] == "confirmed" and again["tradingMode"] == "guard"
+    to_beast = ok(capsys, "init", "--wallet", "server-wallet", "--mode", "beast")
+    assert to_beast["status"] == "pending_approval" and to_beast["tradingMode"] == "guard"
+    err, _ = error(capsys, "init", "--wallet", "byok")
     assert err["code"] == "ALREADY_INITIALIZED"
     assert ok(capsys, "wallet", "address") == {"address": address}
 
