@@ -332,7 +332,7 @@ def _closed_page(status: str) -> HTMLResponse:
             + ('<p class="muted">The approval window has passed; ask the agent to submit the '
                "request again if it is still wanted.</p>" if status == "expired" else "")
             + "</div>")
-    return page(word.capitalize(), body, code)
+    return _page(word.capitalize(), body, code)
 
 
 def _expire_if_due(state: Any, approval: Any) -> bool:
@@ -341,6 +341,11 @@ def _expire_if_due(state: Any, approval: Any) -> bool:
         state.jobs.expire_due()
         return True
     return False
+
+
+def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
+    # Intents and addresses are long unbroken strings: let them wrap on a phone screen.
+    return page(title, f'<div style="overflow-wrap:anywhere">{body}</div>', status_code)
 
 
 def _state(request: Request) -> Any:
@@ -357,9 +362,9 @@ def _show(state: Any, request: Request, approval_id: str, secret: str) -> HTMLRe
         return _closed_page(approval.status)
     details = render_approval(job, approval, address)
     if job.status != "AWAITING_MFA":
-        return page("No longer waiting", f'{details}<div class="card"><p class="err">This '
+        return _page("No longer waiting", f'{details}<div class="card"><p class="err">This '
                     f"request is {e(job.status)}; it no longer needs a decision.</p></div>", 409)
-    return page("Approve this request?", details + _form(approval_id, secret, approval.channel))
+    return _page("Approve this request?", details + _form(approval_id, secret, approval.channel))
 
 
 @router.get("/approvals/{approval_id}", response_class=HTMLResponse)
@@ -411,11 +416,11 @@ def _decide(state: Any, request: Request, approval_id: str, secret: str, decisio
         return _closed_page(current.status)
     if status == "approved":
         state.jobs.approve(job.polling_id)
-        return page("Approved", '<div class="card"><p class="ok">Approved. The wallet signs '
+        return _page("Approved", '<div class="card"><p class="ok">Approved. The wallet signs '
                     "and sends the request now; the agent sees the result.</p>"
                     f"<p><b>{e(job.intent)}</b></p></div>")
     state.jobs.deny(job.polling_id)
-    return page("Rejected", '<div class="card"><p class="ok">Rejected. Nothing was signed; '
+    return _page("Rejected", '<div class="card"><p class="ok">Rejected. Nothing was signed; '
                 f"the agent is told the request was denied.</p><p><b>{e(job.intent)}</b></p>"
                 "</div>")
 

@@ -30,6 +30,10 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason="Chromium is not installed at /usr/bin/chromium")
 
 PHONE = {"width": 390, "height": 844}
+# Elements sticking out past the right edge of the screen (for the failure message).
+WIDE_ELEMENTS = """[...document.querySelectorAll('main *')]
+  .filter(n => n.getBoundingClientRect().right > window.innerWidth)
+  .map(n => n.tagName + ': ' + n.textContent.slice(0, 60))"""
 
 
 @pytest.fixture(scope="module")
@@ -67,16 +71,20 @@ class Waiter:
 
     def __init__(self, base_url: str, token: str, polling_id: str) -> None:
         self.result: dict[str, Any] | None = None
+        self.error: BaseException | None = None
         self.api = Api(base_url, token)  # its own connection, as a separate client would have
         self.thread = threading.Thread(target=self._run, args=(polling_id,), daemon=True)
         self.thread.start()
 
     def _run(self, polling_id: str) -> None:
-        self.result = wait_terminal(self.api, polling_id, 60)
+        try:
+            self.result = wait_terminal(self.api, polling_id, 60)
+        except BaseException as exc:  # reported by join(), not as a stray thread error
+            self.error = exc
 
     def join(self) -> dict[str, Any]:
         self.thread.join(60)
-        assert self.result is not None, "the waiting client did not return"
+        assert self.result is not None, f"the waiting client did not return ({self.error!r})"
         return self.result
 
 
@@ -99,7 +107,7 @@ def test_email_channel_approve_and_reject_in_chromium(
     assert "Local devnet (31337)" in text
     assert phone.locator('input[name="otp"]').count() == 0
     # Readable on a phone: nothing wider than the screen.
-    wide = phone.evaluate("""[...document.querySelectorAll('main *')].filter(n => n.getBoundingClientRect().right > window.innerWidth).map(n => n.tagName + ':' + n.className + ':' + n.textContent.slice(0, 60))""")
+    wide = phone.evaluate(WIDE_ELEMENTS)
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], wide
     shot = tmp_path / "approval.png"
     phone.screenshot(path=str(shot), full_page=True)

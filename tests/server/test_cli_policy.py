@@ -11,13 +11,14 @@ from conftest import Anvil
 
 from mm_agent.state import Home
 
-from .test_cli_server_wallet import Capsys, cli_home, error, logged_in, ok  # noqa: F401
+from .test_cli_server_wallet import Capsys, cli_home, error, logged_in, ok  # noqa: F401  (fixtures)
 from .test_client import attach_chain
 from .test_policy_service import policy_yaml
 
 
 @pytest.fixture
-def guard_wallet(service: Any, chain: Anvil, logged_in: Home, capsys: Capsys) -> str:
+def guard_wallet(service: Any, chain: Anvil, logged_in: Home,  # noqa: F811
+                 capsys: Capsys) -> str:
     attach_chain(service, chain)
     return str(ok(capsys, "init", "--wallet", "server-wallet", "--mode", "guard")["address"])
 

@@ -36,7 +36,8 @@ def guard(service: Any, chain: Any) -> tuple[Api, str, Any, Any]:
     chain.rpc("anvil_setBalance", [address, hex(100 * 10**18)])
     # Give the wallet mUSD from the deployer (anvil's unlocked account 0).
     musd = chain.token("mUSD")["address"]
-    data = "0xa9059cbb" + address[2:].lower().rjust(64, "0") + hex(10_000 * 10**6)[2:].rjust(64, "0")
+    amount = hex(10_000 * 10**6)[2:].rjust(64, "0")
+    data = "0xa9059cbb" + address[2:].lower().rjust(64, "0") + amount
     tx = chain.rpc("eth_sendTransaction", [{"from": chain.deployed["deployer"], "to": musd,
                                             "data": data}])
     while chain.rpc("eth_getTransactionReceipt", [tx]) is None:
@@ -107,7 +108,7 @@ def test_blocklisted_recipient_is_denied_in_both_modes(guard: Any) -> None:
     set_policy(api, svc, address, policy_yaml(address, block=[EVE], recipients=[BOB]))
     req = transfer(api, address, EVE, "0.1")
     assert req["status"] == "FAILED" and req["error"]["code"] == "POLICY_DENIED"
-    status, out = api.call("PUT", f"/v1/wallets/{address}/trading-mode", json={"mode": "beast"})
+    _, out = api.call("PUT", f"/v1/wallets/{address}/trading-mode", json={"mode": "beast"})
     svc.state.jobs.approve(out["data"]["pollingId"])
     api.wait(out["data"]["pollingId"])
     req = transfer(api, address, EVE, "0.1")
@@ -152,7 +153,7 @@ def test_mode_changes_guard_to_beast_waits_beast_to_guard_is_immediate(guard: An
     assert api.wait(out["data"]["pollingId"])["status"] == "COMPLETED"
     _, now = api.call("GET", f"/v1/wallets/{address}/trading-mode")
     assert now["data"]["tradingMode"] == "beast"
-    status, out = api.call("PUT", f"/v1/wallets/{address}/trading-mode", json={"mode": "guard"})
+    _, out = api.call("PUT", f"/v1/wallets/{address}/trading-mode", json={"mode": "guard"})
     assert out["data"]["status"] == "confirmed"
     _, now = api.call("GET", f"/v1/wallets/{address}/trading-mode")
     assert now["data"]["tradingMode"] == "guard"
@@ -160,7 +161,7 @@ def test_mode_changes_guard_to_beast_waits_beast_to_guard_is_immediate(guard: An
 
 def test_policy_changes_broadening_waits_tightening_applies(guard: Any) -> None:
     api, address, _chain, svc = guard
-    status, out = api.call("PUT", f"/v1/wallets/{address}/policy",
+    _, out = api.call("PUT", f"/v1/wallets/{address}/policy",
                            json={"policy": policy_yaml(address, recipients=[BOB])})
     assert out["data"]["status"] == "pending_approval"
     assert any("token_recipients" in c for c in out["data"]["changes"])
@@ -170,7 +171,7 @@ def test_policy_changes_broadening_waits_tightening_applies(guard: Any) -> None:
     api.wait(out["data"]["pollingId"])
     _, current = api.call("GET", f"/v1/wallets/{address}/policy")
     assert BOB in current["data"]["policy"]
-    status, out = api.call("PUT", f"/v1/wallets/{address}/policy",
+    _, out = api.call("PUT", f"/v1/wallets/{address}/policy",
                            json={"policy": policy_yaml(address, recipients=[], limit="10")})
     assert out["data"]["status"] == "confirmed"
     _, current = api.call("GET", f"/v1/wallets/{address}/policy")
