@@ -10,7 +10,7 @@ HTTP API (the client in ``mm_agent/remote.py`` speaks exactly this)
 -------------------------------------------------------------------
 Every JSON response is the CLI's envelope: ``{"ok": true, "data": {...}}`` or
 ``{"ok": false, "error": {"code", "message", "hint"?}}`` with a 4xx/5xx status
-(400 validation, 401 NOT_AUTHENTICATED, 403 FORBIDDEN, 404 *_NOT_FOUND, 409
+(400 validation, 401 NOT_AUTHENTICATED / INVALID_OTP, 403 FORBIDDEN, 404 *_NOT_FOUND, 409
 IDEMPOTENCY_CONFLICT / ALREADY_*, 428 AUTHORIZATION_PENDING, 410 EXPIRED, 500 otherwise).
 Authenticated calls send ``Authorization: Bearer <accessToken>``. Tokens are opaque:
 ``mma_…`` access (15 min), ``mmr_…`` refresh (30 days, rotated on use). Scope ``agent`` is what
@@ -45,7 +45,12 @@ never reachable with them.
   ``GET /v1/requests/{pollingId}/wait?version=N&timeout=25`` → the request as soon as its
   ``version`` exceeds N or it is terminal, else the current request after ``timeout`` seconds
   (long poll, event-driven).
-- ``GET/POST /approvals/{id}`` (human approval page, contract §7).
+- ``GET /v1/wallets/{address}/policy`` → ``{policy: "<yaml>", address}``;
+  ``PUT`` ``{policy}`` → ``{status: "confirmed"|"pending_approval", pollingId, changes}``.
+- ``GET /v1/wallets/{address}/trading-mode`` → ``{tradingMode, address}``; ``PUT`` ``{mode}``
+  → ``{status, pollingId?, tradingMode, requestedMode?}`` (guard → beast waits for approval).
+- ``GET/POST /approvals/{id}`` (human approval page, contract §7; form fields ``t``,
+  ``decision=approve|reject`` and ``otp`` on the authenticator channel).
 
 Request JSON = contract §4 plus ``version`` (bumps on every change) and ``address``.
 """
