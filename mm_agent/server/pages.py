@@ -98,8 +98,23 @@ def _email_form(login_id: str, email: str = "", error: str | None = None) -> str
 
 # Declared before /login/{login_id} so that "verify" is not taken for an id.
 @router.get("/login/verify", response_class=HTMLResponse)
-def login_verify(request: Request, t: str = "") -> HTMLResponse:
+def login_verify_form(request: Request, t: str = "") -> HTMLResponse:
+    try:
+        out = signin.check_magic_link(_state(request).store, t)
+    except MMError as err:
+        return error_page(err, "Sign-in link not accepted")
+    return page("Confirm sign-in", (
+        f'<div class="card"><p>Sign in to mm-agent as <strong>{e(out.get("email"))}</strong>?'
+        "</p><p>Only confirm if you just started <code>mm login</code> yourself.</p>"
+        f'<form method="post" action="/login/verify"><input type="hidden" name="t" '
+        f'value="{e(t)}"><button type="submit">Confirm sign-in</button></form></div>'))
+
+
+@router.post("/login/verify", response_class=HTMLResponse)
+async def login_verify(request: Request) -> HTMLResponse:
     st = _state(request)
+    form = await request.form()
+    t = str(form.get("t") or "")
     try:
         out = signin.verify_magic_link(st.store, st.keys, t)
     except MMError as err:

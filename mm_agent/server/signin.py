@@ -300,20 +300,37 @@ def _find_or_create_account(conn: Connection, email: str, channel: str) -> str:
     return account_id
 
 
+def _magic_link_problem(row: Any) -> MMError | None:
+    if row is None:
+        return LoginNotFound("This link is not valid (a newer link may have replaced it).")
+    if row.status in ("approved", "consumed"):
+        return LinkUsed("This link was already used.")
+    if row.status == "expired" or row.expires_at <= now() or not row.account_id:
+        return LoginExpired("This link has expired.", hint="Run `mm login` again.")
+    return None
+
+
+def check_magic_link(store: Store, secret: str) -> dict[str, Any]:
+    """Whether a mailed link is usable, without using it: opening the link only shows a
+    confirm button, because mail scanners open links and must not sign anybody in."""
+    with store.read() as conn:
+        row = conn.execute(select(device_logins).where(
+            device_logins.c.magic_hash == sha256(secret or ""))).first()
+    err = _magic_link_problem(row)
+    if err is not None:
+        raise err
+    return {"email": row.email, "method": row.method}
+
+
 def verify_magic_link(store: Store, master: MasterKey, secret: str) -> dict[str, Any]:
-    """Follow a mailed link: approve its device login (once). ``{email, method}``."""
+    """Confirm a mailed link: approve its device login (once). ``{email, method}``."""
     err: MMError | None = None
     out: dict[str, Any] = {}
     with store.tx() as conn:
         row = conn.execute(select(device_logins).where(
             device_logins.c.magic_hash == sha256(secret or ""))).first()
-        if row is None:
-            err = LoginNotFound("This link is not valid (a newer link may have replaced it).")
-        elif row.status in ("approved", "consumed"):
-            err = LinkUsed("This link was already used.")
-        elif row.status == "expired" or row.expires_at <= now() or not row.account_id:
-            err = LoginExpired("This link has expired.", hint="Run `mm login` again.")
-        else:
+        err = _magic_link_problem(row)
+        if err is None:
             if row.method == "qr":
                 # Confirmation of a new authenticator for an existing account: adopt the seed.
                 seed = unwrap_totp_secret(master, _pair_owner(row.id), row.totp_secret_enc)

@@ -146,7 +146,10 @@ def _finish_browser_login(service: Any, url: str) -> None:
         body = service.outbox_messages()[-1].get_body(preferencelist=("plain",)).get_content()
         link = re.search(r"http\S+/login/verify\?t=\S+", body)
         assert link, body
-        assert http.get(link.group(0)).status_code == 200
+        assert http.get(link.group(0)).status_code == 200  # the confirm page
+        token = link.group(0).split("t=", 1)[1]
+        assert http.post(url.split("/login/")[0] + "/login/verify",
+                         data={"t": token}).status_code == 200
 
 
 def test_login_browser_no_wait_then_resume(service: Any, cli_home: Home, capsys: Capsys) -> None:

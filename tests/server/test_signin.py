@@ -50,6 +50,15 @@ def link_in(msg: Message) -> str:
     return found.group(1)
 
 
+def confirm_link(c: httpx.Client, link: str) -> httpx.Response:
+    """What a person does with the mailed link: open it, then press Confirm."""
+    shown = c.get(link)
+    if shown.status_code != 200:
+        return shown
+    assert "Confirm sign-in" in shown.text
+    return c.post("/login/verify", data={"t": link.split("t=", 1)[1]})
+
+
 def totp_secret_in(html: str) -> str:
     found = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', html)
     assert found, html
@@ -88,7 +97,8 @@ def test_browser_flow_end_to_end(service: Service) -> None:
         link = link_in(msg)
         assert link.startswith(f"{service.base_url}/login/verify?t=")
 
-        r = c.get(link)
+        assert exchange(c, device).status_code == 428  # opening the link alone signs nobody in
+        r = confirm_link(c, link)
         assert r.status_code == 200 and "Signed in as" in r.text and "carol@example.com" in r.text
 
         r = exchange(c, device)
@@ -117,7 +127,7 @@ def test_new_link_replaces_old_and_unknown_links(service: Service) -> None:
         r = c.get(first)
         assert r.status_code == 404 and "not valid" in r.text
         assert exchange(c, device).status_code == 428
-        assert c.get(second).status_code == 200
+        assert confirm_link(c, second).status_code == 200
         assert exchange(c, device).status_code == 200
         assert c.get("/login/verify?t=nothing").status_code == 404
         assert c.get("/login/verify").status_code == 404
@@ -161,7 +171,7 @@ def test_existing_account_keeps_its_channel(service: Service) -> None:
     service.create_login("fay@example.com", "authenticator")
     with service.client() as c:
         device, link = browser_login(service, c, "fay@example.com")
-        c.get(link)
+        confirm_link(c, link)
         tokens = exchange(c, device).json()["data"]
         assert tokens["channel"] == "authenticator"
 
@@ -265,7 +275,7 @@ def test_pairing_existing_email_account_needs_mail_confirmation(service: Service
         assert exchange(c, device).status_code == 428  # not before the owner confirms
         [msg] = service.outbox_messages()
         assert msg["To"] == "jo@example.com" and "authenticator" in msg["Subject"]
-        r = c.get(link_in(msg))
+        r = confirm_link(c, link_in(msg))
         assert r.status_code == 200 and "authenticator app is now" in r.text
         tokens = exchange(c, device).json()["data"]
         assert tokens["channel"] == "authenticator"
@@ -328,7 +338,7 @@ def test_smtp_delivery(service_factory: Any, smtp_server: SmtpSink) -> None:
         [msg] = smtp_server.messages
         assert smtp_server.envelopes == [("wallet@example.org", ["ned@example.com"])]
         assert msg["From"] == "Wallet <wallet@example.org>"
-        assert c.get(link_in(msg)).status_code == 200
+        assert confirm_link(c, link_in(msg)).status_code == 200
         assert exchange(c, device).status_code == 200
     assert service.outbox_messages() == []
 
@@ -352,7 +362,7 @@ def test_no_secrets_in_logs_or_database(service: Service,
     secrets_seen: list[str] = []
     with service.client() as c:
         device, link = browser_login(service, c, "olga@example.com")
-        c.get(link)
+        confirm_link(c, link)
         tokens = exchange(c, device).json()["data"]
         secrets_seen += [device["deviceCode"], parse_qs(urlparse(link).query)["t"][0],
                          tokens["accessToken"], tokens["refreshToken"]]
