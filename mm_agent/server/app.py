@@ -144,11 +144,26 @@ def create_app(settings: ServerSettings) -> FastAPI:
     return app
 
 
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line (structured logs). Messages are written by our code, which
+    logs ids and status codes only, never tokens, links or keys."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        entry = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname,
+                 "logger": record.name, "message": record.getMessage()}
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["exception"] = record.exc_info[0].__name__
+        return json.dumps(entry)
+
+
 def run(settings: ServerSettings) -> None:
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLogFormatter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info",
-                access_log=False)  # access logs would record approval-link secrets (?t=)
+                access_log=False, log_config=None)  # access logs would record approval-link secrets (?t=)

@@ -67,3 +67,23 @@ def test_requests_are_scoped_to_the_account(service: Any, chain: Any) -> None:
     assert status == 404 and out["error"]["code"] == "WALLET_NOT_FOUND"
     status, out = mallory.call("GET", "/v1/wallets")
     assert out["data"]["wallets"] == []
+
+
+def test_service_logs_are_json_lines_without_tracebacks_of_secrets() -> None:
+    import json
+    import logging
+
+    from mm_agent.server.app import JsonLogFormatter
+
+    record = logging.LogRecord("mm_agent.server", logging.ERROR, __file__, 1, "job %s failed",
+                               ("abc",), None)
+    try:
+        raise ValueError("https://rpc.example/SECRET_API_KEY")
+    except ValueError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    line = JsonLogFormatter().format(record)
+    entry = json.loads(line)
+    assert entry["message"] == "job abc failed" and entry["exception"] == "ValueError"
+    assert "SECRET_API_KEY" not in line
