@@ -80,7 +80,8 @@ class Preview:
     def reason(self) -> str:
         """Why a human must look, in one line."""
         parts = []
-        if self.scan.get("resultType") not in (None, "Benign"):
+        named = any(v.get("rule") == "threat_scan" for v in self.policy.violations)
+        if self.scan.get("resultType") not in (None, "Benign") and not named:
             parts.append(f"scan {self.scan['resultType']}: "
                          f"{self.scan.get('description') or self.scan.get('reason')}")
         parts += [v["message"] for v in self.policy.violations]

@@ -31,6 +31,8 @@ class CreateLoginArgs(BaseModel):
         "email", description="Approval channel: email links or authenticator codes.")
     data_dir: str | None = Field(
         None, description="The service's data directory; default MM_HOME/server.")
+    webhook: str | None = Field(
+        None, description="URL that receives a JSON notice for every approval request.")
 
 
 def _data_dir(ctx: Context, given: str | None) -> Path:
@@ -58,4 +60,16 @@ def server_start(ctx: Context, args: ServerStartArgs) -> dict[str, Any]:
 def create_login(ctx: Context, args: CreateLoginArgs) -> dict[str, Any]:
     from ..server.admin import create_login as create
 
-    return create(_data_dir(ctx, args.data_dir), args.email, args.channel)
+    data_dir = _data_dir(ctx, args.data_dir)
+    out = create(data_dir, args.email, args.channel)
+    if args.webhook:
+        from ..server.approvals import set_webhook
+        from ..server.store import Store
+
+        store = Store.for_data_dir(data_dir)
+        try:
+            set_webhook(store, args.email, args.webhook)
+        finally:
+            store.dispose()
+        out["webhook"] = args.webhook
+    return out

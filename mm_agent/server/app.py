@@ -165,5 +165,6 @@ def run(settings: ServerSettings) -> None:
     handler.setFormatter(JsonLogFormatter())
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     app = create_app(settings)
+    # No access log: it would record approval-link secrets (?t=).
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info",
-                access_log=False, log_config=None)  # access logs would record approval-link secrets (?t=)
+                access_log=False, log_config=None)

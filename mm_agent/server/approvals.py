@@ -363,7 +363,7 @@ def _show(state: Any, request: Request, approval_id: str, secret: str) -> HTMLRe
     details = render_approval(job, approval, address)
     if job.status != "AWAITING_MFA":
         return _page("No longer waiting", f'{details}<div class="card"><p class="err">This '
-                    f"request is {e(job.status)}; it no longer needs a decision.</p></div>", 409)
+                     f"request is {e(job.status)}; it no longer needs a decision.</p></div>", 409)
     return _page("Approve this request?", details + _form(approval_id, secret, approval.channel))
 
 
@@ -417,12 +417,12 @@ def _decide(state: Any, request: Request, approval_id: str, secret: str, decisio
     if status == "approved":
         state.jobs.approve(job.polling_id)
         return _page("Approved", '<div class="card"><p class="ok">Approved. The wallet signs '
-                    "and sends the request now; the agent sees the result.</p>"
-                    f"<p><b>{e(job.intent)}</b></p></div>")
+                     "and sends the request now; the agent sees the result.</p>"
+                     f"<p><b>{e(job.intent)}</b></p></div>")
     state.jobs.deny(job.polling_id)
     return _page("Rejected", '<div class="card"><p class="ok">Rejected. Nothing was signed; '
-                f"the agent is told the request was denied.</p><p><b>{e(job.intent)}</b></p>"
-                "</div>")
+                 f"the agent is told the request was denied.</p><p><b>{e(job.intent)}</b></p>"
+                 "</div>")
 
 
 @router.post("/approvals/{approval_id}", response_class=HTMLResponse)

@@ -159,7 +159,7 @@ class PolicyService:
                     "changes": tightening_changes(old, new), "address": wallet_row.address}
         pid = self._change_job(account_id, wallet_row, "policy", body,
                                "Broaden the wallet policy: " + "; ".join(broader), "PENDING")
-        self.state.jobs.open_approval(pid, "Policy change broadens: " + "; ".join(broader))
+        self._ask_human(pid, "Policy change broadens: " + "; ".join(broader))
         return {"status": "pending_approval", "pollingId": pid, "changes": broader,
                 "address": wallet_row.address}
 
@@ -177,9 +177,19 @@ class PolicyService:
                     "address": wallet_row.address}
         pid = self._change_job(account_id, wallet_row, "trading-mode", body,
                                f"Switch trading mode {old} → {new}", "PENDING")
-        self.state.jobs.open_approval(pid, f"Trading mode {old} → {new} removes guardrails")
+        self._ask_human(pid, f"Trading mode {old} → {new} removes guardrails")
         return {"status": "pending_approval", "pollingId": pid, "tradingMode": old,
                 "requestedMode": new, "address": wallet_row.address}
+
+    def _ask_human(self, polling_id: str, reason: str) -> None:
+        from ..errors import MMError
+
+        try:
+            self.state.jobs.open_approval(polling_id, reason)
+        except MMError as err:
+            # Nobody could be asked (mail down, no webhook): the change request fails.
+            self.state.jobs._fail(polling_id, "FAILED", err)  # noqa: SLF001
+            raise
 
     def _apply_mode(self, wallet_id: str, mode: str) -> None:
         with self.store.tx() as conn:
