@@ -188,7 +188,7 @@ class PolicyService:
             self.state.jobs.open_approval(polling_id, reason)
         except MMError as err:
             # Nobody could be asked (mail down, no webhook): the change request fails.
-            self.state.jobs._fail(polling_id, "FAILED", err)  # noqa: SLF001
+            self.state.jobs._fail(polling_id, "FAILED", err)
             raise
 
     def _apply_mode(self, wallet_id: str, mode: str) -> None:
