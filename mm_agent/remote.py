@@ -32,7 +32,6 @@ from .chains import parse_chain_id, parse_chain_ids
 from .config import Config
 from .context import ApprovalHook
 from .errors import (
-    InvalidTransactionPayload,
     JobTimeout,
     MMError,
     NetworkUnreachable,
@@ -46,7 +45,7 @@ from .payloads import load_json_payload, parse_transaction_payload
 from .session import Session, SessionStore
 from .state import Home
 from .wallet import AsyncWallet, Wallet
-from .wallet_requests import WalletRequest
+from .wallet_requests import WalletRequest, history_rows
 
 __all__ = [
     "AsyncRemoteClient",
@@ -591,14 +590,9 @@ class _WalletLogic:
     @staticmethod
     def _transaction_body(chain_id: int, payload: dict[str, Any] | str, intent: str | None,
                           dry_run: bool) -> dict[str, Any]:
-        if isinstance(payload, str):
-            try:
-                payload = json.loads(payload)
-            except json.JSONDecodeError as exc:
-                raise InvalidTransactionPayload(f"Payload is not JSON: {exc.msg}.") from exc
-        if not isinstance(payload, dict):
-            raise InvalidTransactionPayload("Payload must be a JSON object.")
         parse_transaction_payload(payload)  # BYOK's checks and codes; the service rechecks
+        if isinstance(payload, str):
+            payload = json.loads(payload)  # valid JSON: checked just above
         body: dict[str, Any] = {"kind": "transaction", "chainId": parse_chain_id(chain_id),
                                 "payload": payload, "dryRun": dry_run}
         if intent:
@@ -648,19 +642,7 @@ class _WalletLogic:
     @staticmethod
     def _history(requests: list[WalletRequest], chain_ids: list[int] | None,
                  limit: int) -> list[dict[str, Any]]:
-        chains = set(parse_chain_ids(chain_ids) or [])
-        out = []
-        for req in requests:
-            if req.kind != "transaction" or not req.tx_hash:
-                continue
-            if chains and req.chain_id not in chains:
-                continue
-            out.append({"txHash": req.tx_hash, "chainId": req.chain_id, "status": req.status,
-                        "intent": req.intent, "pollingId": req.polling_id,
-                        "createdAt": req.created_at})
-            if len(out) >= limit:
-                break
-        return out
+        return history_rows(requests, parse_chain_ids(chain_ids), limit)
 
 
 class RemoteRequestsAPI:

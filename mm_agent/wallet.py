@@ -29,7 +29,7 @@ from .payloads import load_json_payload, parse_transaction_payload
 from .pipeline import Engine, Preview, gate
 from .rpc import hex_to_int
 from .state import Home
-from .wallet_requests import RequestLog, WalletRequest, new_polling_id
+from .wallet_requests import RequestLog, WalletRequest, history_rows, new_polling_id
 
 __all__ = ["AsyncWallet", "RequestsAPI", "Wallet"]
 
@@ -197,19 +197,7 @@ class Wallet:
 
     def tx_history(self, chain_ids: list[int] | None = None,
                    limit: int = 20) -> list[dict[str, Any]]:
-        chains = set(parse_chain_ids(chain_ids) or [])
-        out = []
-        for req in reversed(self._log.all()):
-            if req.kind != "transaction" or not req.tx_hash:
-                continue
-            if chains and req.chain_id not in chains:
-                continue
-            out.append({"txHash": req.tx_hash, "chainId": req.chain_id, "status": req.status,
-                        "intent": req.intent, "pollingId": req.polling_id,
-                        "createdAt": req.created_at})
-            if len(out) >= limit:
-                break
-        return out
+        return history_rows(list(reversed(self._log.all())), parse_chain_ids(chain_ids), limit)
 
     # --- previews ------------------------------------------------------------------------------
     def preview(self, *, kind: str = "transaction", chain_id: int, payload: Any = None,

@@ -21,6 +21,7 @@ __all__ = [
     "RequestLog",
     "RequestStatus",
     "WalletRequest",
+    "history_rows",
     "new_polling_id",
 ]
 
@@ -131,3 +132,21 @@ class RequestLog:
             if req.polling_id == polling_id:
                 return req
         raise RequestNotFound(f"No request with pollingId {polling_id}.")
+
+
+def history_rows(requests: list[WalletRequest], chain_ids: list[int] | None,
+                 limit: int) -> list[dict[str, Any]]:
+    """`mm tx history` rows: sent transactions, newest first as given, filtered by chain."""
+    chains = set(chain_ids or [])
+    out = []
+    for req in requests:
+        if req.kind != "transaction" or not req.tx_hash:
+            continue
+        if chains and req.chain_id not in chains:
+            continue
+        out.append({"txHash": req.tx_hash, "chainId": req.chain_id, "status": req.status,
+                    "intent": req.intent, "pollingId": req.polling_id,
+                    "createdAt": req.created_at})
+        if len(out) >= limit:
+            break
+    return out
