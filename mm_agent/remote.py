@@ -293,7 +293,8 @@ class _Endpoints:
 
     def wait_request(self, polling_id: str, version: int, timeout: int) -> Any:
         return self._do(Call("GET", f"/v1/requests/{polling_id}/wait",
-                             params={"version": version, "timeout": timeout},
+                             params={"version": version, "timeout": timeout,
+                                     "until": "final"},
                              poll_seconds=timeout))
 
 

@@ -40,6 +40,8 @@ never reachable with them.
   to?, amount?, token? (transfer), payload? (transaction: JSON object; typed-data: object),
   message? (message)}`` → 202 with the request (contract §4), or 200 with the preview when
   ``dryRun``.
+- ``GET /v1/requests/{pollingId}/wait?…&until=final`` returns only at a terminal status or
+  AWAITING_MFA (what ``--wait`` needs), skipping intermediate steps.
 - ``GET /v1/requests?limit=50`` → ``{requests: [request]}`` (newest first);
   ``GET /v1/requests/{pollingId}`` → request;
   ``GET /v1/requests/{pollingId}/wait?version=N&timeout=25`` → the request as soon as its

@@ -110,13 +110,17 @@ class JobRunner:
             event.set()
 
     async def wait(self, account_id: str, polling_id: str, version: int,
-                   timeout: float) -> dict[str, Any]:
+                   timeout: float, *, final_only: bool = False) -> dict[str, Any]:
+        """Return once the job changed past ``version`` (or, with ``final_only``, once it is
+        terminal or waiting for a human), or at ``timeout`` with its current state."""
         deadline = time.monotonic() + timeout
         while True:
             # Register before reading so a change between the two cannot be missed.
             event = self._events.setdefault(polling_id, asyncio.Event())
             row, address = self.get(account_id, polling_id)
-            if row.version > version or row.status in TERMINAL_STATUSES:
+            settled = row.status in TERMINAL_STATUSES or row.status == "AWAITING_MFA"
+            changed = row.version > version
+            if row.status in TERMINAL_STATUSES or (changed and (settled or not final_only)):
                 return job_to_request(row, address)
             left = deadline - time.monotonic()
             if left <= 0:

@@ -191,10 +191,14 @@ def get_request(request: Request, polling_id: str,
 @router.get("/v1/requests/{polling_id}/wait")
 async def wait_request(request: Request, polling_id: str, version: int = 0,
                        timeout: float = Query(25.0, ge=0, le=60),
+                       until: Literal["change", "final"] = "change",
                        p: Principal = Depends(principal)) -> JSONResponse:
+    """Long poll. ``until=change``: any change past ``version``; ``until=final``: only a
+    terminal status or AWAITING_MFA (saves a round trip per intermediate step)."""
     state = _state(request)
     try:
-        req = await state.jobs.wait(p.account_id, polling_id, version, timeout)
+        req = await state.jobs.wait(p.account_id, polling_id, version, timeout,
+                                    final_only=until == "final")
     except asyncio.CancelledError:  # client went away
         raise
     return ok(req)
