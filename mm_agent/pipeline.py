@@ -274,7 +274,8 @@ class Engine:
 
     def preview_transaction(self, chain_id: int, sender: str, tx: dict[str, Any],
                             *, intent: str | None = None) -> Preview:
-        from .decode import decode_calldata, decode_revert, intent_for
+        from .decode import decode_calldata, decode_revert
+        from .intents import intent_for
         from .simulate import simulate_transaction, simulation_request
 
         chain = get_chain(chain_id)

@@ -108,7 +108,7 @@ class Wallet:
                        keyring=ByokKeyring(home, password or default_password),
                        approval_hook=approval_hook)
         if data["mode"] == "server-wallet":
-            from .remote import RemoteWallet
+            from .remote_wallet import RemoteWallet
 
             return RemoteWallet.from_env(home=home, config=config, approval_hook=approval_hook)
         raise UnsupportedInMode(f"Unknown wallet mode {data['mode']!r} in wallets.json.")
@@ -372,7 +372,7 @@ class AsyncWallet:
         wallet = Wallet.from_env(**kwargs)
         if wallet.mode == "server-wallet":
             # The wallet-service client is natively async (no worker threads).
-            from .remote import AsyncRemoteWallet, RemoteWallet
+            from .remote_wallet import AsyncRemoteWallet, RemoteWallet
 
             assert isinstance(wallet, RemoteWallet)
             return AsyncRemoteWallet(wallet)

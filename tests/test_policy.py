@@ -14,15 +14,13 @@ from mm_agent.policy import (
     broadening_changes,
     default_policy,
     dump_policy,
-    evaluate,
     is_broadening,
     mode_change_is_broadening,
-    outflow_assets,
     parse_policy,
-    price_outflow,
     template,
     tightening_changes,
 )
+from mm_agent.policy_eval import evaluate, outflow_assets, price_outflow
 from mm_agent.prices import StaticPrices
 
 WALLET = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"

@@ -23,13 +23,12 @@ from ..policy import (
     broadening_changes,
     default_policy,
     dump_policy,
-    evaluate,
     mode_change_is_broadening,
     parse_policy,
     parse_trading_mode,
-    price_outflow,
     tightening_changes,
 )
+from ..policy_eval import evaluate, price_outflow
 from ..prices import ChainedPrices, ChainlinkPrices, PriceSource, StaticPrices
 from .jobs import body_hash, job_to_request
 from .store import jobs, now, outflows, policies, wallets

@@ -29,12 +29,8 @@ from mm_agent.errors import (
     WalletNotFound,
 )
 from mm_agent.operations import get
-from mm_agent.remote import (
-    AsyncRemoteWallet,
-    RemoteClient,
-    RemoteWallet,
-    approval_notice,
-)
+from mm_agent.remote import RemoteClient, approval_notice
+from mm_agent.remote_wallet import AsyncRemoteWallet, RemoteWallet
 from mm_agent.session import Session, SessionStore
 from mm_agent.state import Home
 from mm_agent.wallet_requests import WalletRequest
