@@ -172,3 +172,43 @@ def test_authenticator_channel_in_chromium(
     _, out = s.api.call("GET", f"/v1/requests/{second['pollingId']}")
     assert out["data"]["status"] == "AWAITING_MFA"
     assert approval_status(svc, two[1]) == "open"
+
+
+def test_waiting_cli_returns_completed_after_approval_in_chromium(
+        smtp_service: Any, smtp_server: Any, chain: Any, phone: Any, tmp_path: Path) -> None:
+    """The issue's scenario end to end: `mm transfer --wait` (the real executable) blocks on
+    AWAITING_MFA, says once how to approve, and returns COMPLETED when the human clicks
+    Approve on the page the SMTP mail links to."""
+    import json
+    import os
+    import subprocess
+
+    from conftest import run_mm
+
+    svc = smtp_service
+    s = setup_account(svc, chain, "dora@example.com", tmp_path=tmp_path)
+    env = {"MM_HOME": str(tmp_path / "cli"), "MM_SERVICE_URL": svc.base_url}
+    assert run_mm("login", "--token", s.login["token"], "--json", env=env)[0] == 0
+    rc, out, err = run_mm("init", "--wallet", "server-wallet", "--mode", "guard", "--json",
+                          env=env)
+    assert rc == 0 and out["data"]["address"] == s.address, (out, err)
+    exe = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "mm"
+    proc = subprocess.Popen(
+        [str(exe), "transfer", "--to", BOB, "--amount", "0.5", "--chain-id", "31337",
+         "--wait", "--wallet-timeout", "90", "--json"],
+        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ((link, _approval_id, _secret),) = wait_for_links(lambda: smtp_server.messages, 1, 30)
+        assert proc.poll() is None  # still waiting for the human
+        phone.goto(link)
+        phone.get_by_role("button", name="Approve").click()
+        phone.wait_for_load_state()
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, (stdout, stderr)
+    result = json.loads(stdout)["data"]
+    assert result["status"] == "COMPLETED" and result["txHash"].startswith("0x")
+    assert stderr.count("Approval needed") == 1 and "Check your email" in stderr
+    assert "t=" not in stdout + stderr  # the CLI never holds the approval secret
