@@ -18,7 +18,7 @@ import click
 
 from mm_agent import __version__
 from mm_agent.errors import MissingFlag, MMError, UnknownFlag, UsageError
-from mm_agent.operations import OPERATIONS, Operation, find
+from mm_agent.operations import OPERATIONS, Operation, children, find
 
 from .output import emit_error
 from .run import execute, resolve_format
@@ -73,17 +73,6 @@ def _params_for(op: Operation) -> list[click.Parameter]:
     return params
 
 
-def _children(prefix: tuple[str, ...]) -> dict[str, str]:
-    """Next words under ``prefix`` and a one-line summary for each."""
-    out: dict[str, str] = {}
-    for op in OPERATIONS:
-        if len(op.path) > len(prefix) and op.path[: len(prefix)] == prefix:
-            word = op.path[len(prefix)]
-            here = find((*prefix, word))
-            out.setdefault(word, here.summary if here else f"{word.capitalize()} commands.")
-    return out
-
-
 def _invoke(op: Operation, values: dict[str, Any]) -> None:
     ctx = click.get_current_context()
     _record_globals(ctx, values)
@@ -131,11 +120,11 @@ class LazyGroup(click.Group):
         click.echo(ctx.get_help())
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(_children(self.prefix))
+        return sorted(children(self.prefix))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         path = (*self.prefix, cmd_name)
-        if cmd_name not in _children(self.prefix):
+        if cmd_name not in children(self.prefix):
             return None
         has_children = any(len(o.path) > len(path) and o.path[: len(path)] == path
                            for o in OPERATIONS)
@@ -153,12 +142,12 @@ class LazyGroup(click.Group):
         if len(args) >= 2:
             path = (*self.prefix, args[0])
             op = find(path)
-            if op is not None and args[1] in _children(path):
+            if op is not None and args[1] in children(path):
                 return args[0], LazyGroup(path, None), args[1:]
         return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = sorted(_children(self.prefix).items())
+        rows = sorted(children(self.prefix).items())
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)

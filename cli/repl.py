@@ -24,7 +24,7 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 
 from mm_agent import __version__
 from mm_agent.errors import MMError
-from mm_agent.operations import OPERATIONS, Operation, find
+from mm_agent.operations import Operation, children, find
 from mm_agent.state import FILE_MODE, Home
 
 __all__ = ["MMCompleter", "SafeFileHistory", "has_secret", "open_history", "run_repl",
@@ -43,17 +43,6 @@ FORMATS = ("text", "json", "toon")
 # secrets (INLINE_SECRET_REFUSED), but by then the line would already be on disk.
 SECRET_FLAGS = ("--mnemonic", "--password", "--new-password", "--private-key", "--token",
                 "--secret")
-
-
-def _children(prefix: tuple[str, ...]) -> dict[str, str]:
-    """Next command words under ``prefix`` with a one-line summary each."""
-    out: dict[str, str] = {}
-    for op in OPERATIONS:
-        if len(op.path) > len(prefix) and op.path[: len(prefix)] == prefix:
-            word = op.path[len(prefix)]
-            here = find((*prefix, word))
-            out.setdefault(word, here.summary if here else f"{word.capitalize()} commands.")
-    return out
 
 
 @cache
@@ -92,7 +81,7 @@ class MMCompleter(Completer):
         if before and before[0] == "help":
             before = before[1:]
         elif not before:
-            yield from self._matches(current, {**_children(()), **SHELL_WORDS})
+            yield from self._matches(current, {**children(()), **SHELL_WORDS})
             return
 
         if before and before[-1] in ("-f", "--format"):
@@ -103,7 +92,7 @@ class MMCompleter(Completer):
         path: tuple[str, ...] = ()
         rest: list[str] = []
         for word in before:
-            if not rest and not word.startswith("-") and word in _children(path):
+            if not rest and not word.startswith("-") and word in children(path):
                 path = (*path, word)
             else:
                 rest.append(word)
@@ -113,7 +102,7 @@ class MMCompleter(Completer):
             flags = {**(_op_flags(op) if op else {}), **GLOBAL_FLAGS}
             yield from self._matches(current, flags)
         elif not rest:
-            yield from self._matches(current, _children(path))
+            yield from self._matches(current, children(path))
 
     @staticmethod
     def _matches(current: str, options: dict[str, str]) -> Iterable[Completion]:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from .context import Context
 
-__all__ = ["OPERATIONS", "Audience", "Operation", "agent_operations", "find", "get"]
+__all__ = ["OPERATIONS", "Audience", "Operation", "agent_operations", "children", "find", "get"]
 
 Audience = Literal["agent", "human", "operator"]
 
@@ -245,6 +245,17 @@ def get(name: str) -> Operation:
 
 def find(path: tuple[str, ...]) -> Operation | None:
     return _BY_PATH.get(path)
+
+
+def children(prefix: tuple[str, ...]) -> dict[str, str]:
+    """Next command words under ``prefix`` with a one-line summary each (CLI help, REPL)."""
+    out: dict[str, str] = {}
+    for op in OPERATIONS:
+        if len(op.path) > len(prefix) and op.path[: len(prefix)] == prefix:
+            word = op.path[len(prefix)]
+            here = find((*prefix, word))
+            out.setdefault(word, here.summary if here else f"{word.capitalize()} commands.")
+    return out
 
 
 def agent_operations() -> Iterator[Operation]:
