@@ -96,7 +96,8 @@ class Home:
             os.chmod(self.root, DIR_MODE)
         return self.root
 
-    def check_file(self, path: Path) -> None:
+    @staticmethod
+    def check_file(path: Path, *, hint: str | None = None) -> None:
         """Refuse files another user owns or could read: they may leak tokens or vaults."""
         st = path.stat()
         if st.st_uid != os.getuid():
@@ -104,7 +105,7 @@ class Home:
         if stat.S_IMODE(st.st_mode) & 0o077:
             raise StatePermissions(
                 f"{path} has mode {oct(stat.S_IMODE(st.st_mode))}; expected 0600.",
-                hint=f"Run `chmod 600 {path}` if you trust its contents.",
+                hint=hint or f"Run `chmod 600 {path}` if you trust its contents.",
             )
 
     def read_json(self, name: str, default: Any = None) -> Any:

@@ -16,13 +16,13 @@ import binascii
 import contextlib
 import os
 import secrets
-import stat
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..errors import InvalidConfigValue, StateCorrupt, StatePermissions
+from ..errors import InvalidConfigValue, StateCorrupt
+from ..state import Home
 
 __all__ = [
     "ENV_VAR",
@@ -146,14 +146,8 @@ def _create_key_file(path: Path) -> None:
 
 
 def _read_key_file(path: Path) -> bytes:
-    st = path.stat()
-    if st.st_uid != os.getuid():
-        raise StatePermissions(f"{path} is owned by another user.")
-    if stat.S_IMODE(st.st_mode) & 0o077:
-        raise StatePermissions(
-            f"{path} has mode {oct(stat.S_IMODE(st.st_mode))}; expected 0600.",
-            hint=f"Others may have read the master key: rotate it, then `chmod 600 {path}`.",
-        )
+    Home.check_file(path, hint=f"Others may have read the master key: rotate it, then "
+                               f"`chmod 600 {path}`.")
     text = path.read_bytes().strip()
     try:
         key = bytes.fromhex(text.decode("ascii"))
