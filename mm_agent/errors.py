@@ -30,6 +30,10 @@ dispatcher, MCP, HTTP service) turn them into envelopes, ``ToolException``s or e
     │       ├── InvalidPolicyYaml        INVALID_POLICY_YAML
     │       ├── InvalidEmail             INVALID_EMAIL
     │       ├── ChainIdMismatch          CHAIN_ID_MISMATCH
+    │       ├── PayloadFromMismatch      PAYLOAD_FROM_MISMATCH
+    │       ├── NonceNotAllowed          NONCE_NOT_ALLOWED
+    │       ├── InvalidJson              INVALID_JSON
+    │       ├── RequestTooLarge          REQUEST_TOO_LARGE
     │       ├── UnknownToken             UNKNOWN_TOKEN
     │       └── TokenNoAddress           TOKEN_NO_ADDRESS
     ├── StateError                       STATE_ERROR
@@ -42,6 +46,13 @@ dispatcher, MCP, HTTP service) turn them into envelopes, ``ToolException``s or e
     │   ├── AccountNotFound              ACCOUNT_NOT_FOUND
     │   ├── ApprovalNotFound             APPROVAL_NOT_FOUND
     │   ├── ApprovalClosed               ALREADY_DECIDED
+    │   ├── WalletExists                 WALLET_EXISTS
+    │   ├── AlreadySetTradingMode        ALREADY_SET_TRADING_MODE
+    │   ├── AlreadyAuthenticated         ALREADY_AUTHENTICATED
+    │   ├── PolicyApprovalInProgress     WALLET_POLICY_APPROVAL_IN_PROGRESS
+    │   ├── TradingModeApprovalInProgress TRADING_MODE_APPROVAL_IN_PROGRESS
+    │   ├── DataDirLocked                DATA_DIR_LOCKED
+    │   ├── DatabaseCorrupt              DATABASE_CORRUPT
     │   └── UnsupportedInMode            UNSUPPORTED_IN_MODE
     ├── VaultError                       VAULT_ERROR
     │   ├── AlreadyEncrypted             ALREADY_ENCRYPTED
@@ -54,9 +65,12 @@ dispatcher, MCP, HTTP service) turn them into envelopes, ``ToolException``s or e
     │   ├── RpcError                     RPC_ERROR
     │   ├── NetworkUnreachable           NETWORK_UNREACHABLE
     │   ├── InsufficientFunds            INSUFFICIENT_FUNDS
+    │   ├── RpcChainMismatch             RPC_CHAIN_MISMATCH
+    │   ├── NonceTooLow                  NONCE_TOO_LOW
     │   └── TxNotFound                   TX_NOT_FOUND
     ├── TransactionError                 TX_FAILED
     │   ├── TxReverted                   TX_REVERTED
+    │   ├── SimulationMismatch           SIMULATION_MISMATCH
     │   ├── TxFailed                     TX_FAILED
     │   ├── TxDenied                     TX_DENIED
     │   ├── TxExpired                    TX_EXPIRED
@@ -64,6 +78,8 @@ dispatcher, MCP, HTTP service) turn them into envelopes, ``ToolException``s or e
     ├── ApprovalRequired                 APPROVAL_REQUIRED
     ├── JobTimeout                       JOB_TIMEOUT
     ├── IdempotencyConflict              IDEMPOTENCY_CONFLICT
+    ├── RateLimited                      RATE_LIMITED
+    ├── PortInUse (exit 2)               PORT_IN_USE
     ├── AuthError                        AUTH_ERROR
     │   ├── NotAuthenticated             NOT_AUTHENTICATED
     │   ├── Forbidden                    FORBIDDEN
@@ -88,8 +104,10 @@ from typing import Any, ClassVar
 
 __all__ = [
     "AccountNotFound",
+    "AlreadyAuthenticated",
     "AlreadyEncrypted",
     "AlreadyInitialized",
+    "AlreadySetTradingMode",
     "AnvilNotFound",
     "ApprovalClosed",
     "ApprovalNotFound",
@@ -99,6 +117,8 @@ __all__ = [
     "ChainError",
     "ChainIdMismatch",
     "ConfirmationRequired",
+    "DataDirLocked",
+    "DatabaseCorrupt",
     "DevnetError",
     "DevnetNotRunning",
     "EmptyPassword",
@@ -115,6 +135,7 @@ __all__ = [
     "InvalidEmail",
     "InvalidFormat",
     "InvalidHash",
+    "InvalidJson",
     "InvalidMnemonic",
     "InvalidOtp",
     "InvalidPolicyYaml",
@@ -129,20 +150,30 @@ __all__ = [
     "MMError",
     "MissingFlag",
     "NetworkUnreachable",
+    "NonceNotAllowed",
+    "NonceTooLow",
     "NotAuthenticated",
     "NotEncrypted",
     "NotInitialized",
     "PasswordMismatch",
     "PasswordRequired",
+    "PayloadFromMismatch",
+    "PolicyApprovalInProgress",
     "PolicyDenied",
+    "PortInUse",
+    "RateLimited",
     "RequestNotFound",
+    "RequestTooLarge",
+    "RpcChainMismatch",
     "RpcError",
     "ServiceError",
     "SignInError",
+    "SimulationMismatch",
     "StateCorrupt",
     "StateError",
     "StatePermissions",
     "TokenNoAddress",
+    "TradingModeApprovalInProgress",
     "TransactionError",
     "TxDenied",
     "TxExpired",
@@ -156,6 +187,7 @@ __all__ = [
     "UsageError",
     "ValidationError",
     "VaultError",
+    "WalletExists",
     "WalletNotFound",
     "WrongPassword",
 ]
@@ -168,6 +200,8 @@ class MMError(Exception):
 
     code: ClassVar[str] = "MM_ERROR"
     exit_code: ClassVar[int] = 1
+    # HTTP status the service answers with; None → decided by the class tree (status_for).
+    http_status: ClassVar[int | None] = None
     default_hint: ClassVar[str | None] = None
 
     def __init__(
@@ -342,6 +376,26 @@ class ChainIdMismatch(ValidationError):
     code = "CHAIN_ID_MISMATCH"
 
 
+class PayloadFromMismatch(ValidationError):
+    code = "PAYLOAD_FROM_MISMATCH"
+    default_hint = "Leave `from` out of the payload, or use the wallet's own address."
+
+
+class NonceNotAllowed(ValidationError):
+    code = "NONCE_NOT_ALLOWED"
+    default_hint = ("Leave `nonce` out: the wallet's nonce manager picks it. To replace a "
+                    "stuck transaction, cancel or replace its request instead.")
+
+
+class InvalidJson(ValidationError):
+    code = "INVALID_JSON"
+
+
+class RequestTooLarge(ValidationError):
+    code = "REQUEST_TOO_LARGE"
+    http_status = 413
+
+
 class UnknownToken(ValidationError):
     code = "UNKNOWN_TOKEN"
     default_hint = "Use a token symbol from `mm chains list`'s registry or the token's 0x address."
@@ -403,6 +457,39 @@ class ApprovalClosed(StateError):
     code = "ALREADY_DECIDED"
 
 
+class WalletExists(StateError):
+    code = "WALLET_EXISTS"
+
+
+class AlreadySetTradingMode(StateError):
+    code = "ALREADY_SET_TRADING_MODE"
+
+
+class AlreadyAuthenticated(StateError):
+    code = "ALREADY_AUTHENTICATED"
+    default_hint = "Run `mm logout` first to sign in as someone else."
+
+
+class PolicyApprovalInProgress(StateError):
+    code = "WALLET_POLICY_APPROVAL_IN_PROGRESS"
+    default_hint = ("A broadening policy change already awaits approval; approve or reject it "
+                    "first (tightening changes still apply at once).")
+
+
+class TradingModeApprovalInProgress(StateError):
+    code = "TRADING_MODE_APPROVAL_IN_PROGRESS"
+    default_hint = "A trading-mode change already awaits approval; approve or reject it first."
+
+
+class DataDirLocked(StateError):
+    code = "DATA_DIR_LOCKED"
+
+
+class DatabaseCorrupt(StateError):
+    code = "DATABASE_CORRUPT"
+    http_status = 500
+
+
 class UnsupportedInMode(StateError):
     code = "UNSUPPORTED_IN_MODE"
 
@@ -458,6 +545,14 @@ class InsufficientFunds(ChainError):
     default_hint = "Fund the wallet first: `mm wallet add-fund` shows its address."
 
 
+class RpcChainMismatch(ChainError):
+    code = "RPC_CHAIN_MISMATCH"
+
+
+class NonceTooLow(ChainError):
+    code = "NONCE_TOO_LOW"
+
+
 class TxNotFound(ChainError):
     code = "TX_NOT_FOUND"
 
@@ -469,6 +564,12 @@ class TransactionError(MMError):
 
 class TxReverted(TransactionError):
     code = "TX_REVERTED"
+
+
+class SimulationMismatch(TransactionError):
+    """The preview said it succeeds; the chain reverted it: the contract told them apart."""
+
+    code = "SIMULATION_MISMATCH"
 
 
 class TxFailed(TransactionError):
@@ -499,6 +600,17 @@ class JobTimeout(MMError):
 
 class IdempotencyConflict(MMError):
     code = "IDEMPOTENCY_CONFLICT"
+
+
+class RateLimited(MMError):
+    code = "RATE_LIMITED"
+    http_status = 429
+    default_hint = "Too many requests; wait `retryAfterSeconds` and try again."
+
+
+class PortInUse(MMError):
+    code = "PORT_IN_USE"
+    exit_code = 2
 
 
 # --- service ----------------------------------------------------------------------------------

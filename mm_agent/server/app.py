@@ -27,6 +27,8 @@ log = logging.getLogger("mm_agent.server")
 
 
 def status_for(err: MMError) -> int:
+    if err.http_status is not None:
+        return err.http_status
     code = err.code
     if isinstance(err, NotAuthenticated):
         return 401
