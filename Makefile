@@ -46,6 +46,7 @@ lint: setup
 bench: setup
 	$(PY) bench/cli_startup.py
 	$(PY) bench/pipeline.py
+	$(PY) bench/toolkit_import.py
 
 contracts:
 	bash scripts/compile_contracts.sh

@@ -16,16 +16,26 @@ from typing import Any
 
 import click
 
-from mm_agent import __version__
-from mm_agent.errors import MissingFlag, MMError, UnknownFlag, UsageError
+from mm_agent.errors import InlineSecretRefused, MissingFlag, MMError, UnknownFlag, UsageError
 from mm_agent.operations import OPERATIONS, Operation, children, find
 
+from . import version_line
 from .output import emit_error
 from .run import execute, resolve_format
 
 __all__ = ["build_root", "main", "run_argv"]
 
 _GLOBAL_PARAMS = ("fmt", "as_json", "as_toon", "verbose")
+_FLAG_FORM = "__flag"  # dest suffix of the flag form of a positional argument
+
+# Flags that would carry a secret on the command line (visible in `ps`, shell history, logs).
+# The reference CLI accepts some of them (`transfer --password`, `wallet password set --new`);
+# we never do, and say so with INLINE_SECRET_REFUSED rather than UNKNOWN_FLAG.
+SECRET_FLAGS = frozenset({"--password", "--mnemonic", "--new", "--current", "--new-password",
+                          "--current-password", "--private-key", "--secret"})
+_SECRET_ENV = {"--password": "MM_PASSWORD", "--current": "MM_PASSWORD",
+               "--current-password": "MM_PASSWORD", "--new": "MM_NEW_PASSWORD",
+               "--new-password": "MM_NEW_PASSWORD", "--mnemonic": "MM_MNEMONIC"}
 
 
 def _global_options() -> list[click.Parameter]:
@@ -61,6 +71,12 @@ def _params_for(op: Operation) -> list[click.Parameter]:
         help_text = field.description or ""
         if extra.get("cli_argument"):
             params.append(click.Argument([name], required=False))
+            if extra.get("cli_flags"):
+                # Both forms, as the reference CLI's users type them (`watch --polling-id X`)
+                # and as ours did (`watch X`); _merge_flag_forms folds them into one value.
+                params.append(click.Option([*extra["cli_flags"], name + _FLAG_FORM],  # type: ignore[misc]
+                                           default=None, help=help_text,
+                                           metavar=extra.get("cli_metavar", "TEXT")))
             continue
         flags = list(extra.get("cli_flags") or ["--" + name.replace("_", "-")])  # type: ignore[arg-type]
         hidden = bool(extra.get("cli_hidden"))
@@ -73,9 +89,23 @@ def _params_for(op: Operation) -> list[click.Parameter]:
     return params
 
 
+def _merge_flag_forms(values: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in values.items() if not k.endswith(_FLAG_FORM)}
+    for key, value in values.items():
+        if not key.endswith(_FLAG_FORM) or value is None:
+            continue
+        name = key[: -len(_FLAG_FORM)]
+        if out.get(name) is not None and out[name] != value:
+            raise UsageError(f"Two different values for --{name.replace('_', '-')}.",
+                             hint="Give it once, as a flag or as the positional argument.")
+        out[name] = value
+    return out
+
+
 def _invoke(op: Operation, values: dict[str, Any]) -> None:
     ctx = click.get_current_context()
     _record_globals(ctx, values)
+    values = _merge_flag_forms(values)
     raw = {k: v for k, v in values.items() if k not in _GLOBAL_PARAMS and v is not None}
     _execute(op, raw)
 
@@ -158,7 +188,7 @@ def build_root() -> LazyGroup:
     root.params.insert(0, click.Option(
         ["--version"], is_flag=True, expose_value=False, is_eager=True,
         help="Print the version.",
-        callback=lambda c, _p, v: (click.echo(__version__), c.exit()) if v else None,
+        callback=lambda c, _p, v: (click.echo(version_line()), c.exit()) if v else None,
     ))
     return root
 
@@ -180,6 +210,14 @@ def _pre_scan_format(argv: list[str]) -> str | None:
 
 def _translate_click(exc: click.ClickException) -> MMError:
     if isinstance(exc, click.NoSuchOption):
+        flag = exc.option_name.split("=", 1)[0]
+        if flag in SECRET_FLAGS:
+            # Never echo the value: it is a secret typed where it should not have been.
+            env = _SECRET_ENV.get(flag)
+            return InlineSecretRefused(
+                f"{flag} is not accepted on the command line.",
+                hint=(f"Set {env} or run the command on a terminal to be prompted." if env
+                      else None))
         return UnknownFlag(exc.format_message())
     if isinstance(exc, click.MissingParameter):
         return MissingFlag(exc.format_message())
@@ -231,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv in (["--version"], ["-V"]):
         # Fast path: nothing else to load.
-        sys.stdout.write(__version__ + "\n")
+        sys.stdout.write(version_line() + "\n")
         return
     if not argv:
         if sys.stdin.isatty() and sys.stdout.isatty():

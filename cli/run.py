@@ -44,15 +44,25 @@ def execute(op: Operation, raw: dict[str, Any], *, fmt: str | None, verbose: boo
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    ctx = Context(interactive=interactive, text_mode=out_fmt == "text",
-                  approval_hook=_tty_approval if interactive else None)
+    text_mode = out_fmt == "text"
+    ctx = Context(interactive=interactive, text_mode=text_mode,
+                  approval_hook=_tty_approval if interactive else None,
+                  progress_factory=_spinner if text_mode and sys.stderr.isatty() else None)
     data = op.run(ctx, raw)
     emit_result(data, out_fmt)
+
+
+def _spinner(label: str) -> Any:
+    from .spinner import spinner
+
+    return spinner(label, sys.stderr)
 
 
 def _tty_approval(preview: dict[str, Any], reason: str) -> bool:
     """BYOK "human approval": show what would happen and ask (contract §5)."""
     import click
+
+    from mm_agent.console import hold_line
 
     from .output import render_text
 
@@ -65,5 +75,7 @@ def _tty_approval(preview: dict[str, Any], reason: str) -> bool:
         "balanceChanges": sim.get("balanceChanges") or [],
         "exposures": sim.get("exposures") or [],
     }
-    click.echo("This request needs your review:\n" + render_text(shown), err=True)
-    return bool(click.confirm("Sign and send it?", default=False, err=True))
+    # The review and its question own the line: the spinner of the command stays quiet.
+    with hold_line():
+        click.echo("This request needs your review:\n" + render_text(shown), err=True)
+        return bool(click.confirm("Sign and send it?", default=False, err=True))

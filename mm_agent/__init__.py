@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import _recursion
 from .errors import MMError
+
+# py_ecc (eth-account's dependency) raises the recursion limit to 100000 at import; with it a
+# deeply nested JSON document overruns the C stack and kills the process. Undo that, always.
+_recursion.install()
 
 __version__ = "0.1.0"
 

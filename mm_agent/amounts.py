@@ -20,7 +20,14 @@ def _split(amount: object) -> tuple[str, str]:
         raise InvalidAmount(
             f"Amount must be a decimal string such as \"0.5\", not {type(amount).__name__}."
         )
+    if isinstance(amount, int) and amount.bit_length() > 300:
+        raise InvalidAmount("Amount has too many digits.")
     text = str(amount).strip().replace("_", "")
+    # Bounded before any int(): 2**256 has 78 digits, so 80 + "." + 80 covers every asset.
+    whole_len, _, frac_len = (len(x) for x in text.partition("."))
+    if whole_len > 80 or frac_len > 80:
+        raise InvalidAmount("Amount has too many digits.", hint="Give a plain decimal such as "
+                            "\"0.5\"; at most 80 digits before and after the point.")
     if text.startswith("0") and len(text) > 1 and text[1].isdigit():
         text = text.lstrip("0") or "0"
     if not _DECIMAL.match(text):

@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_SERVICE_URL",
     "FORMATS",
     "Config",
+    "check_readable_file",
     "parse_bool",
     "parse_format",
     "parse_timeout",
@@ -82,11 +83,58 @@ def _parse_stuck(value: object) -> int:
     return seconds
 
 
+def _parse_fee_cap(value: object) -> str:
+    """``security.feeCapMultiple``: a decimal > 1, kept as text so it round-trips exactly."""
+    from decimal import Decimal, InvalidOperation
+
+    text = str(value).strip()
+    try:
+        multiple = Decimal(text)
+    except InvalidOperation:
+        raise InvalidConfigValue(f"security.feeCapMultiple: {value!r} is not a number.") from None
+    if not multiple.is_finite() or multiple <= 1 or multiple > 1000:
+        raise InvalidConfigValue("security.feeCapMultiple must be a number above 1 (≤ 1000).")
+    return text
+
+
 def _parse_path(value: object) -> str:
     text = str(value).strip()
     if not text:
         raise InvalidConfigValue("security.denylist: give the path of a denylist JSON file.")
     return str(Path(text).expanduser())
+
+
+def _parse_known_protocols(value: object) -> str:
+    text = str(value).strip()
+    if not text:
+        raise InvalidConfigValue(
+            "security.knownProtocols: give the path of a known-protocols JSON file.")
+    return str(Path(text).expanduser())
+
+
+# Keys whose value is a file the engine will read: `config set` checks the file now, so a typo
+# or a FIFO / device / directory (which would block or never end when read) fails at once with
+# INVALID_CONFIG_VALUE instead of at the first transaction.
+_FILE_KEYS = frozenset({"security.denylist", "security.knownProtocols"})
+
+
+def check_readable_file(path: str, *, field: str) -> str:
+    """``path`` if it names an existing regular file we can read; never opens it."""
+    import stat
+
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InvalidConfigValue(f"{field}: {path} does not exist.") from None
+    except OSError as exc:
+        raise InvalidConfigValue(f"{field}: {path} cannot be read ({exc.strerror}).") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise InvalidConfigValue(f"{field}: {path} is {kind}.",
+                                 hint="Give the path of a regular JSON file.")
+    if not os.access(path, os.R_OK):
+        raise InvalidConfigValue(f"{field}: {path} is not readable by you.")
+    return path
 
 
 @dataclass(frozen=True)
@@ -106,6 +154,11 @@ _KEYS: dict[str, _Key] = {
         _Key("verbose", lambda v: parse_bool(v, field="verbose"), "MM_VERBOSE", False),
         _Key("walletTimeoutSeconds", parse_timeout, "MM_WALLET_TIMEOUT", 120),
         _Key("security.denylist", _parse_path, "MM_DENYLIST", None),
+        # A JSON file {"<chainId>": {"0xaddr": "name"}} of spenders the threat scan trusts,
+        # merged over the built-in registry (mm_agent/scan/known_protocols.py).
+        _Key("security.knownProtocols", _parse_known_protocols, "MM_KNOWN_PROTOCOLS", None),
+        # Agent-supplied fees above this multiple of the fee-history estimate need approval.
+        _Key("security.feeCapMultiple", _parse_fee_cap, "MM_FEE_CAP_MULTIPLE", "2"),
         _Key("smartTransactions", lambda v: parse_bool(v, field="smartTransactions"),
              "MM_SMART_TRANSACTIONS", True),
         # Beyond the contract's keys: where smart submission sends and when it replaces.
@@ -163,6 +216,8 @@ class Config:
         """Validate and persist; nothing is written if validation fails."""
         key = _key_for(name)
         parsed = key.parse(value)
+        if name in _FILE_KEYS:
+            check_readable_file(str(parsed), field=name)
 
         def apply(data: Any) -> dict[str, Any]:
             data = dict(data) if isinstance(data, dict) else {}
@@ -171,6 +226,23 @@ class Config:
 
         self._stored = self.home.update_json("config.json", {}, apply)
         return parsed
+
+    def unset(self, name: str) -> bool:
+        """Forget a persisted value (the default or the environment applies again); whether
+        there was one. Unknown keys are refused like in ``set``."""
+        _key_for(name)
+        removed = False
+
+        def apply(data: Any) -> dict[str, Any]:
+            nonlocal removed
+            data = dict(data) if isinstance(data, dict) else {}
+            if name in data:
+                del data[name]
+                removed = True
+            return data
+
+        self._stored = self.home.update_json("config.json", {}, apply)
+        return removed
 
     def all(self) -> dict[str, Any]:
         out = {name: self.get(name) for name in _KEYS}
@@ -203,6 +275,15 @@ class Config:
     def denylist_path(self) -> str | None:
         value = self.get("security.denylist")
         return str(value) if value else None
+
+    @property
+    def known_protocols_path(self) -> str | None:
+        value = self.get("security.knownProtocols")
+        return str(value) if value else None
+
+    @property
+    def fee_cap_multiple(self) -> str:
+        return str(self.get("security.feeCapMultiple"))
 
     def get_private_rpc(self, chain_id: int) -> str | None:
         value = self.get(f"privateRpc.{chain_id}")

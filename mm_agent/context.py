@@ -9,20 +9,22 @@ with ``APPROVAL_REQUIRED`` headless, or raises a LangGraph interrupt inside an a
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from . import console
 from .config import Config
 from .state import Home
 
 if TYPE_CHECKING:
     from .wallet import Wallet
 
-__all__ = ["ApprovalHook", "Context"]
+__all__ = ["ApprovalHook", "Context", "ProgressFactory"]
 
 # Given the request preview and a reason, return True to go ahead, False to refuse.
 ApprovalHook = Callable[[dict[str, Any], str], bool]
+# Given a label, a context manager that shows progress while the block runs (the CLI's spinner).
+ProgressFactory = Callable[[str], contextlib.AbstractContextManager[None]]
 
 
 class Context:
@@ -35,6 +37,7 @@ class Context:
         wallet: Wallet | None = None,
         approval_hook: ApprovalHook | None = None,
         text_mode: bool = False,
+        progress_factory: ProgressFactory | None = None,
     ) -> None:
         self.home = home or Home.from_env()
         self.config = config or Config(self.home)
@@ -42,6 +45,7 @@ class Context:
         self.text_mode = text_mode
         self._wallet = wallet
         self.approval_hook = approval_hook
+        self.progress_factory = progress_factory
 
     @property
     def wallet(self) -> Wallet:
@@ -57,7 +61,7 @@ class Context:
     def notice(self, message: str) -> None:
         """A one-off message for the person (stderr in text mode; silent otherwise)."""
         if self.text_mode:
-            print(message, file=sys.stderr, flush=True)
+            console.notify(message)
 
     def prompt_secret(self, label: str, *, confirm: bool = False) -> str | None:
         """Hidden prompt on a TTY; ``None`` when nobody can answer."""
@@ -65,9 +69,11 @@ class Context:
             return None
         import getpass
 
-        value = getpass.getpass(f"{label}: ")
+        # Prompts own the line: a running spinner clears it and waits until they are answered.
+        with console.hold_line():
+            value = getpass.getpass(f"{label}: ")
+            again = getpass.getpass(f"Repeat {label.lower()}: ") if confirm else value
         if confirm:
-            again = getpass.getpass(f"Repeat {label.lower()}: ")
             if again != value:
                 from .errors import PasswordMismatch
 
@@ -79,38 +85,23 @@ class Context:
             return None
         import click
 
-        return str(click.prompt(label, type=click.Choice(choices), default=default))
+        with console.hold_line():
+            return str(click.prompt(label, type=click.Choice(choices), default=default))
 
     def confirm(self, question: str) -> bool | None:
         if not self.interactive:
             return None
         import click
 
-        return bool(click.confirm(question, default=False))
+        with console.hold_line():
+            return bool(click.confirm(question, default=False))
 
     @contextlib.contextmanager
     def progress(self, label: str) -> Iterator[None]:
-        """A spinner on stderr in text mode on a TTY (never in json mode)."""
-        if not (self.text_mode and sys.stderr.isatty()):
+        """Progress while the block runs, if the edge gave a way to show it (the CLI's spinner
+        on a TTY in text mode); the library itself never draws anything."""
+        if self.progress_factory is None or not self.text_mode:
             yield
             return
-        import threading
-
-        stop = threading.Event()
-
-        def spin() -> None:
-            frames = "|/-\\"
-            i = 0
-            while not stop.wait(0.1):
-                sys.stderr.write(f"\r{frames[i % 4]} {label}")
-                sys.stderr.flush()
-                i += 1
-            sys.stderr.write("\r" + " " * (len(label) + 2) + "\r")
-
-        thread = threading.Thread(target=spin, daemon=True)
-        thread.start()
-        try:
+        with self.progress_factory(label):
             yield
-        finally:
-            stop.set()
-            thread.join()

@@ -146,6 +146,7 @@ def _decode_spec(spec: FunctionSpec, args: bytes, to: str | None, value: int, de
     unlimited = bool(spenders) and spec.name != "decreaseAllowance" and (
         any(a >= limit for a in amounts)
         or named.get("approved") is True  # setApprovalForAll
+        or spec.name == "authorizeOperator"  # ERC-777: every token of the holder
         or (spec.category == "permit" and named.get("allowed") is True)  # DAI permit
     )
     return DecodedCall(

@@ -10,6 +10,7 @@ dispatcher, MCP, HTTP service) turn them into envelopes, ``ToolException``s or e
     ├── UsageError (exit 2)              USAGE_ERROR
     │   ├── MissingFlag                  MISSING_FLAG
     │   ├── UnknownFlag                  UNKNOWN_FLAG
+    │   ├── UnknownTool                  UNKNOWN_TOOL
     │   ├── InlineSecretRefused          INLINE_SECRET_REFUSED
     │   ├── ConfirmationRequired         CONFIRMATION_REQUIRED
     │   └── ValidationError              INVALID_ARGUMENT
@@ -60,7 +61,8 @@ dispatcher, MCP, HTTP service) turn them into envelopes, ``ToolException``s or e
     │   ├── WrongPassword                WRONG_PASSWORD
     │   ├── EmptyPassword                EMPTY_PASSWORD
     │   ├── PasswordMismatch             PASSWORD_MISMATCH
-    │   └── PasswordRequired             PASSWORD_REQUIRED
+    │   ├── PasswordRequired             PASSWORD_REQUIRED
+    │   └── PasswordTooShort             PASSWORD_TOO_SHORT
     ├── ChainError                       CHAIN_ERROR
     │   ├── RpcError                     RPC_ERROR
     │   ├── NetworkUnreachable           NETWORK_UNREACHABLE
@@ -73,12 +75,15 @@ dispatcher, MCP, HTTP service) turn them into envelopes, ``ToolException``s or e
     │   ├── SimulationMismatch           SIMULATION_MISMATCH
     │   ├── TxFailed                     TX_FAILED
     │   ├── TxDenied                     TX_DENIED
+    │   ├── TxCancelled                  TX_CANCELLED
     │   ├── TxExpired                    TX_EXPIRED
     │   └── PolicyDenied                 POLICY_DENIED
     ├── ApprovalRequired                 APPROVAL_REQUIRED
     ├── JobTimeout                       JOB_TIMEOUT
     ├── IdempotencyConflict              IDEMPOTENCY_CONFLICT
     ├── RateLimited                      RATE_LIMITED
+    ├── RouteNotFound                    NOT_FOUND (HTTP 404: no such route)
+    ├── MethodNotAllowed                 METHOD_NOT_ALLOWED (HTTP 405)
     ├── PortInUse (exit 2)               PORT_IN_USE
     ├── AuthError                        AUTH_ERROR
     │   ├── NotAuthenticated             NOT_AUTHENTICATED
@@ -93,6 +98,7 @@ dispatcher, MCP, HTTP service) turn them into envelopes, ``ToolException``s or e
     │   ├── AnvilNotFound                ANVIL_NOT_FOUND
     │   └── DevnetNotRunning             DEVNET_NOT_RUNNING
     └── ServiceError                     SERVICE_ERROR
+        └── ServiceStopping (503)        SERVICE_STOPPING
 
 ``MMError.from_payload`` rebuilds the right class from a ``{"code", "message", "hint"}``
 object, so an error raised in the wallet service surfaces as the same class in the client.
@@ -100,6 +106,7 @@ object, so an error raised in the wallet service surfaces as the same class in t
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 __all__ = [
@@ -148,6 +155,7 @@ __all__ = [
     "LoginExpired",
     "LoginNotFound",
     "MMError",
+    "MethodNotAllowed",
     "MissingFlag",
     "NetworkUnreachable",
     "NonceNotAllowed",
@@ -157,6 +165,7 @@ __all__ = [
     "NotInitialized",
     "PasswordMismatch",
     "PasswordRequired",
+    "PasswordTooShort",
     "PayloadFromMismatch",
     "PolicyApprovalInProgress",
     "PolicyDenied",
@@ -164,9 +173,11 @@ __all__ = [
     "RateLimited",
     "RequestNotFound",
     "RequestTooLarge",
+    "RouteNotFound",
     "RpcChainMismatch",
     "RpcError",
     "ServiceError",
+    "ServiceStopping",
     "SignInError",
     "SimulationMismatch",
     "StateCorrupt",
@@ -175,6 +186,7 @@ __all__ = [
     "TokenNoAddress",
     "TradingModeApprovalInProgress",
     "TransactionError",
+    "TxCancelled",
     "TxDenied",
     "TxExpired",
     "TxFailed",
@@ -182,6 +194,7 @@ __all__ = [
     "TxReverted",
     "UnknownFlag",
     "UnknownToken",
+    "UnknownTool",
     "UnsupportedChain",
     "UnsupportedInMode",
     "UsageError",
@@ -193,6 +206,18 @@ __all__ = [
 ]
 
 _BY_CODE: dict[str, type[MMError]] = {}
+
+
+_DOUBLED_END = re.compile(r"(?<![.])([.!?:;,])\s*\.$")
+_DOUBLED_INSIDE = re.compile(r"(?<![.])([.!?])\.(?=\s)")
+
+
+def tidy(text: str) -> str:
+    """One closing mark: ``"… {reason}."`` where ``reason`` already ended in "." (an
+    exception's text, a pydantic message) must not read "…." — at the end or before the next
+    sentence. An ellipsis ("...") is left alone."""
+    text = _DOUBLED_INSIDE.sub(r"\1", text.strip())
+    return _DOUBLED_END.sub(r"\1", text) if text.endswith(".") else text
 
 
 class MMError(Exception):
@@ -211,9 +236,11 @@ class MMError(Exception):
         hint: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
+        message = tidy(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint if hint is not None else self.default_hint
+        hint = hint if hint is not None else self.default_hint
+        self.hint = tidy(hint) if hint else hint
         # Extra machine-readable context (e.g. the preview for APPROVAL_REQUIRED). Must never
         # hold a secret: it is printed in envelopes.
         self.details = details or {}
@@ -267,6 +294,11 @@ class MissingFlag(UsageError):
 class UnknownFlag(UsageError):
     code = "UNKNOWN_FLAG"
     default_hint = "Run the command with --help to see the flags it takes."
+
+
+class UnknownTool(UsageError):
+    code = "UNKNOWN_TOOL"
+    default_hint = "Call one of the tools you were given, by its exact name."
 
 
 class InlineSecretRefused(UsageError):
@@ -398,7 +430,8 @@ class RequestTooLarge(ValidationError):
 
 class UnknownToken(ValidationError):
     code = "UNKNOWN_TOKEN"
-    default_hint = "Use a token symbol from `mm chains list`'s registry or the token's 0x address."
+    default_hint = ("`mm token list --chain <chainId>` lists the known token symbols; or pass "
+                    "the token's 0x contract address.")
 
 
 class TokenNoAddress(ValidationError):
@@ -413,7 +446,9 @@ class StateError(MMError):
 
 class StateCorrupt(StateError):
     code = "STATE_CORRUPT"
-    default_hint = "Fix or remove the file, or run `mm reset --yes` to start over."
+    # Never suggest deleting: the file may be wallets.json or master.key, the only copy of keys.
+    default_hint = ("Keep the file (it may hold the only copy of keys): restore it from a "
+                    "backup or repair it by hand.")
 
 
 class StatePermissions(StateError):
@@ -483,11 +518,16 @@ class TradingModeApprovalInProgress(StateError):
 
 class DataDirLocked(StateError):
     code = "DATA_DIR_LOCKED"
+    default_hint = ("Another `mm server start` uses this data dir; stop it, or give this one "
+                    "its own --data-dir. Scale out with replicas on PostgreSQL instead.")
 
 
 class DatabaseCorrupt(StateError):
     code = "DATABASE_CORRUPT"
     http_status = 500
+    default_hint = ("Stop the service and keep mm.sqlite and master.key (they hold the wallets' "
+                    "keys): restore mm.sqlite from a backup, or check it with "
+                    "`sqlite3 mm.sqlite 'PRAGMA integrity_check'`.")
 
 
 class UnsupportedInMode(StateError):
@@ -524,6 +564,14 @@ class PasswordMismatch(VaultError):
 class PasswordRequired(VaultError):
     code = "PASSWORD_REQUIRED"
     default_hint = "Set MM_PASSWORD or run the command on a terminal to be prompted."
+
+
+class PasswordTooShort(VaultError):
+    # A vault password guards the mnemonic against anyone who copies wallets.json; scrypt
+    # slows guessing, it cannot save a four-letter password.
+    code = "PASSWORD_TOO_SHORT"
+    exit_code = 2
+    default_hint = "Choose a password of at least 8 characters."
 
 
 # --- chain / RPC ------------------------------------------------------------------------------
@@ -580,6 +628,12 @@ class TxDenied(TransactionError):
     code = "TX_DENIED"
 
 
+class TxCancelled(TransactionError):
+    """Cancelled by its submitter (`mm wallet requests cancel`): status DENIED."""
+
+    code = "TX_CANCELLED"
+
+
 class TxExpired(TransactionError):
     code = "TX_EXPIRED"
 
@@ -606,6 +660,16 @@ class RateLimited(MMError):
     code = "RATE_LIMITED"
     http_status = 429
     default_hint = "Too many requests; wait `retryAfterSeconds` and try again."
+
+
+class RouteNotFound(MMError):
+    code = "NOT_FOUND"
+    http_status = 404
+
+
+class MethodNotAllowed(MMError):
+    code = "METHOD_NOT_ALLOWED"
+    http_status = 405
 
 
 class PortInUse(MMError):
@@ -679,3 +743,13 @@ class ServiceError(MMError):
     """An error from the wallet service whose code this client does not know."""
 
     code = "SERVICE_ERROR"
+
+
+class ServiceStopping(ServiceError):
+    """The service is shutting down; an open long poll ends with this instead of holding
+    the shutdown up."""
+
+    code = "SERVICE_STOPPING"
+    http_status = 503
+    default_hint = ("The wallet service is stopping or restarting; the request goes on. Retry "
+                    "in a few seconds (`mm wallet requests watch <pollingId>`).")

@@ -17,10 +17,13 @@ __all__ = [
     "BUMP_DENOMINATOR",
     "BUMP_NUMERATOR",
     "Fees",
+    "TxFees",
     "bump",
     "estimate_fees",
+    "fee_cap_violations",
     "fee_history_request",
     "fees_from_history",
+    "payload_fees",
 ]
 
 MIN_PRIORITY_FEE = 1_000_000  # 0.001 gwei
@@ -56,6 +59,75 @@ def fees_from_history(history: dict[str, Any]) -> Fees:
     tip = max(int(statistics.median(rewards)) if rewards else 0, MIN_PRIORITY_FEE)
     return Fees(max_fee_per_gas=2 * next_base + tip, max_priority_fee_per_gas=tip,
                 base_fee=next_base)
+
+
+@dataclass(frozen=True)
+class TxFees:
+    """The gas limit and fees a transaction is simulated with and signed with: one object, so
+    the preview and what is signed cannot differ. ``source`` says whether the fee fields came
+    from the fee-history estimate or from the agent's payload."""
+
+    gas_limit: int
+    max_fee_per_gas: int
+    max_priority_fee_per_gas: int
+    base_fee: int
+    source: str  # "estimate" | "payload"
+
+    @property
+    def worst_case_fee(self) -> int:
+        return self.gas_limit * self.max_fee_per_gas
+
+    def to_tx(self) -> dict[str, int]:
+        return {"gas": self.gas_limit, "maxFeePerGas": self.max_fee_per_gas,
+                "maxPriorityFeePerGas": self.max_priority_fee_per_gas}
+
+    def to_dict(self) -> dict[str, str]:
+        """The preview's ``fees`` object (wei and gas as decimal strings)."""
+        return {"gasLimit": str(self.gas_limit), "maxFeePerGas": str(self.max_fee_per_gas),
+                "maxPriorityFeePerGas": str(self.max_priority_fee_per_gas),
+                "baseFee": str(self.base_fee), "worstCaseFeeWei": str(self.worst_case_fee),
+                "source": self.source}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TxFees:
+        return cls(int(data["gasLimit"]), int(data["maxFeePerGas"]),
+                   int(data["maxPriorityFeePerGas"]), int(data["baseFee"]),
+                   str(data.get("source") or "estimate"))
+
+
+def payload_fees(tx: dict[str, Any], estimate: Fees) -> tuple[int, int, str]:
+    """``(maxFeePerGas, maxPriorityFeePerGas, source)``: the payload's fee fields where it has
+    them (a legacy ``gasPrice`` arrives here already mapped to both), the estimate otherwise."""
+    max_fee, tip = tx.get("maxFeePerGas"), tx.get("maxPriorityFeePerGas")
+    if max_fee is None and tip is None:
+        return estimate.max_fee_per_gas, estimate.max_priority_fee_per_gas, "estimate"
+    if max_fee is None:
+        # Only a tip: room for the base fee to double on top of it, as the estimate does.
+        return 2 * estimate.base_fee + int(tip), int(tip), "payload"
+    if tip is None:
+        tip = min(estimate.max_priority_fee_per_gas, int(max_fee))
+    return int(max_fee), int(tip), "payload"
+
+
+def fee_cap_violations(fees: TxFees, estimate: Fees, *, multiple: str,
+                       agent_gas: int | None, estimated_gas: int) -> list[dict[str, str]]:
+    """``fee_cap`` violations (approval required): agent fees above ``multiple`` x the
+    estimate, or an agent gas limit above ``multiple`` x the wallet's own gas estimate."""
+    from decimal import Decimal
+
+    factor = Decimal(multiple)
+    out = []
+    cap = int(Decimal(estimate.max_fee_per_gas) * factor)
+    if fees.source == "payload" and fees.max_fee_per_gas > cap:
+        out.append({"rule": "fee_cap", "message": (
+            f"The payload's maxFeePerGas ({fees.max_fee_per_gas} wei) is above {multiple}x "
+            f"the fee-history estimate ({estimate.max_fee_per_gas} wei).")})
+    gas_cap = int(Decimal(estimated_gas) * factor)
+    if agent_gas is not None and agent_gas > gas_cap:
+        out.append({"rule": "fee_cap", "message": (
+            f"The payload's gas limit ({agent_gas}) is above {multiple}x the simulated need "
+            f"({estimated_gas}).")})
+    return out
 
 
 def bump(value: int) -> int:

@@ -40,16 +40,24 @@ class NonceManager:
         with _LOCKS_GUARD:
             return _LOCKS[key]
 
+    def _next(self, rpc: RpcClient, data: dict[str, Any], key: str, address: str) -> int:
+        pending = hex_to_int(rpc.call("eth_getTransactionCount", [address, "pending"]))
+        entry = data.get(key) or {}
+        stored = int(entry.get("next", 0))
+        if stored > pending and time.time() - float(entry.get("at", 0)) > STALE_SECONDS:
+            stored = pending
+        return max(pending, stored)
+
+    def peek(self, rpc: RpcClient, chain_id: int, address: str) -> int:
+        """The nonce ``reserve`` would hand out now, without reserving it."""
+        data: dict[str, Any] = self.home.read_json(self.NAME, {}) or {}
+        return self._next(rpc, data, _key(chain_id, address), address)
+
     def reserve(self, rpc: RpcClient, chain_id: int, address: str) -> int:
         key = _key(chain_id, address)
         with self._lock(key), self.home.locked(".nonces.lock"):
-            pending = hex_to_int(rpc.call("eth_getTransactionCount", [address, "pending"]))
             data: dict[str, Any] = self.home.read_json(self.NAME, {}) or {}
-            entry = data.get(key) or {}
-            stored = int(entry.get("next", 0))
-            if stored > pending and time.time() - float(entry.get("at", 0)) > STALE_SECONDS:
-                stored = pending
-            nonce = max(pending, stored)
+            nonce = self._next(rpc, data, key, address)
             data[key] = {"next": nonce + 1, "at": time.time()}
             self.home.write_json(self.NAME, data)
             return nonce

@@ -23,9 +23,19 @@ if TYPE_CHECKING:
 
     from .context import Context
 
-__all__ = ["OPERATIONS", "Audience", "Operation", "agent_operations", "children", "find", "get"]
+__all__ = [
+    "OPERATIONS",
+    "Audience",
+    "Operation",
+    "WalletMode",
+    "agent_operations",
+    "children",
+    "find",
+    "get",
+]
 
 Audience = Literal["agent", "human", "operator"]
+WalletMode = Literal["byok", "server-wallet"]
 
 
 @cache
@@ -46,6 +56,20 @@ class Operation:
     audience: Audience = "agent"
     waits: bool = False  # takes --wait / --wallet-timeout
     destructive: bool = False  # moves funds or deletes state (MCP destructiveHint)
+    # --- what agent surfaces need (function calling, LangChain, MCP) ---
+    result: str | None = None  # "module:Model" of the JSON `data` object (MCP outputSchema)
+    modes: tuple[WalletMode, ...] = ("byok", "server-wallet")  # wallet modes it works in
+    idempotent: bool | None = None  # same call twice = same effect; None → `not writes`
+    open_world: bool = True  # talks to a chain or the wallet service (MCP openWorldHint)
+    may_pause: bool | None = None  # can wait for a human's approval; None → `writes and waits`
+    account: bool = False  # takes the agent option `account` (acts for one of the accounts)
+
+    def __post_init__(self) -> None:
+        # Defaults that follow from other fields (a frozen dataclass: set them once here).
+        if self.idempotent is None:
+            object.__setattr__(self, "idempotent", not self.writes)
+        if self.may_pause is None:
+            object.__setattr__(self, "may_pause", self.writes and self.waits)
 
     @property
     def cli_name(self) -> str:
@@ -57,6 +81,9 @@ class Operation:
 
     def args_model(self) -> type[BaseModel] | None:
         return _load(self.args) if self.args else None
+
+    def result_model(self) -> type[BaseModel] | None:
+        return _load(self.result) if self.result else None
 
     def handler_fn(self) -> Callable[[Context, Any], dict[str, Any]]:
         return _load(self.handler)  # type: ignore[no-any-return]
@@ -88,6 +115,8 @@ _C = "mm_agent.ops.chain_ops"
 _W = "mm_agent.ops.wallet_ops"
 _D = "mm_agent.ops.devnet_ops"
 _SS = "mm_agent.ops.session_ops"
+_R = "mm_agent.results"
+_SERVER: tuple[WalletMode, ...] = ("server-wallet",)
 
 OPERATIONS: tuple[Operation, ...] = (
     # --- setup and session (human-facing) --------------------------------------------------------
@@ -100,6 +129,9 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("config_set", ("config", "set"), "Set a config value.",
         "Persist a validated configuration value under MM_HOME/config.json.",
         f"{_S}:config_set", f"{_S}:ConfigSetArgs", writes=True, audience="human"),
+    _op("config_unset", ("config", "unset"), "Remove a config value (back to its default).",
+        "Remove a persisted configuration value from MM_HOME/config.json.",
+        f"{_S}:config_unset", f"{_S}:ConfigUnsetArgs", writes=True, audience="human"),
     _op("reset", ("reset",), "Delete all local state under MM_HOME.",
         "Delete session, wallets, config, history and request records.",
         f"{_S}:reset", f"{_S}:ResetArgs", writes=True, audience="human", destructive=True),
@@ -110,93 +142,125 @@ OPERATIONS: tuple[Operation, ...] = (
         "Show how the wallet is set up.",
         "mm_agent.ops.status_ops:init_show", audience="human"),
     _op("wallet_password_set", ("wallet", "password", "set"), "Encrypt the BYOK vault.",
-        "Encrypt the BYOK mnemonic with a password (MM_NEW_PASSWORD or a hidden prompt).",
+        "Encrypt the BYOK mnemonic with a password of at least 8 characters. The password is "
+        "read from MM_NEW_PASSWORD (and MM_NEW_PASSWORD_CONFIRM) or a hidden prompt, never "
+        "from a flag.",
         f"{_W}:password_set", writes=True, audience="human"),
     _op("wallet_password_change", ("wallet", "password", "change"), "Change the vault password.",
-        "Re-encrypt the BYOK mnemonic under a new password (MM_PASSWORD, MM_NEW_PASSWORD).",
+        "Re-encrypt the BYOK mnemonic under a new password (at least 8 characters). The "
+        "current password is read from MM_PASSWORD, the new one from MM_NEW_PASSWORD (and "
+        "MM_NEW_PASSWORD_CONFIRM), or hidden prompts; never from a flag.",
         f"{_W}:password_change", writes=True, audience="human"),
     _op("wallet_password_remove", ("wallet", "password", "remove"), "Decrypt the vault.",
-        "Store the BYOK mnemonic without a password (MM_PASSWORD or a hidden prompt).",
+        "Store the BYOK mnemonic without a password. The current password is read from "
+        "MM_PASSWORD or a hidden prompt, never from a flag.",
         f"{_W}:password_remove", writes=True, audience="human", destructive=True),
     # --- wallet (agent-facing) -------------------------------------------------------------------
     _op("wallet_create", ("wallet", "create"), "Create another account.",
         "Create a new account in this wallet (next HD index for BYOK) and return its address.",
-        f"{_W}:wallet_create", f"{_W}:WalletCreateArgs", writes=True),
+        f"{_W}:wallet_create", f"{_W}:WalletCreateArgs", writes=True, result=f"{_R}:Account"),
     _op("wallet_list", ("wallet", "list"), "List accounts.",
         "List the wallet's accounts with address, name and which one is active.",
-        f"{_W}:wallet_list"),
+        f"{_W}:wallet_list", result=f"{_R}:AccountList"),
     _op("wallet_select", ("wallet", "select"), "Make an account active.",
         "Make the account with this address the active one for later operations.",
-        f"{_W}:wallet_select", f"{_W}:WalletSelectArgs", writes=True),
+        f"{_W}:wallet_select", f"{_W}:WalletSelectArgs", writes=True, result=f"{_R}:Account",
+        idempotent=True),
     _op("wallet_show", ("wallet", "show"), "Show an account.",
         "Show one account (the active one by default): address, name, mode.",
-        f"{_W}:wallet_show", f"{_W}:WalletShowArgs"),
+        f"{_W}:wallet_show", f"{_W}:WalletShowArgs", result=f"{_R}:Account"),
     _op("wallet_address", ("wallet", "address"), "Print the active address.",
-        "Return the checksummed address of the active account.", f"{_W}:wallet_address"),
+        "Return the checksummed address of the active account.", f"{_W}:wallet_address",
+        result=f"{_R}:AddressResult", open_world=False),
     _op("wallet_add_fund", ("wallet", "add-fund"), "Show how to fund the wallet.",
         "Return the address to send funds to (a QR code on a terminal).",
-        f"{_W}:wallet_add_fund"),
+        f"{_W}:wallet_add_fund", result=f"{_R}:AddressResult", open_world=False),
     _op("wallet_balance", ("wallet", "balance"), "Show balances.",
         "Native and token balances of the active account per chain, as exact decimal strings. "
         "Use before transfers to check funds.",
-        f"{_W}:wallet_balance", f"{_W}:BalanceArgs"),
+        f"{_W}:wallet_balance", f"{_W}:BalanceArgs", result=f"{_R}:Balance", account=True),
     _op("wallet_sign_message", ("wallet", "sign-message"), "Sign a text message.",
         "Sign a message with personal_sign (EIP-191) after a threat scan. Returns a request "
         "whose signature field holds the signature.",
-        f"{_W}:sign_message", f"{_W}:SignMessageArgs", writes=True, waits=True),
+        f"{_W}:sign_message", f"{_W}:SignMessageArgs", writes=True, waits=True,
+        result=f"{_R}:RequestResult", account=True),
     _op("wallet_sign_typed_data", ("wallet", "sign-typed-data"), "Sign EIP-712 typed data.",
         "Sign EIP-712 typed data (v4) after validation and a threat scan (permits are checked "
         "for who may spend what and until when).",
-        f"{_W}:sign_typed_data", f"{_W}:SignTypedDataArgs", writes=True, waits=True),
+        f"{_W}:sign_typed_data", f"{_W}:SignTypedDataArgs", writes=True, waits=True,
+        result=f"{_R}:RequestResult", account=True),
     _op("wallet_send_transaction", ("wallet", "send-transaction"), "Send a raw transaction.",
         "Send a contract call or payment given as a JSON payload. It is decoded, simulated and "
         "scanned first; a reverting transaction is never broadcast; risky ones wait for a human.",
         f"{_W}:send_transaction", f"{_W}:SendTransactionArgs", writes=True, waits=True,
-        destructive=True),
+        destructive=True, result=f"{_R}:RequestResult", account=True),
     _op("transfer", ("transfer",), "Transfer native tokens or ERC-20s.",
         "Transfer an amount of the native coin or an ERC-20 token (by symbol or address) to a "
         "recipient. Amounts are human decimals as strings ('0.5'). Returns the request with "
         "txHash and status.",
-        f"{_W}:transfer", f"{_W}:TransferArgs", writes=True, waits=True, destructive=True),
+        f"{_W}:transfer", f"{_W}:TransferArgs", writes=True, waits=True, destructive=True,
+        result=f"{_R}:RequestResult", account=True),
     _op("wallet_policy_get", ("wallet", "policy", "get"), "Show the wallet's policy.",
         "Return the server wallet's policy document (YAML): allowlists, blocklist, allowed "
         "chains, token recipients and the rolling 24h USD outflow limit.",
-        "mm_agent.ops.policy_ops:policy_get"),
+        "mm_agent.ops.policy_ops:policy_get", result=f"{_R}:PolicyDocument",
+        modes=_SERVER, account=True),
     _op("wallet_policy_set", ("wallet", "policy", "set"), "Replace the wallet's policy.",
         "Replace the policy with a complete YAML document. Tightening applies at once "
         "(status confirmed); broadening waits for the human's approval (pending_approval).",
         "mm_agent.ops.policy_ops:policy_set", "mm_agent.ops.policy_ops:PolicySetArgs",
-        writes=True, waits=True),
+        writes=True, waits=True, result=f"{_R}:PolicyChange", modes=_SERVER, account=True),
     _op("wallet_policy_template", ("wallet", "policy", "template"), "Print a policy template.",
         "Return a commented policy document to start from.",
-        "mm_agent.ops.policy_ops:policy_template"),
+        "mm_agent.ops.policy_ops:policy_template", result=f"{_R}:PolicyDocument",
+        open_world=False),
     _op("wallet_trading_mode_get", ("wallet", "trading-mode", "get"), "Show the trading mode.",
         "Return the wallet's trading mode: guard (all guardrails) or beast (threat scan only).",
-        "mm_agent.ops.policy_ops:trading_mode_get"),
+        "mm_agent.ops.policy_ops:trading_mode_get", result=f"{_R}:TradingMode",
+        modes=_SERVER, account=True),
     _op("wallet_trading_mode_set", ("wallet", "trading-mode", "set"), "Set the trading mode.",
         "Switch the trading mode. guard → beast needs the human's approval "
         "(pending_approval); beast → guard applies at once.",
         "mm_agent.ops.policy_ops:trading_mode_set", "mm_agent.ops.policy_ops:TradingModeSetArgs",
-        writes=True, waits=True),
+        writes=True, waits=True, result=f"{_R}:TradingModeChange", modes=_SERVER,
+        account=True),
     _op("wallet_requests_list", ("wallet", "requests", "list"), "List requests.",
-        "List recent signing and transaction requests with their status.",
-        f"{_W}:requests_list", f"{_W}:RequestsListArgs"),
+        "List signing and transaction requests that are not final yet (pending, awaiting "
+        "approval, submitted); all (--all) adds the finished ones.",
+        f"{_W}:requests_list", f"{_W}:RequestsListArgs", result=f"{_R}:RequestList"),
     _op("wallet_requests_watch", ("wallet", "requests", "watch"), "Follow one request.",
         "Wait for a request (by pollingId) to reach a final status and return it.",
-        f"{_W}:requests_watch", f"{_W}:RequestsWatchArgs", waits=True),
+        f"{_W}:requests_watch", f"{_W}:RequestsWatchArgs", waits=True, result=f"{_R}:Request"),
+    _op("wallet_requests_cancel", ("wallet", "requests", "cancel"), "Cancel a request.",
+        "Cancel a request by pollingId: a PENDING or AWAITING_MFA one ends DENIED with "
+        "TX_CANCELLED; a SUBMITTED transaction is replaced by a 0-value self-transfer with "
+        "the same nonce (result.cancelTxHash).",
+        "mm_agent.ops.cancel_ops:requests_cancel", "mm_agent.ops.cancel_ops:RequestsCancelArgs",
+        writes=True, result=f"{_R}:Request"),
     # --- read-only helpers (agent-facing) --------------------------------------------------------
     _op("decode", ("decode",), "Decode calldata.",
         "Decode 0x calldata into function name, parameters and a readable intent. Unknown "
-        "selectors give functionName null.", f"{_W}:decode", f"{_W}:DecodeArgs"),
+        "selectors give functionName null.", f"{_W}:decode", f"{_W}:DecodeArgs",
+        result=f"{_R}:Decoded", open_world=False),
     _op("tx", ("tx",), "Show a transaction.",
-        "Status, block, gas and parties of a transaction by hash.", f"{_W}:tx", f"{_W}:TxArgs"),
+        "Status, block, gas and parties of a transaction by hash.", f"{_W}:tx", f"{_W}:TxArgs",
+        result=f"{_R}:Transaction"),
     _op("tx_history", ("tx", "history"), "List this wallet's transactions.",
         "Recent transactions sent by this wallet, newest first.",
-        f"{_W}:tx_history", f"{_W}:TxHistoryArgs"),
+        f"{_W}:tx_history", f"{_W}:TxHistoryArgs", result=f"{_R}:TxHistory"),
     _op("chains_list", ("chains", "list"), "List supported chains.",
         "List the EVM chains this wallet supports, with chainId, CAIP-2 id, name, native symbol "
         "and whether each is a testnet. Use it to find the chainId for other tools.",
-        f"{_C}:chains_list"),
+        f"{_C}:chains_list", result=f"{_R}:ChainList", open_world=False),
+    _op("token_list", ("token", "list"), "List known tokens.",
+        "List the tokens this wallet knows by symbol (native coin, curated ERC-20s, devnet "
+        "tokens) per chain, with address and decimals. Use it to find a --token value.",
+        "mm_agent.ops.token_ops:token_list", "mm_agent.ops.token_ops:TokenListArgs",
+        open_world=False, result=f"{_R}:TokenList"),
+    _op("token_list_search", ("token", "list", "search"), "Search known tokens.",
+        "Find known tokens whose symbol or name contains the query, per chain.",
+        "mm_agent.ops.token_ops:token_search", "mm_agent.ops.token_ops:TokenSearchArgs",
+        open_world=False, result=f"{_R}:TokenList"),
     # --- sign-in to the wallet service (human-facing) ----------------------------------------
     _op("login", ("login",), "Sign in to the wallet service.",
         "Sign in by email magic link (browser), by pairing an authenticator app (qr), or "
@@ -231,6 +295,12 @@ OPERATIONS: tuple[Operation, ...] = (
         "channel, the TOTP provisioning URI).",
         "mm_agent.ops.server_ops:create_login", "mm_agent.ops.server_ops:CreateLoginArgs",
         writes=True, audience="operator"),
+    # --- MCP server (operator: it serves agents, it is never an agent tool) ----------------------
+    _op("mcp", ("mcp",), "Serve the agent tools over MCP (stdio, or --http).",
+        "Serve this wallet's agent tools to an MCP client over stdio, or over streamable HTTP "
+        "on loopback with --http (bearer token, Origin checked), until the client disconnects "
+        "or Ctrl-C. BYOK: the vault is unlocked from MM_PASSWORD.",
+        "mm_agent.ops.mcp_ops:mcp_serve", "mm_agent.ops.mcp_ops:McpArgs", audience="operator"),
 )
 
 _BY_NAME = {op.name: op for op in OPERATIONS}

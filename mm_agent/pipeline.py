@@ -1,9 +1,11 @@
 """The security pipeline every signing path runs through (contract §5).
 
-decode → simulate → threat scan → policy → approval if required → nonce/fees → sign → submit
-→ confirm. ``Engine`` holds chain access for one MM_HOME/config; ``preview_*`` build the
-section-5 preview without signing; ``gate`` applies the verdict; ``execute_transaction`` does
-the rest. The BYOK wallet calls it in-process; the wallet service calls the same code.
+decode → fees & gas → simulate with exactly those (``txplan``) → threat scan → policy →
+approval if required → sign the previewed gas and fees (``prepare_transaction``) with a nonce
+→ submit → confirm. ``Engine`` holds chain access for one MM_HOME/config; ``preview_*`` build
+the section-5 preview without signing; ``gate`` applies the verdict; ``prepare_transaction``
+and ``submit`` do the rest. The BYOK wallet calls it in-process; the wallet service calls the
+same code.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from .errors import (
     ApprovalRequired,
     InsufficientFunds,
     MMError,
+    NonceNotAllowed,
     RpcError,
     TxDenied,
     TxReverted,
 )
-from .fees import fee_history_request, fees_from_history
+from .fees import TxFees
 from .nonces import NonceManager
 from .rpc import RpcClient, hex_to_int
 from .state import Home
@@ -36,7 +39,7 @@ __all__ = ["Engine", "Policy", "PolicyResult", "Preview", "gate"]
 
 log = logging.getLogger("mm_agent.pipeline")
 
-GAS_MARGIN_NUM, GAS_MARGIN_DEN, GAS_MARGIN_ADD = 13, 10, 5_000
+# Stuck-transaction replacements may raise fees to at most this multiple of the signed fee.
 FEE_CAP_MULTIPLIER = 3
 
 
@@ -67,6 +70,18 @@ class Preview:
     # What was previewed, for policy checks (not part of the JSON preview).
     tx: dict[str, Any] | None = None
     typed_data: dict[str, Any] | None = None
+    # Transactions: the gas limit and fees simulated with, exactly what will be signed
+    # (``TxFees.to_dict()``: the preview's ``fees`` object). Execution signs these, never a
+    # second estimate.
+    fees: dict[str, str] | None = None
+    # False when the wallet could not pay for gas at preview time, so the simulation ran
+    # without the real fees: execution refuses it (INSUFFICIENT_FUNDS).
+    executable: bool = True
+    # The engine's own findings (``fee_cap``), merged into whatever policy decides.
+    engine_violations: list[dict[str, str]] = field(default_factory=list)
+    # Messages: the text previewed (the intent shows at most 80 characters of it), so an
+    # approval can be bound to exactly it (``mm_agent.confirmation``).
+    message: str | None = None
 
     @property
     def requires_approval(self) -> bool:
@@ -88,7 +103,7 @@ class Preview:
         return "; ".join(parts) or "approval required"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "intent": self.intent,
             "decoded": self.decoded,
             "simulation": self.simulation,
@@ -96,6 +111,19 @@ class Preview:
             "policy": self.policy.to_dict(),
             "requiresApproval": self.requires_approval,
         }
+        if self.fees is not None:
+            out["fees"] = dict(self.fees)
+        return out
+
+
+def with_engine_violations(preview: Preview, result: PolicyResult) -> PolicyResult:
+    """``result`` plus the preview's engine violations (``fee_cap``): they need approval in
+    every mode; a ``deny`` stays a deny."""
+    extra = [v for v in preview.engine_violations if v not in result.violations]
+    if not extra:
+        return result
+    decision = "deny" if result.decision == "deny" else "approval_required"
+    return PolicyResult(decision, [*result.violations, *extra])
 
 
 def scan_policy(preview: Preview) -> PolicyResult:
@@ -142,7 +170,9 @@ class Engine:
         self.remote_scanners = remote_scanners
         self.policy = policy or scan_policy
         self.nonces = NonceManager(home)
+        self.nonce_source: Callable[[int, str], int] | None = None
         self._denylist: frozenset[str] | None = None
+        self._known_protocols: dict[int, dict[str, str]] | None = None
         self._code_cache: dict[tuple[int, str], bool] = {}
 
     # --- chain access -----------------------------------------------------------------------
@@ -166,7 +196,12 @@ class Engine:
         return self._rpcs[url]
 
     def rpc(self, chain_id: int) -> RpcClient:
-        return self._client(self.rpc_url(chain_id))
+        from .rpc_chain import verify_chain_id
+
+        client = self._client(self.rpc_url(chain_id))
+        # RPC_CHAIN_MISMATCH before anything is previewed (asked once per URL and chain).
+        verify_chain_id(client, chain_id)
+        return client
 
     def private_rpc(self, chain_id: int) -> RpcClient | None:
         if not self.config.smart_transactions:
@@ -218,6 +253,38 @@ class Engine:
             self._denylist = load_denylist(self.config.denylist_path)
         return self._denylist
 
+    # --- threat-scan context (owned by the scan rules; see mm_agent/scan/known_protocols.py) ---
+    def known_protocols(self, chain_id: int) -> dict[str, str]:
+        """Verified protocols of a chain: built-in registry, devnet tokens, config file."""
+        from .scan.known_protocols import known_protocols_for, load_known_protocols
+
+        if self._known_protocols is None:
+            path = self.config.known_protocols_path
+            self._known_protocols = load_known_protocols(path) if path else {}
+        devnet = self.devnet() if chain_id == DEVNET_CHAIN_ID else None
+        tokens = [(str(t.get("address")), str(t.get("symbol")))
+                  for t in (devnet or {}).get("tokens", []) if isinstance(t, dict)]
+        return known_protocols_for(chain_id, extra=self._known_protocols,
+                                   devnet_contracts=tokens)
+
+    def token_balance(self, chain_id: int, token: str, holder: str) -> int | None:
+        """``balanceOf(holder)`` at ``latest``; None when the token does not answer."""
+        from .tokens import SEL_BALANCE_OF, encode_call
+
+        try:
+            raw = self.rpc(chain_id).call("eth_call", [{"to": token, "data": encode_call(
+                SEL_BALANCE_OF, ["address"], [holder])}, "latest"])
+        except MMError:
+            return None
+        if not isinstance(raw, str) or len(raw) != 66:  # not one ABI word: not an ERC-20 answer
+            return None
+        return hex_to_int(raw)
+
+    def _scan_context(self, chain_id: int) -> dict[str, Any]:
+        assets = frozenset(t.address.lower() for t in self._known_tokens(chain_id) if t.address)
+        return {"known_protocols": self.known_protocols(chain_id), "known_assets": assets,
+                "balance_of": lambda token, holder: self.token_balance(chain_id, token, holder)}
+
     def format_token_amount(self, chain_id: int) -> Callable[[str, int], str]:
         lookup = self.asset_lookup(chain_id)
 
@@ -264,20 +331,38 @@ class Engine:
             chain_id=chain_id, wallet=sender,
             is_contract=lambda a: self.is_contract(chain_id, a),
             known_counterparties=self._counterparties(sender),
-            denylist=self.denylist(), **kw,
+            denylist=self.denylist(), **self._scan_context(chain_id), **kw,
         )
         return scan(inp, remote=self.remote_scanners).to_dict()
 
     def _finish(self, preview: Preview) -> Preview:
-        preview.policy = self.policy(preview)
+        preview.policy = with_engine_violations(preview, self.policy(preview))
         return preview
+
+    def check_nonce(self, chain_id: int, sender: str, tx: dict[str, Any]) -> None:
+        """A payload ``nonce`` is accepted only when it is the next nonce the wallet would use
+        anyway (then it changes nothing); anything else is ``NONCE_NOT_ALLOWED``."""
+        if tx.get("nonce") is None:
+            return
+        expected = self.next_nonce(chain_id, sender)
+        if int(tx["nonce"]) != expected:
+            raise NonceNotAllowed(
+                f"The payload's nonce {tx['nonce']} is not this wallet's next nonce "
+                f"({expected}); the nonce manager picks nonces.")
+
+    def next_nonce(self, chain_id: int, sender: str) -> int:
+        """The nonce the next transaction of ``sender`` gets (the service plugs its own
+        ``nonce_source`` in: its nonce table, not MM_HOME's)."""
+        if self.nonce_source is not None:
+            return self.nonce_source(chain_id, sender)
+        return self.nonces.peek(self.rpc(chain_id), chain_id, sender)
 
     def preview_transaction(self, chain_id: int, sender: str, tx: dict[str, Any],
                             *, intent: str | None = None) -> Preview:
         from .decode import decode_calldata, decode_revert
         from .intents import intent_for
-        from .simulate import simulate_transaction, simulation_request
 
+        self.check_nonce(chain_id, sender, tx)
         chain = get_chain(chain_id)
         value = int(tx.get("value") or 0)
         data = tx.get("data") or "0x"
@@ -293,26 +378,17 @@ class Engine:
                           f"{chain.native_symbol} to {tx.get('to')}")
             else:
                 intent = intent_for(decoded, self.format_token_amount(chain_id))
-        rpc = self.rpc(chain_id)
-        sim_tx = {**tx, "from": sender}
-        prefetched: dict[str, Any] = {}
-        to = tx.get("to")
-        code_key = (chain_id, str(to).lower())
-        if to and code_key not in self._code_cache:
-            # One round trip for the simulation and the scan's "is `to` a contract?".
-            try:
-                blocks, code = rpc.batch([simulation_request(sim_tx),
-                                          ("eth_getCode", [to, "latest"])])
-            except RpcError as exc:
-                if exc.details.get("method") == "eth_simulateV1":
-                    prefetched["v1_error"] = exc
-            else:
-                prefetched["v1_response"] = blocks
-                self._code_cache[code_key] = bool(code and code != "0x")
-        simulation = simulate_transaction(
-            rpc, sim_tx, asset_of=self.asset_lookup(chain_id),
-            native_symbol=chain.native_symbol, decode_revert=decode_revert, **prefetched,
+        from .txplan import plan_transaction
+
+        plan = plan_transaction(
+            self.rpc(chain_id), chain_id, sender, tx,
+            fee_cap_multiple=self.config.fee_cap_multiple,
+            has_code=lambda a: self._code_cache.get((chain_id, a.lower())),
+            remember_code=lambda a, v: self._code_cache.__setitem__((chain_id, a.lower()), v),
+            simulate_kw={"asset_of": self.asset_lookup(chain_id),
+                         "native_symbol": chain.native_symbol, "decode_revert": decode_revert},
         )
+        simulation = plan.simulation
         scan = self._scan(chain_id, sender, kind="transaction",
                           tx={"to": tx.get("to"), "value": value, "data": tx.get("data") or "0x",
                               "authorizationList": tx.get("authorizationList")},
@@ -326,13 +402,15 @@ class Engine:
                                     simulation, scan, PolicyResult(),
                                     effective_recipient=decoded.effective_recipient,
                                     tx={"to": tx.get("to"), "value": value,
-                                        "data": tx.get("data") or "0x"}))
+                                        "data": tx.get("data") or "0x"},
+                                    fees=plan.fees.to_dict(), executable=plan.executable,
+                                    engine_violations=plan.violations))
 
     def preview_message(self, chain_id: int, sender: str, message: str) -> Preview:
         shown = message if len(message) <= 80 else message[:77] + "..."
         scan = self._scan(chain_id, sender, kind="message", message=message)
         return self._finish(Preview("message", chain_id, sender, f'Sign message "{shown}"',
-                                    None, None, scan, PolicyResult()))
+                                    None, None, scan, PolicyResult(), message=message))
 
     def preview_typed_data(self, chain_id: int, sender: str, typed: dict[str, Any],
                            *, intent: str | None = None) -> Preview:
@@ -349,44 +427,28 @@ class Engine:
     # --- execution ---------------------------------------------------------------------------
     def prepare_transaction(self, chain_id: int, sender: str, tx: dict[str, Any],
                             preview: Preview) -> dict[str, Any]:
-        """Gas, fees and the funds check. Raises ``TX_REVERTED`` for a reverting simulation."""
+        """The unsigned transaction: exactly the previewed gas and fees, and the funds check.
+        Raises ``TX_REVERTED`` for a reverting simulation."""
         sim = preview.simulation or {}
         if not sim.get("success", True):
             raise TxReverted(f"Simulation reverted: {sim.get('revertReason')}. Nothing was sent.",
                              details={"revertReason": sim.get("revertReason")})
-        rpc = self.rpc(chain_id)
-        gas_used = int(sim.get("gasUsed") or 0)
-        if tx.get("gas"):
-            gas = int(tx["gas"])
-        elif gas_used == 21_000 and (tx.get("data") or "0x") == "0x":
-            gas = 21_000
-        else:
-            gas = gas_used * GAS_MARGIN_NUM // GAS_MARGIN_DEN + GAS_MARGIN_ADD
-        balance_call = ("eth_getBalance", [sender, "latest"])
-        if tx.get("maxFeePerGas") is not None:
-            max_fee = int(tx["maxFeePerGas"])
-            tip = int(tx.get("maxPriorityFeePerGas") or min(max_fee, 1_000_000))
-            raw_balance = rpc.call(*balance_call)
-        else:
-            # Fee history and the balance in one round trip.
-            history, raw_balance = rpc.batch([fee_history_request(), balance_call])
-            fees = fees_from_history(history)
-            max_fee, tip = fees.max_fee_per_gas, fees.max_priority_fee_per_gas
-            if tx.get("maxPriorityFeePerGas") is not None:
-                tip = int(tx["maxPriorityFeePerGas"])
-                max_fee = max(max_fee, tip)
+        if preview.fees is None:
+            raise TxReverted("The preview carries no gas and fees to sign; nothing was sent.")
+        fees = TxFees.from_dict(preview.fees)
         value = int(tx.get("value") or 0)
-        balance = hex_to_int(raw_balance)
-        if balance < value + gas * max_fee:
+        balance = hex_to_int(self.rpc(chain_id).call("eth_getBalance", [sender, "latest"]))
+        if not preview.executable or balance < value + fees.worst_case_fee:
             chain = get_chain(chain_id)
-            need = format_units(value + gas * max_fee, chain.native_decimals)
+            need = format_units(value + fees.worst_case_fee, chain.native_decimals)
             have = format_units(balance, chain.native_decimals)
             raise InsufficientFunds(
-                f"Needs up to {need} {chain.native_symbol} (value + gas), has {have}.")
+                f"Needs up to {need} {chain.native_symbol} (value + worst-case fee), has {have}."
+                + ("" if preview.executable else
+                   " The preview could not run with real fees; fund the wallet and retry."))
         return {
             "type": 2, "chainId": chain_id, "to": tx.get("to"), "value": value,
-            "data": tx.get("data") or "0x", "gas": gas, "maxFeePerGas": max_fee,
-            "maxPriorityFeePerGas": tip,
+            "data": tx.get("data") or "0x", **fees.to_tx(),
         }
 
     def submit(self, chain_id: int, sender: str, prepared: dict[str, Any], sign: SignFn,

@@ -10,14 +10,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import yaml
 
+from . import safe_yaml
 from .addresses import to_checksum_address
 from .chains import CHAINS, DEVNET_CHAIN_ID, parse_chain_id
+from .decimals import bounded_decimal
 from .errors import InvalidChainId, InvalidPolicyYaml, ValidationError
+from .safe_yaml import StrictLoader
 
 __all__ = [
     "DEFAULT_ALLOWED_CHAINS",
@@ -25,14 +28,18 @@ __all__ = [
     "SCHEMA_VERSION",
     "TRADING_MODES",
     "PolicyDocument",
+    "apply_broadening",
     "broadening_changes",
+    "broadening_diff",
     "default_policy",
     "dump_policy",
+    "field_changes",
     "is_broadening",
     "mode_change_is_broadening",
     "parse_policy",
     "parse_trading_mode",
     "template",
+    "tighten_only",
     "tightening_changes",
 ]
 
@@ -63,9 +70,10 @@ class PolicyDocument:
 
 
 # --- YAML -------------------------------------------------------------------------------------
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps unquoted 0x… as text, floats as Decimal, and refuses duplicate
-    keys (a second ``blocklist:`` would silently replace the first)."""
+class _Loader(StrictLoader):
+    """SafeLoader (no anchors/aliases, bounded: safe_yaml) that keeps unquoted 0x… as text,
+    floats as Decimal, and refuses duplicate keys (a second ``blocklist:`` would silently
+    replace the first)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         self.flatten_mapping(node)
@@ -88,14 +96,20 @@ def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
     text = str(loader.construct_scalar(node))
     if text.lstrip("+-").lower().startswith("0x"):
         return text  # YAML 1.1 would read an unquoted address as a number
+    if len(text) > 100:  # int() of thousands of digits is refused (or slow): bound first
+        raise InvalidPolicyYaml(f"line {node.start_mark.line + 1}: number too long.")
     return yaml.SafeLoader.construct_yaml_int(loader, node)
 
 
 def _construct_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
     text = str(loader.construct_scalar(node)).replace("_", "")
     try:
-        return Decimal(text)  # exact: 1000.10 must not become 1000.0999…
-    except InvalidOperation:
+        # exact: 1000.10 must not become 1000.0999…; bounded digits and exponent (1e999999999)
+        return bounded_decimal(text, what=f"line {node.start_mark.line + 1}: number",
+                               error=InvalidPolicyYaml)
+    except InvalidPolicyYaml:
+        if text.lstrip("+-").lower() not in (".inf", ".nan"):
+            raise
         return yaml.SafeLoader.construct_yaml_float(loader, node)
 
 
@@ -178,9 +192,11 @@ def _usd(value: object, path: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
         raise _err(path, f"expected a USD amount (a number ≥ 0), got {_kind(value)}.")
     try:
-        amount = Decimal(value.strip()) if isinstance(value, str) else Decimal(str(value))
-    except InvalidOperation:
-        raise _err(path, f"{value!r} is not a number.") from None
+        # Bounded: a USD limit needs neither 80 digits nor an exponent of a billion.
+        amount = bounded_decimal(value, what=path, max_digits=40, max_exponent=20,
+                                 error=InvalidPolicyYaml)
+    except InvalidPolicyYaml as exc:
+        raise InvalidPolicyYaml(exc.message) from None  # names the path already
     if not amount.is_finite():
         raise _err(path, f"{value} is not a finite number.")
     if amount < 0:
@@ -194,7 +210,7 @@ def parse_policy(text: str, *, wallet_address: str) -> PolicyDocument:
     if not isinstance(text, str):
         raise InvalidPolicyYaml("The policy must be YAML text.")
     try:
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+        data = safe_yaml.load(text, Loader=_Loader)  # no aliases, size and depth capped
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
@@ -346,3 +362,99 @@ def parse_trading_mode(value: object) -> str:
 def mode_change_is_broadening(old_mode: str, new_mode: str) -> bool:
     """guard → beast drops guardrails (broadening); beast → guard and no change do not."""
     return parse_trading_mode(old_mode) == "guard" and parse_trading_mode(new_mode) == "beast"
+
+
+# --- applying changes field by field ----------------------------------------------------------
+_LIST_FIELDS = (("addresses.allowlist", "allowlist", True),
+                ("addresses.blocklist", "blocklist", False),
+                ("evm.allowed_chains", "allowed_chains", True),
+                ("evm.token_recipients.allowlist", "token_recipients", True))
+_LIMIT_FIELD = "evm.outflow_limits_usd.rolling_24h"
+
+
+def _low_set(items: Iterable[Any]) -> set[str]:
+    return {str(x).lower() for x in items}
+
+
+def tighten_only(old: PolicyDocument, new: PolicyDocument) -> PolicyDocument:
+    """``old`` with only the tightening half of ``old`` → ``new`` applied (allowlist entries
+    removed, blocklist entries added, a lower limit). It applies at once even when the other
+    half waits for a human: an emergency blocklist entry must never wait."""
+    new_block = [a for a in new.blocklist if a.lower() not in _low_set(old.blocklist)]
+    return PolicyDocument(
+        schema_version=old.schema_version, wallet_address=old.wallet_address,
+        allowlist=tuple(a for a in old.allowlist if a.lower() in _low_set(new.allowlist)),
+        blocklist=(*old.blocklist, *new_block),
+        allowed_chains=tuple(c for c in old.allowed_chains if c in new.allowed_chains),
+        token_recipients=tuple(a for a in old.token_recipients
+                               if a.lower() in _low_set(new.token_recipients)),
+        rolling_24h_usd=min(old.rolling_24h_usd, new.rolling_24h_usd),
+    )
+
+
+def broadening_diff(old: PolicyDocument, new: PolicyDocument) -> dict[str, Any]:
+    """The broadening half of ``old`` → ``new`` as field operations (JSON-safe), the form in
+    which a human approves it and in which it is later applied to the then-current document."""
+    diff: dict[str, Any] = {}
+    for path, attr, grows_wider in _LIST_FIELDS:
+        before, after = getattr(old, attr), getattr(new, attr)
+        if grows_wider:
+            added = [x for x in after if str(x).lower() not in _low_set(before)]
+            if added:
+                diff[path] = {"add": list(added)}
+        else:
+            removed = [x for x in before if str(x).lower() not in _low_set(after)]
+            if removed:
+                diff[path] = {"remove": list(removed)}
+    if new.rolling_24h_usd > old.rolling_24h_usd:
+        diff[_LIMIT_FIELD] = {"from": _fmt_decimal(old.rolling_24h_usd),
+                              "to": _fmt_decimal(new.rolling_24h_usd)}
+    return diff
+
+
+def apply_broadening(current: PolicyDocument, diff: dict[str, Any]
+                     ) -> tuple[PolicyDocument, list[str]]:
+    """Apply an approved broadening ``diff`` to the CURRENT document (which may have been
+    tightened since the human was asked). Returns the result and what was skipped: a limit
+    that changed since the human saw it keeps its current value (the human approved
+    ``from → to``, not a change from a value that no longer holds)."""
+    skipped: list[str] = []
+    values: dict[str, Any] = {}
+    for path, attr, grows_wider in _LIST_FIELDS:
+        items = list(getattr(current, attr))
+        op = diff.get(path) or {}
+        if grows_wider:
+            have = _low_set(items)
+            for x in op.get("add") or []:
+                if str(x).lower() not in have:
+                    items.append(int(x) if attr == "allowed_chains" else str(x))
+        else:
+            gone = _low_set(op.get("remove") or [])
+            items = [x for x in items if str(x).lower() not in gone]
+        values[attr] = tuple(items)
+    limit = current.rolling_24h_usd
+    op = diff.get(_LIMIT_FIELD)
+    if op:
+        if Decimal(str(op["from"])) == current.rolling_24h_usd:
+            limit = Decimal(str(op["to"]))
+        else:
+            skipped.append(f"{_LIMIT_FIELD}: approved {op['from']} → {op['to']}, but it is "
+                           f"{_fmt_decimal(current.rolling_24h_usd)} now; kept")
+    return PolicyDocument(current.schema_version, current.wallet_address,
+                          rolling_24h_usd=limit, **values), skipped
+
+
+def field_changes(old: PolicyDocument, new: PolicyDocument) -> list[str]:
+    """Every field that differs, as ``field: old → new`` (what the human is shown)."""
+    def show(items: Iterable[Any]) -> str:
+        return "[" + ", ".join(str(x) for x in items) + "]"
+
+    out = []
+    for path, attr, _ in _LIST_FIELDS:
+        before, after = getattr(old, attr), getattr(new, attr)
+        if _low_set(before) != _low_set(after):
+            out.append(f"{path}: {show(before)} → {show(after)}")
+    if old.rolling_24h_usd != new.rolling_24h_usd:
+        out.append(f"{_LIMIT_FIELD}: {_fmt_decimal(old.rolling_24h_usd)} → "
+                   f"{_fmt_decimal(new.rolling_24h_usd)}")
+    return out

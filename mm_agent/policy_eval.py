@@ -7,9 +7,14 @@ Rules (``violations[].rule``):
   any exposure spender, or any address in a typed-data domain/message is blocklisted.
 - ``threat_scan`` (every mode): the scan verdict is not ``Benign``.
 - guard only: ``network`` (chain not in ``evm.allowed_chains``); ``address_allowlist`` (the
-  contract called, an exposure spender, a typed-data ``verifyingContract``/``spender`` not in
-  ``addresses.allowlist``; the wallet itself is always allowed); ``token_recipient`` (the decoded
-  effective recipient not in ``evm.token_recipients.allowlist``); ``outflow_limit``.
+  contract called, the spender/operator of any grant — simulated, decoded from the calldata and
+  its inner calls, or in a typed-data permit — or a typed-data ``verifyingContract`` not in
+  ``addresses.allowlist``; the wallet itself is always allowed); ``token_recipient`` (EVERY
+  decoded recipient, inner calls included, not in ``evm.token_recipients.allowlist``; every
+  address the simulation shows receiving an asset the wallet loses — native, ERC-20/721/1155 —
+  that is in neither list; every other address in a typed-data message that is in neither list);
+  ``outflow_limit`` (the outflow over the rolling window, or a grant worth more than what is left
+  of it — an unlimited, collection-wide or unpriced grant counts as more).
 
 A plain native transfer (empty calldata) calls nobody: its ``to`` is a recipient, so it passes
 if that address is in either allowlist ("addresses the wallet may call or pay", or token
@@ -17,8 +22,10 @@ recipients) and otherwise breaks ``token_recipient``. A contract call checks ``t
 ``addresses.allowlist`` and a third-party effective recipient against the token recipients.
 
 Outflow = what leaves the wallet in the simulation (balanceChanges with a negative delta for
-the sender); approvals and permits are exposures, not outflows; gas is not counted. An outflow
-that cannot be priced counts as over the limit.
+the sender) plus the worst-case network fee (``preview.fees.worstCaseFeeWei``); approvals and
+permits are exposures, not outflows. An outflow that cannot be priced counts as over the limit.
+Engine violations carried by the preview (``fee_cap``: agent fees or gas above the configured
+multiple of the estimate) are added in every mode and need approval.
 
 The preview built by the pipeline does not carry the raw transaction or typed-data payload;
 ``evaluate`` takes them as ``tx=``/``typed_data=`` or reads ``preview.tx``/``preview.typed_data``
@@ -28,13 +35,15 @@ The preview built by the pipeline does not carry the raw transaction or typed-da
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .addresses import to_checksum_address
 from .chains import CHAINS
 from .policy import _HEX40, DENY_RULES, PolicyDocument
+from .policy_grants import PolicyGrant, decoded_tree, grants_of, typed_data_addresses
 
 if TYPE_CHECKING:
     from .pipeline import PolicyResult, Preview
@@ -71,14 +80,16 @@ def _int(value: object) -> int:
 def outflow_assets(preview: Preview, *, tx: dict[str, Any] | None = None
                    ) -> list[tuple[dict[str, Any], int]]:
     """What leaves the wallet per the simulation: ``[(asset, units)]`` for negative deltas of
-    ``preview.sender``. Approvals/permits are exposures, not outflows; gas is not counted."""
+    ``preview.sender``, plus the worst-case network fee (gas limit x maxFeePerGas, contract
+    §6) in the native asset. Approvals/permits are exposures, not outflows."""
     sim = preview.simulation
     if preview.kind != "transaction":
         return []
+    fee = _int((getattr(preview, "fees", None) or {}).get("worstCaseFeeWei"))
     if not sim or "balanceChanges" not in sim:
         # No simulation to read: the transaction's own value is all we know leaves.
         tx = tx if tx is not None else getattr(preview, "tx", None)
-        value = _int((tx or {}).get("value"))
+        value = _int((tx or {}).get("value")) + fee
         native = {"type": "native", "address": None, "symbol": None, "decimals": 18,
                   "tokenId": None}
         return [(native, value)] if value > 0 else []
@@ -89,7 +100,13 @@ def outflow_assets(preview: Preview, *, tx: dict[str, Any] | None = None
             continue
         delta = _int(change.get("delta"))
         if delta < 0:
-            out.append((change.get("asset") or {}, -delta))
+            asset = change.get("asset") or {}
+            if fee and asset.get("type") == "native":
+                delta, fee = delta - fee, 0  # the fee joins the native outflow
+            out.append((asset, -delta))
+    if fee:
+        out.append(({"type": "native", "address": None, "symbol": None, "decimals": 18,
+                     "tokenId": None}, fee))
     return out
 
 
@@ -141,24 +158,32 @@ class _Checks:
             self.add("address_allowlist", low, f"{role} {to_checksum_address(low)} is not in "
                                                "addresses.allowlist.")
 
-    def recipient(self, address: object, *, also_allowlist: bool = False) -> None:
+    def recipient(self, address: object, *, also_allowlist: bool = False,
+                  role: str = "Recipient") -> None:
         low = _low(address)
         if not low or low == self.wallet or low in self.recipients:
             return
         if also_allowlist and low in self.allowed:
             return
-        self.add("token_recipient", low, f"Recipient {to_checksum_address(low)} is not in "
-                                         "evm.token_recipients.allowlist.")
+        where = ("evm.token_recipients.allowlist or addresses.allowlist" if also_allowlist
+                 else "evm.token_recipients.allowlist")
+        self.add("token_recipient", low, f"{role} {to_checksum_address(low)} is not in "
+                                         f"{where}.")
 
 
 def evaluate(doc: PolicyDocument, trading_mode: str, preview: Preview, *,
              outflow_usd: Decimal | None, window_used_usd: Decimal,
              tx: dict[str, Any] | None = None,
-             typed_data: dict[str, Any] | None = None) -> PolicyResult:
+             typed_data: dict[str, Any] | None = None,
+             grant_values: Sequence[tuple[PolicyGrant, Decimal | None]] | None = None
+             ) -> PolicyResult:
     """The policy verdict on a preview. Any mode other than ``beast`` is treated as guard.
 
     ``outflow_usd`` is this request's priced outflow (None: unpriced); ``window_used_usd`` is
-    what the rolling 24 h window already holds (settled plus reserved).
+    what the rolling 24 h window already holds (settled plus reserved). ``grant_values`` are
+    the request's grants with their USD value (``policy_grants.price_grants``); the service
+    always passes them, and without them the grant-size check is not made (spenders are
+    still checked).
     """
     from .pipeline import PolicyResult
 
@@ -168,10 +193,11 @@ def evaluate(doc: PolicyDocument, trading_mode: str, preview: Preview, *,
     typed_data = typed_data if typed_data is not None else getattr(preview, "typed_data", None)
     decoded = preview.decoded or {}
 
+    grants: list[PolicyGrant] = []
     if preview.kind == "transaction":
-        _transaction(checks, preview, decoded, tx, guard=guard)
+        grants = _transaction(checks, preview, decoded, tx, guard=guard)
     elif preview.kind == "typed-data":
-        _typed_data(checks, typed_data, guard=guard)
+        grants = _typed_data(checks, preview, typed_data, guard=guard)
 
     result_type = preview.scan.get("resultType")
     if result_type != "Benign":
@@ -186,6 +212,11 @@ def evaluate(doc: PolicyDocument, trading_mode: str, preview: Preview, *,
             checks.add("network", "", f"Chain {preview.chain_id}{name} is not in "
                                       f"evm.allowed_chains [{allowed}].")
         _outflow(checks, preview, tx, outflow_usd, window_used_usd)
+        if grant_values is not None:
+            _grant_limit(checks, grants, grant_values, outflow_usd, window_used_usd)
+
+    for found in getattr(preview, "engine_violations", None) or ():
+        checks.add(found["rule"], found["message"], found["message"])  # fee_cap (engine)
 
     rules = {v["rule"] for v in checks.violations}
     decision = ("deny" if rules & DENY_RULES else
@@ -194,7 +225,7 @@ def evaluate(doc: PolicyDocument, trading_mode: str, preview: Preview, *,
 
 
 def _transaction(checks: _Checks, preview: Preview, decoded: dict[str, Any],
-                 tx: dict[str, Any] | None, *, guard: bool) -> None:
+                 tx: dict[str, Any] | None, *, guard: bool) -> list[PolicyGrant]:
     name = decoded.get("functionName")
     effective = decoded.get("effectiveRecipient") or preview.effective_recipient
     if tx is not None:
@@ -210,23 +241,31 @@ def _transaction(checks: _Checks, preview: Preview, decoded: dict[str, Any],
     checks.blocklist(effective, "the effective recipient")
     for address in _walk_addresses(decoded.get("params") or []):
         checks.blocklist(address, "an address in the call")
-    sim = preview.simulation or {}
-    losing = {(str((a or {}).get("address") or "native").lower(), str((a or {}).get("tokenId")))
-              for a, _ in outflow_assets(preview, tx=tx)}
-    for change in sim.get("balanceChanges") or []:
-        asset = change.get("asset") or {}
-        key = (str(asset.get("address") or "native").lower(), str(asset.get("tokenId")))
-        if key in losing and _int(change.get("delta")) > 0:
-            checks.blocklist(change.get("address"), f"receives the wallet's {_asset_label(asset)}")
-    exposures = sim.get("exposures") or []
-    for exp in exposures:
-        checks.blocklist(exp.get("spender"), "a spender this transaction approves")
+    tree = decoded_tree(tx)
+    # Every recipient the decoder sees (batch transfers and inner calls too), not the first.
+    recipients = list(tree.recipients) if tree is not None else []
+    for call in tree.walk() if tree is not None else ():
+        recipients += [r for r in (call.effective_recipient, *call.recipients) if r]
+    for address in recipients:
+        checks.blocklist(address, "a recipient in the call")
+    receivers = _receivers(preview, tx)
+    for address, label in receivers:
+        checks.blocklist(address, f"receives the wallet's {label}")
+    grants = grants_of(preview, tx=tx, tree=tree)
+    for grant in grants:
+        checks.blocklist(grant.spender, "a spender this transaction approves")
 
     if not guard:
-        return
+        return grants
+    # Whoever the simulation shows receiving the wallet's assets must be trusted (either list:
+    # "addresses the wallet may call or pay" or token recipients), whatever the calldata says.
+    for address, label in receivers:
+        checks.recipient(address, also_allowlist=True,
+                         role=f"{to_checksum_address(address)} receives the wallet's {label}; "
+                              "recipient")
     if native:
         checks.recipient(to, also_allowlist=True)
-        return
+        return grants
     if not known_to:
         checks.add("address_allowlist", "?", "The address this transaction calls is unknown "
                                              "(the preview does not carry it); approval needed.")
@@ -235,27 +274,95 @@ def _transaction(checks: _Checks, preview: Preview, decoded: dict[str, Any],
                                                   "which no allowlist covers.")
     else:
         checks.allowlisted(to, "Contract")
-    for exp in exposures:
-        checks.allowlisted(exp.get("spender"), "Spender")
+    for grant in grants:
+        if not grant.revoke:
+            checks.allowlisted(grant.spender, "Spender")
     if effective and (_low(effective) != _low(to)):
         checks.recipient(effective)
+    for address in recipients:
+        if _low(address) != _low(to):
+            checks.recipient(address)
+    return grants
 
 
-def _typed_data(checks: _Checks, typed: dict[str, Any] | None, *, guard: bool) -> None:
+def _receivers(preview: Preview, tx: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """``[(address, asset label)]``: everyone the simulation shows gaining an asset (native,
+    ERC-20, ERC-721 id, ERC-1155 id) that the wallet loses."""
+    sim = preview.simulation or {}
+    losing = {(str((a or {}).get("address") or "native").lower(), str((a or {}).get("tokenId")))
+              for a, _ in outflow_assets(preview, tx=tx)}
+    out: list[tuple[str, str]] = []
+    for change in sim.get("balanceChanges") or []:
+        asset = change.get("asset") or {}
+        key = (str(asset.get("address") or "native").lower(), str(asset.get("tokenId")))
+        address = change.get("address")
+        if key in losing and _int(change.get("delta")) > 0 and isinstance(address, str):
+            label = _asset_label(asset)
+            if asset.get("tokenId") is not None:
+                label = f"{label} #{asset['tokenId']}"
+            out.append((address, label))
+    return out
+
+
+_SAFE_PATH = re.compile(r"[^A-Za-z0-9_.\[\]]")
+_GRANTEE_FIELDS = ("spender", "operator", "delegate", "allowedspender")
+
+
+def _typed_data(checks: _Checks, preview: Preview, typed: dict[str, Any] | None, *,
+                guard: bool) -> list[PolicyGrant]:
     if not isinstance(typed, dict):
         if guard:
             checks.add("address_allowlist", "?", "The typed data is not available to check "
                                                  "against addresses.allowlist; approval needed.")
-        return
+        return []
     domain = typed.get("domain") or {}
     message = typed.get("message") or {}
     checks.blocklist(domain.get("verifyingContract"), "the verifying contract")
     for address in _walk_addresses(message):
         checks.blocklist(address, "an address in the signed data")
+    grants = grants_of(preview, typed_data=typed)
     if guard:
         checks.allowlisted(domain.get("verifyingContract"), "Verifying contract")
-        if isinstance(message, dict):
-            checks.allowlisted(message.get("spender"), "Spender")
+        # Every address in the message may receive or control assets (a `taker`, `receiver`,
+        # `recipient`, `beneficiary` is as dangerous as a `spender`): each must be trusted.
+        for raw_path, address in typed_data_addresses(typed):
+            if _low(address) == "0x" + "0" * 40:
+                continue  # the zero address is "nobody" (an open order's zone, no referrer)
+            # Field names come from the agent's payload: keep them to plain identifier text.
+            path = _SAFE_PATH.sub("?", raw_path)[:120]
+            leaf = path.rsplit(".", 1)[-1].split("[", 1)[0].lower()
+            if leaf in _GRANTEE_FIELDS:
+                checks.allowlisted(address, f"Typed-data field `{path}`:")
+            else:
+                checks.recipient(address, also_allowlist=True,
+                                 role=f"Typed-data field `{path}`:")
+        for grant in grants:
+            if not grant.revoke:
+                checks.allowlisted(grant.spender, "Spender")
+    return grants
+
+
+def _grant_limit(checks: _Checks, grants: list[PolicyGrant],
+                 values: Sequence[tuple[PolicyGrant, Decimal | None]],
+                 outflow_usd: Decimal | None, window_used_usd: Decimal) -> None:
+    """A grant is a future outflow the spender controls: in guard mode it must fit in what is
+    left of the rolling window (after this request's own outflow), even to a trusted spender."""
+    priced = {g: v for g, v in values}
+    left = checks.doc.rolling_24h_usd - Decimal(window_used_usd) - (outflow_usd or Decimal(0))
+    for grant in grants:
+        if grant.revoke or grant.spender.lower() == checks.wallet:
+            continue
+        value = priced.get(grant)
+        key = f"grant:{grant.spender.lower()}:{str(grant.token).lower()}"
+        who = to_checksum_address(grant.spender)
+        if value is None:
+            checks.add("outflow_limit", key, (
+                f"Grant of {grant.describe()} to {who} has no bounded USD value; it counts as "
+                f"more than the {_usd_text(max(left, Decimal(0)))} left of the rolling limit."))
+        elif value > left:
+            checks.add("outflow_limit", key, (
+                f"Grant of {grant.describe()} to {who} is worth {_usd_text(value)}, more than "
+                f"the {_usd_text(max(left, Decimal(0)))} left of the rolling limit."))
 
 
 def _outflow(checks: _Checks, preview: Preview, tx: dict[str, Any] | None,
@@ -282,7 +389,11 @@ def policy_hook(doc: PolicyDocument, trading_mode: str, prices: PriceSource,
     """An ``Engine.policy`` callable: prices the outflow and evaluates with the window now."""
 
     def hook(preview: Preview) -> PolicyResult:
+        from .policy_grants import price_grants
+
+        grants = grants_of(preview, tx=preview.tx, typed_data=preview.typed_data)
         return evaluate(doc, trading_mode, preview, outflow_usd=price_outflow(prices, preview),
-                        window_used_usd=window_used_usd())
+                        window_used_usd=window_used_usd(),
+                        grant_values=price_grants(prices, preview, grants))
 
     return hook

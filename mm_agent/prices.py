@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .addresses import to_checksum_address
@@ -94,10 +94,11 @@ def _candidate_keys(chain_id: int, asset: dict[str, Any]) -> list[str]:
 def _price_value(value: object, where: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise InvalidConfigValue(f"{where}: expected a USD price, got {value!r}.")
-    try:
-        price = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise InvalidConfigValue(f"{where}: {value!r} is not a number.") from None
+    from .decimals import bounded_decimal
+
+    # Bounded: an exponent of a billion would stall every USD conversion after it.
+    price = bounded_decimal(value, what=where, max_digits=40, max_exponent=30,
+                            error=InvalidConfigValue)
     if not price.is_finite() or price < 0:
         raise InvalidConfigValue(f"{where}: {value!r} is not a USD price ≥ 0.")
     return price

@@ -66,8 +66,11 @@ def approval_notice(req: WalletRequest, channel: str | None = None) -> str:
 
 
 def _print_notice(req: WalletRequest) -> None:
-    # Default for the CLI and scripts: stderr, so JSON on stdout stays clean.
-    print(approval_notice(req), file=sys.stderr, flush=True)
+    # Default for the CLI and scripts: stderr, so JSON on stdout stays clean; on its own line,
+    # never under a spinner frame (console.notify holds the line).
+    from .console import notify
+
+    notify(approval_notice(req), sys.stderr)
 
 
 def _to_request(data: dict[str, Any]) -> WalletRequest:
@@ -271,6 +274,14 @@ class _Endpoints:
 
     def get_request(self, polling_id: str) -> Any:
         return self._do(Call("GET", f"/v1/requests/{polling_id}"))
+
+    def cancel_request(self, polling_id: str) -> Any:
+        """Cancel a PENDING/AWAITING_MFA request, or replace a SUBMITTED one (cancel.py)."""
+        return self._do(Call("POST", f"/v1/requests/{polling_id}/cancel", body={}))
+
+    def chains(self) -> Any:
+        """The chains, RPC hosts and tokens the service serves (``GET /v1/chains``)."""
+        return self._do(Call("GET", "/v1/chains"))
 
     def wait_request(self, polling_id: str, version: int, timeout: int) -> Any:
         return self._do(Call("GET", f"/v1/requests/{polling_id}/wait",

@@ -57,8 +57,10 @@ class _WalletLogic:
 
     # -- local state (wallets.json, session.json, requests.json) --
     def _wallets(self) -> dict[str, Any]:
-        data = self.home.read_json("wallets.json")
-        if not isinstance(data, dict) or not data.get("mode"):
+        from .wallets_file import load_wallets
+
+        data = load_wallets(self.home)  # STATE_CORRUPT for a damaged file
+        if data is None:
             raise NotInitialized("No wallet is set up under this MM_HOME.")
         return data
 
@@ -146,7 +148,8 @@ class _WalletLogic:
     @staticmethod
     def _transaction_body(chain_id: int, payload: dict[str, Any] | str, intent: str | None,
                           dry_run: bool) -> dict[str, Any]:
-        parse_transaction_payload(payload)  # BYOK's checks and codes; the service rechecks
+        # BYOK's checks and codes (chainId included); the service rechecks, `from` too.
+        parse_transaction_payload(payload, chain_id=parse_chain_id(chain_id))
         if isinstance(payload, str):
             payload = json.loads(payload)  # valid JSON: checked just above
         body: dict[str, Any] = {"kind": "transaction", "chainId": parse_chain_id(chain_id),
@@ -220,6 +223,13 @@ class RemoteRequestsAPI:
         self._w._cache_requests([data], replace_all=False)
         return _to_request(data)
 
+    def cancel(self, polling_id: str) -> WalletRequest:
+        """PENDING/AWAITING_MFA → DENIED (TX_CANCELLED); SUBMITTED → a cancelling
+        replacement is sent (``result.cancelTxHash``)."""
+        data = self._w.client.cancel_request(polling_id)
+        self._w._cache_requests([data], replace_all=False)
+        return _to_request(data)
+
     def wait(self, polling_id: str, timeout: float | None = None, *,
              current: dict[str, Any] | None = None) -> WalletRequest:
         try:
@@ -283,7 +293,10 @@ class RemoteWallet(_WalletLogic, Wallet):
 
     @property
     def address(self) -> str:
-        return self._active()
+        return self._account or self._active()
+
+    def _own_account(self, address: str) -> str:
+        return address  # the service refuses a wallet that is not this account's
 
     def accounts(self) -> list[dict[str, Any]]:
         wallets = self.client.list_wallets()
@@ -370,7 +383,8 @@ class RemoteWallet(_WalletLogic, Wallet):
     def _submit(self, body: dict[str, Any], *, wait: bool, wallet_timeout: float | None,
                 idempotency_key: str | None) -> WalletRequest | dict[str, Any]:
         data = self.client.submit(self.address, body,
-                                  idempotency_key=idempotency_key or str(uuid.uuid4()))
+                                  idempotency_key=(idempotency_key or self._idempotency_key
+                                                   or str(uuid.uuid4())))
         if body.get("dryRun"):
             return dict(data)
         self._cache_requests([data], replace_all=False)
@@ -472,9 +486,23 @@ class AsyncRemoteWallet(_WalletLogic, AsyncWallet):
     def mode(self) -> str:
         return "server-wallet"
 
+    # Set only on copies made by ``bound()`` (see ``Wallet.bound``).
+    _account: str | None = None
+    _idempotency_key: str | None = None
+
     @property
     def address(self) -> str:
-        return self._active()
+        return self._account or self._active()
+
+    def bound(self, *, account: str | None = None,  # type: ignore[override]
+              idempotency_key: str | None = None) -> AsyncRemoteWallet:
+        import copy
+
+        view = copy.copy(self)
+        view._wallet = self._wallet.bound(account=account, idempotency_key=idempotency_key)
+        view._account = view._wallet._account
+        view._idempotency_key = idempotency_key
+        return view
 
     async def accounts(self) -> list[dict[str, Any]]:
         wallets = await self.client.list_wallets()
@@ -523,7 +551,9 @@ class AsyncRemoteWallet(_WalletLogic, AsyncWallet):
     async def _submit(self, body: dict[str, Any], *, wait: bool, wallet_timeout: float | None,
                       idempotency_key: str | None) -> WalletRequest | dict[str, Any]:
         data = await self.client.submit(self.address, body,
-                                        idempotency_key=idempotency_key or str(uuid.uuid4()))
+                                        idempotency_key=(idempotency_key
+                                                         or self._idempotency_key
+                                                         or str(uuid.uuid4())))
         if body.get("dryRun"):
             return dict(data)
         self._cache_requests([data], replace_all=False)

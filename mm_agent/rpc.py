@@ -10,16 +10,74 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 from typing import Any
 
 import httpx
 
 from .errors import InsufficientFunds, NetworkUnreachable, RpcError
 
-__all__ = ["AsyncRpcClient", "RpcClient", "hex_to_int", "to_hex"]
+__all__ = ["AsyncRpcClient", "RpcClient", "hex_to_int", "redact_text", "redact_url", "to_hex"]
 
 log = logging.getLogger("mm_agent.rpc")
 _ids = itertools.count(1)
+
+# A path segment that looks like a credential: long, or mixing letters and digits (Infura's
+# /v3/<32 hex>, Alchemy's /v2/<key>, QuickNode's /<token>/); short words (/v3, /rpc) stay.
+_KEYLIKE = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_\-]{12,}$|^.{24,}$")
+_URL_IN_TEXT = re.compile(r"(?:https?|wss?)://[^\s\"'<>]+")
+
+
+def redact_url(url: str) -> str:
+    """``scheme://host[:port]/path`` with user info and query dropped and key-like path
+    segments replaced by ``***``: safe for logs, errors and ``doctor`` output."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(str(url).strip())
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<invalid url>"
+    if not parts.scheme or not host:
+        return "<invalid url>"
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
+    segments = ["***" if _KEYLIKE.match(seg) else seg for seg in parts.path.split("/")]
+    path = "/".join(segments).rstrip("/")
+    query = "?***" if parts.query else ""
+    return f"{parts.scheme}://{host}{port}{path}{query}"
+
+
+def redact_text(text: str) -> str:
+    """Every URL inside ``text`` redacted (for messages of library exceptions)."""
+    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group()), text)
+
+
+class _RedactUrls(logging.Filter):
+    """httpx logs ``HTTP Request: POST <full url>`` at INFO: the URL may carry an API key."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record: let logging report it as it would
+            return True
+        record.msg, record.args = redact_text(message), ()
+        return True
+
+
+def _guard_http_loggers() -> None:
+    # Library code does not configure logging, except this: an operator who turns on INFO
+    # logs must not get RPC keys in them. Quiet by default, redacted whatever the level.
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
+        if not any(isinstance(f, _RedactUrls) for f in logger.filters):
+            logger.addFilter(_RedactUrls())
+
+
+_guard_http_loggers()
 
 
 def to_hex(value: int) -> str:
@@ -61,9 +119,15 @@ def _result(method: str, body: Any) -> Any:
 
 
 def _redact(url: str) -> str:
-    """RPC URLs often embed API keys in the path; log only scheme and host."""
-    parsed = httpx.URL(url)
-    return f"{parsed.scheme}://{parsed.host}"
+    return redact_url(url)
+
+
+def _json(resp: httpx.Response, method: str, url: str) -> Any:
+    try:
+        return resp.json()
+    except ValueError:  # an HTML error page, a proxy's banner: not JSON-RPC
+        raise RpcError(f"{method}: HTTP {resp.status_code} from {_redact(url)} is not "
+                       "JSON.") from None
 
 
 class _Base:
@@ -75,7 +139,10 @@ class _Base:
         return f"{type(self).__name__}({_redact(self.url)!r})"
 
     def _unreachable(self, exc: Exception) -> NetworkUnreachable:
-        return NetworkUnreachable(f"Cannot reach the RPC endpoint {_redact(self.url)}: {exc}.")
+        # httpx messages can quote the URL (with its key): redact whatever they say.
+        detail = redact_text(str(exc).replace(self.url, _redact(self.url)))
+        return NetworkUnreachable(f"Cannot reach the RPC endpoint {_redact(self.url)}: "
+                                  f"{detail[:300]}.")
 
 
 class RpcClient(_Base):
@@ -92,7 +159,7 @@ class RpcClient(_Base):
             raise self._unreachable(exc) from exc
         if resp.status_code >= 500 or resp.status_code in (401, 403, 404, 429):
             raise RpcError(f"{method}: HTTP {resp.status_code} from {_redact(self.url)}.")
-        return _result(method, resp.json())
+        return _result(method, _json(resp, method, self.url))
 
     def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         """Several calls in one HTTP request; results in order. Raises on the first error."""
@@ -103,7 +170,7 @@ class RpcClient(_Base):
             resp = self._client.post(self.url, json=payloads)
         except httpx.HTTPError as exc:
             raise self._unreachable(exc) from exc
-        body = resp.json()
+        body = _json(resp, "batch", self.url)
         if not isinstance(body, list):
             # Batch not supported: fall back to one request per call.
             return [self.call(m, p) for m, p in calls]
@@ -129,7 +196,7 @@ class AsyncRpcClient(_Base):
             raise self._unreachable(exc) from exc
         if resp.status_code >= 500 or resp.status_code in (401, 403, 404, 429):
             raise RpcError(f"{method}: HTTP {resp.status_code} from {_redact(self.url)}.")
-        return _result(method, resp.json())
+        return _result(method, _json(resp, method, self.url))
 
     async def aclose(self) -> None:
         await self._client.aclose()

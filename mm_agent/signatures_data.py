@@ -71,6 +71,12 @@ FUNCTIONS: list[tuple[str, str, dict[str, Any]]] = [
      {"recipient": "to", "token": "@to", "intent": _NFT}),
     ("setApprovalForAll(address operator, bool approved)", "erc721",
      {"spender": "operator", "token": "@to"}),
+    # --- ERC-777 operators (control of every token of the holder) -----------------------------
+    ("authorizeOperator(address operator)", "erc777",
+     {"spender": "operator", "token": "@to",
+      "intent": "Authorize {operator} as operator of ALL your tokens of {_target} (ERC-777)"}),
+    ("revokeOperator(address operator)", "erc777",
+     {"token": "@to", "intent": "Revoke operator {operator} of token {_target} (ERC-777)"}),
     ("safeTransferFrom(address from, address to, uint256 id, uint256 amount, bytes data)",
      "erc1155", {"recipient": "to", "token": "@to", "amount": "amount",
                  "intent": "Transfer {amount} of token id {id} of {_target} from {from} to {to}"}),

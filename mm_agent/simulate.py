@@ -9,6 +9,12 @@ Fallback, for nodes without ``eth_simulateV1``: ``eth_call`` for success and rev
 ``eth_estimateGas`` for gas; balance changes are then derived from the transaction itself
 (native ``value`` and a decoded ERC-20 ``transfer``), and ``simulation.method`` says
 ``"fallback"`` so readers know the trace is partial.
+
+Fidelity: a contract can tell a naive simulation from execution (``tx.gasprice == 0``,
+``block.basefee == 0``, a huge ``gasleft()``, a stale timestamp). The pipeline therefore
+simulates with the gas limit and fees that will be signed, ``validation: true`` (so the EVM
+sees the real base fee) and ``blockOverrides`` for the next block (:func:`next_block_overrides`).
+The fallback passes the same gas and fees to ``eth_call`` but cannot override the block.
 """
 
 from __future__ import annotations
@@ -22,7 +28,14 @@ from .addresses import to_checksum_address
 from .errors import RpcError
 from .rpc import RpcClient, hex_to_int, to_hex
 
-__all__ = ["UNLIMITED_THRESHOLD", "simulate_transaction", "simulation_request"]
+__all__ = [
+    "BLOCK_SECONDS",
+    "UNLIMITED_THRESHOLD",
+    "method_missing",
+    "next_block_overrides",
+    "simulate_transaction",
+    "simulation_request",
+]
 
 log = logging.getLogger("mm_agent.simulate")
 
@@ -153,9 +166,41 @@ def _call_obj(tx: dict[str, Any]) -> dict[str, Any]:
                             "data": tx.get("data") or "0x"}
     if tx.get("to"):
         call["to"] = tx["to"]
-    if tx.get("gas"):
-        call["gas"] = to_hex(tx["gas"])
+    # The gas limit and fees that will be signed: a contract reading gasleft() or
+    # tx.gasprice must see in the preview what it will see on chain.
+    for key in ("gas", "maxFeePerGas", "maxPriorityFeePerGas"):
+        if tx.get(key) is not None:
+            call[key] = to_hex(tx[key])
     return call
+
+
+# Seconds between blocks, for the plausible timestamp of the block a transaction lands in.
+BLOCK_SECONDS: dict[int, int] = {
+    1: 12, 11155111: 12, 8453: 2, 84532: 2, 59144: 2, 42161: 1, 10: 2, 137: 2, 80002: 2,
+    56: 3, 31337: 1,
+}
+# The devnet's clock is its own (anvil keeps an offset across snapshots and time travel), so
+# the wall clock says nothing about its next block: latest + 1 s there.
+_OWN_CLOCK_CHAINS = frozenset({31337})
+
+
+def next_block_overrides(chain_id: int, latest: dict[str, Any], base_fee: int,
+                         *, now: float | None = None) -> dict[str, Any]:
+    """``blockOverrides`` for the block the transaction will really land in: the next number,
+    latest timestamp + the chain's block time (or the wall clock when the chain is idle), the
+    expected next base fee and the latest block's coinbase."""
+    import time
+
+    latest_ts = hex_to_int(latest.get("timestamp"))
+    when = latest_ts + BLOCK_SECONDS.get(chain_id, 12)
+    if chain_id not in _OWN_CLOCK_CHAINS:
+        when = max(when, int(time.time() if now is None else now))
+    return {
+        "number": to_hex(hex_to_int(latest.get("number")) + 1),
+        "time": to_hex(when),
+        "baseFeePerGas": to_hex(base_fee),
+        "feeRecipient": latest.get("miner") or "0x" + "0" * 40,
+    }
 
 
 def _nft_standard(rpc: RpcClient) -> Callable[[str], str]:
@@ -173,13 +218,30 @@ def _nft_standard(rpc: RpcClient) -> Callable[[str], str]:
 
 
 _UNSET: Any = object()
+_MISSING_HINTS = ("not found", "does not exist", "not supported", "unsupported",
+                  "not available", "unknown method", "not implemented")
 
 
-def simulation_request(tx: dict[str, Any]) -> tuple[str, list[Any]]:
-    """The ``eth_simulateV1`` call for ``tx``, so callers can batch it with their own reads."""
+def method_missing(exc: RpcError) -> bool:
+    """Whether an ``eth_simulateV1`` error means the node lacks the method (→ fallback)."""
+    if exc.details.get("rpcCode") == -32601:
+        return True
+    low = exc.message.lower()
+    return any(hint in low for hint in _MISSING_HINTS) or ": http " in low
+
+
+def simulation_request(tx: dict[str, Any], *, block: dict[str, Any] | None = None,
+                       validation: bool = False) -> tuple[str, list[Any]]:
+    """The ``eth_simulateV1`` call for ``tx``, so callers can batch it with their own reads.
+
+    ``block`` are the ``blockOverrides`` of the simulated block; ``validation`` makes the node
+    charge gas and expose the real ``block.basefee`` (without it the EVM sees a base fee of 0).
+    """
+    state_call: dict[str, Any] = {"calls": [_call_obj(tx)]}
+    if block:
+        state_call["blockOverrides"] = block
     return "eth_simulateV1", [
-        {"blockStateCalls": [{"calls": [_call_obj(tx)]}], "traceTransfers": True,
-         "validation": False},
+        {"blockStateCalls": [state_call], "traceTransfers": True, "validation": validation},
         "latest",
     ]
 
@@ -193,8 +255,11 @@ def simulate_transaction(
     decode_revert: Callable[[str | None], str | None] | None = None,
     v1_response: Any = _UNSET,
     v1_error: RpcError | None = None,
+    block: dict[str, Any] | None = None,
+    validation: bool = False,
 ) -> dict[str, Any]:
-    """Simulate ``tx`` (``from``, ``to``, ``value`` int, ``data`` hex) at the latest block.
+    """Simulate ``tx`` (``from``, ``to``, ``value`` int, ``data`` hex; ``gas`` and fee fields
+    when known) on the latest state, in the block described by ``block`` (overrides).
 
     A caller that already sent :func:`simulation_request` (in a batch) passes its result as
     ``v1_response``, or the error it raised as ``v1_error``; otherwise the call is made here.
@@ -205,8 +270,14 @@ def simulate_transaction(
     blocks = v1_response
     if v1_error is None and blocks is _UNSET:
         try:
-            blocks = rpc.call(*simulation_request(tx))
+            blocks = rpc.call(*simulation_request(tx, block=block, validation=validation))
         except RpcError as exc:
+            if not method_missing(exc):
+                # The node has eth_simulateV1 and refused this transaction (intrinsic gas,
+                # fee below the base fee, ...): it would not execute either. Fail closed
+                # rather than fall back to the partial trace.
+                return {"success": False, "revertReason": exc.message, "gasUsed": "0",
+                        "balanceChanges": [], "exposures": [], "method": "eth_simulateV1"}
             v1_error = exc
     if v1_error is not None:
         log.debug("eth_simulateV1 unavailable (%s); using the fallback", v1_error.message)

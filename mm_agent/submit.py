@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import NetworkUnreachable, RpcError, TxReverted
+from .errors import NetworkUnreachable, RpcError, SimulationMismatch
 from .fees import bump
 from .rpc import RpcClient, hex_to_int
 
@@ -84,8 +84,13 @@ class Submitter:
                 if receipt is not None:
                     result.tx_hash, result.receipt = h, receipt
                     if hex_to_int(receipt.get("status")) != 1:
-                        raise TxReverted(f"Transaction {h} reverted on chain.",
-                                         details={"txHash": h})
+                        # Nothing is broadcast unless its preview succeeded, so a revert
+                        # here means execution differed from the simulation.
+                        raise SimulationMismatch(
+                            f"Transaction {h} reverted on chain although its preview "
+                            "succeeded: the contract behaved differently from the simulation "
+                            "(its state changed in between, or it detects simulations).",
+                            details={"txHash": h})
                     return result
             if (time.monotonic() - last_send >= self.stuck_after
                     and result.replacements < self.max_replacements and not result.capped):

@@ -18,8 +18,13 @@ def flag_name(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def validate_args(model: type[BaseModel], raw: dict[str, Any], op: Operation | None = None) -> Any:
+def validate_args(model: type[BaseModel], raw: dict[str, Any], op: Operation | None = None,
+                  *, agent: bool = False) -> Any:
+    """Validate; errors name CLI flags (``--chain-id``), or with ``agent`` the tool argument
+    (``chain_id``) as the agent's schema calls it."""
     import pydantic
+
+    name = (lambda f: f"`{f}`") if agent else flag_name
 
     # None means "not given" everywhere (CLI options left out, nullable tool fields).
     cleaned = {k: v for k, v in raw.items() if v is not None}
@@ -30,9 +35,9 @@ def validate_args(model: type[BaseModel], raw: dict[str, Any], op: Operation | N
         first = errors[0]
         loc = ".".join(str(p) for p in first["loc"]) or "arguments"
         field = str(first["loc"][0]) if first["loc"] else loc
-        where = f" for `{op.cli_name}`" if op else ""
+        where = f" for `{op.name if agent else op.cli_name}`" if op else ""
         if first["type"] == "missing":
-            raise MissingFlag(f"Missing {flag_name(field)}{where}.") from None
+            raise MissingFlag(f"Missing {name(field)}{where}.") from None
         if first["type"] == "extra_forbidden":
-            raise UnknownFlag(f"Unknown argument {flag_name(field)}{where}.") from None
-        raise ValidationError(f"{flag_name(field)}: {first['msg']}.") from None
+            raise UnknownFlag(f"Unknown argument {name(field)}{where}.") from None
+        raise ValidationError(f"{name(field)}: {first['msg']}.") from None

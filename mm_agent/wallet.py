@@ -55,6 +55,14 @@ class RequestsAPI:
 class Wallet:
     """A wallet of either mode. Build it with ``Wallet.from_env()``."""
 
+    # Set only on the copies ``bound()`` makes: the account they act for, the idempotency key
+    # their submissions carry (server wallet).
+    _account: str | None = None
+    _idempotency_key: str | None = None
+    # BYOK, set by ``bound(confirm=…)``: a human approved the flagged request with this
+    # digest (``mm_agent.confirmation``); only a request with that same digest gets signed.
+    _confirm: str | None = None
+
     def __init__(
         self,
         *,
@@ -86,8 +94,10 @@ class Wallet:
     ) -> Wallet:
         home = home or Home.from_env()
         config = config or Config(home)
-        data = home.read_json("wallets.json")
-        if not isinstance(data, dict) or not data.get("mode"):
+        from .wallets_file import load_wallets
+
+        data = load_wallets(home)  # STATE_CORRUPT (never replaced) for a damaged file
+        if data is None:
             raise NotInitialized("No wallet is set up under this MM_HOME.")
         if data["mode"] == "byok":
             from .byok.keyring import ByokKeyring
@@ -120,6 +130,8 @@ class Wallet:
 
     @property
     def address(self) -> str:
+        if self._account:
+            return self._account
         active = self.keyring.active
         if not active:
             raise NotInitialized("No active account.")
@@ -128,6 +140,29 @@ class Wallet:
     def accounts(self) -> list[dict[str, Any]]:
         active = self.address
         return [{**a, "active": a["address"] == active} for a in self.keyring.accounts()]
+
+    def bound(self, *, account: str | None = None,
+              idempotency_key: str | None = None, confirm: str | None = None) -> Wallet:
+        """A shallow copy acting for ``account`` (one of this wallet's accounts; default the
+        active one) whose submissions carry ``idempotency_key``. The shared active account is
+        not touched, so concurrent agents can each act for their own account.
+
+        ``confirm`` (BYOK): the ``digest`` from an ``APPROVAL_REQUIRED`` error that a human
+        approved. A flagged request is then signed only if its fresh preview has exactly that
+        digest; any other flagged request is still ``APPROVAL_REQUIRED`` (nothing signed)."""
+        import copy
+
+        view = copy.copy(self)
+        if account is not None:
+            view._account = self._own_account(validate_address(account, field="account"))
+        if idempotency_key is not None:
+            view._idempotency_key = idempotency_key
+        if confirm is not None:
+            view._confirm = confirm
+        return view
+
+    def _own_account(self, address: str) -> str:
+        return str(self.keyring.account(address)["address"])  # WALLET_NOT_FOUND if not ours
 
     def create_account(self, name: str | None = None,
                        trading_mode: str | None = None) -> dict[str, Any]:
@@ -208,7 +243,7 @@ class Wallet:
     def _preview(self, kind: str, chain_id: int, payload: Any, message: str | None,
                  intent: str | None) -> Preview:
         if kind == "transaction":
-            tx = parse_transaction_payload(payload)
+            tx = parse_transaction_payload(payload, chain_id=chain_id, sender=self.address)
             return self.engine.preview_transaction(chain_id, self.address, tx, intent=intent)
         if kind == "message":
             return self.engine.preview_message(chain_id, self.address, str(message))
@@ -231,7 +266,7 @@ class Wallet:
                          intent: str | None = None, wait: bool = True, dry_run: bool = False,
                          wallet_timeout: int | None = None) -> WalletRequest | dict[str, Any]:
         chain_id = parse_chain_id(chain_id)
-        tx = parse_transaction_payload(payload)
+        tx = parse_transaction_payload(payload, chain_id=chain_id, sender=self.address)
         return self._run_transaction(chain_id, tx, intent, dry_run=dry_run,
                                      timeout=wallet_timeout)
 
@@ -268,11 +303,18 @@ class Wallet:
 
     def _gate(self, req: WalletRequest, preview: Preview) -> bool:
         """Apply the verdict; on refusal record the request and say so (False)."""
+        from .confirmation import preview_digest
         from .errors import PolicyDenied, TxDenied
 
+        digest = preview_digest(preview)
+        hook = self.approval_hook
+        if self._confirm is not None:
+            hook = _confirmed(self._confirm, digest)
         try:
-            gate(preview, self.approval_hook)
+            gate(preview, hook)
         except ApprovalRequired as err:
+            # The digest a human's approval must name (``bound(confirm=…)``).
+            err.details = {**(err.details or {}), "digest": digest}
             req.fail("FAILED", err)
             self._log.save(req)
             raise
@@ -335,7 +377,9 @@ class Wallet:
             result = self.engine.submit(
                 chain_id, sender, prepared,
                 lambda t: self.keyring.sign_transaction(sender, t),
-                nonce=tx.get("nonce"), timeout=float(timeout or self.config.wallet_timeout),
+                # A payload nonce was checked in the preview (only the next one passes):
+                # the nonce manager reserves it as for any other transaction.
+                timeout=float(timeout or self.config.wallet_timeout),
                 on_broadcast=on_broadcast,
             )
         except MMError as err:
@@ -357,6 +401,21 @@ class Wallet:
     def close(self) -> None:
         if hasattr(self.keyring, "forget"):
             self.keyring.forget()
+
+
+def _confirmed(approved: str, digest: str) -> ApprovalHook:
+    """The approval hook of ``bound(confirm=approved)``: yes for exactly that digest."""
+    import hmac
+
+    def hook(preview: dict[str, Any], reason: str) -> bool:
+        if hmac.compare_digest(approved, digest):
+            return True
+        raise ApprovalRequired(
+            f"Approval required: {reason}. The human's approval was for another request "
+            f"(digest {approved[:12]}…), not this one (digest {digest[:12]}…). Nothing was "
+            "signed.", details={"preview": preview})
+
+    return hook
 
 
 class AsyncWallet:
@@ -391,6 +450,12 @@ class AsyncWallet:
     @property
     def sync(self) -> Wallet:
         return self._wallet
+
+    def bound(self, *, account: str | None = None,
+              idempotency_key: str | None = None, confirm: str | None = None) -> AsyncWallet:
+        """See ``Wallet.bound``."""
+        return AsyncWallet(self._wallet.bound(account=account, idempotency_key=idempotency_key,
+                                              confirm=confirm))
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._wallet, name)

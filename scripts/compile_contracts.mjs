@@ -2,7 +2,9 @@
 // Compile every mm_agent/contracts/*.sol with the pinned npm `solc` (0.8.28, bundled compiler:
 // no download at run time) and write one artifact per contract: mm_agent/contracts/<Name>.json.
 //
-// Usage: node scripts/compile_contracts.mjs   (scripts/compile_contracts.sh installs solc first)
+// Usage: node scripts/compile_contracts.mjs [DIR]   (scripts/compile_contracts.sh installs solc
+// first). DIR defaults to mm_agent/contracts; test-only contracts live in e.g.
+// tests/security/contracts and are compiled the same way into that folder.
 // SOLC_MODULE may point at another solc package folder; the default is .tools/solc.
 
 import { createHash } from "node:crypto";
@@ -13,7 +15,7 @@ import { fileURLToPath } from "node:url";
 
 const SOLC_VERSION = "0.8.28";
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const contractsDir = join(repo, "mm_agent", "contracts");
+const contractsDir = process.argv[2] ? resolve(process.argv[2]) : join(repo, "mm_agent", "contracts");
 const solcDir = process.env.SOLC_MODULE ?? join(repo, ".tools", "solc", "node_modules", "solc");
 
 const require = createRequire(import.meta.url);

@@ -88,7 +88,7 @@ def server_wallet_demo(devnet_status: dict) -> None:
                                               "method": "anvil_setBalance",
                                               "params": [addr, hex(5 * 10**18)]})
     show("transfer", "transfer", "--to", BOB, "--amount", "0.25", "--chain-id", "31337",
-         "--wait")
+         "--token", "ETH", "--wait")
     musd = next(t for t in devnet_status["tokens"] if t["symbol"] == "mUSD")["address"]
     risky = json.dumps({"to": musd, "value": "0x0",
                         "data": "0x095ea7b3" + BOB[2:].lower().rjust(64, "0") + "f" * 64})
@@ -124,8 +124,9 @@ try:
     show("init", "init", "show")
     show("balance", "wallet", "balance")
     show("dry run", "transfer", "--to", BOB, "--amount", "0.5", "--chain-id", "31337",
-         "--dry-run")
-    show("transfer ETH", "transfer", "--to", BOB, "--amount", "0.5", "--chain-id", "31337")
+         "--token", "ETH", "--dry-run")
+    show("transfer ETH", "transfer", "--to", BOB, "--amount", "0.5", "--chain-id", "31337",
+         "--token", "ETH")
     show("transfer mUSD", "transfer", "--to", BOB, "--amount", "125.5", "--token", "mUSD",
          "--chain-id", "31337")
     musd = next(t for t in status["tokens"] if t["symbol"] == "mUSD")["address"]

@@ -482,10 +482,14 @@ def test_evaluate_real_previews_on_anvil(devnet_home: Any, chain: Any) -> None:
     policy = doc(allowlist=(musd,))
     prices = StaticPrices({"ETH": "2000", "mUSD": "1"})
 
+    def fee_usd(preview: Any) -> Decimal:
+        # The worst-case network fee counts as outflow too (issue 9), at $2000 per ETH.
+        return Decimal(int(preview.fees["worstCaseFeeWei"])) * 2000 / Decimal(10**18)
+
     tx, intent = engine.build_transfer(WALLET, BOB, "250", "mUSD", 31337)
     preview = engine.preview_transaction(31337, WALLET, tx, intent=intent)
     usd = price_outflow(prices, preview)
-    assert usd == Decimal(250)
+    assert usd == Decimal(250) + fee_usd(preview)
     ok = evaluate(policy, "guard", preview, outflow_usd=usd, window_used_usd=Decimal(0), tx=tx)
     assert ok.decision == "allow", ok.violations
     full = evaluate(policy, "guard", preview, outflow_usd=usd, window_used_usd=Decimal(800),
@@ -495,7 +499,7 @@ def test_evaluate_real_previews_on_anvil(devnet_home: Any, chain: Any) -> None:
     tx, intent = engine.build_transfer(WALLET, CAROL, "0.5", "ETH", 31337)
     preview = engine.preview_transaction(31337, WALLET, tx, intent=intent)
     usd = price_outflow(prices, preview)
-    assert usd == Decimal(1000)
+    assert usd == Decimal(1000) + fee_usd(preview)
     result = evaluate(policy, "guard", preview, outflow_usd=usd, window_used_usd=Decimal(1),
                       tx=tx)
     assert sorted(rules(result)) == ["outflow_limit", "token_recipient"]

@@ -88,7 +88,7 @@ def test_param_names_and_roles() -> None:
 
 
 def test_categories_are_known() -> None:
-    known = {"erc20", "erc721", "erc1155", "weth", "permit", "permit2", "uniswap_v2",
+    known = {"erc20", "erc721", "erc777", "erc1155", "weth", "permit", "permit2", "uniswap_v2",
              "uniswap_v3", "universal_router", "multicall", "safe", "proxy_admin", "ownership",
              "eip7702"}
     assert {f.category for f in FUNCTIONS.values()} <= known

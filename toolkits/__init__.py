@@ -1,7 +1,11 @@
 """Agent integrations (import name ``mm_agent.toolkits``).
 
-Reserved for the LangChain toolkit, the function-calling schemas and dispatcher, and the MCP
-server of contract §8. They are not built yet: every one of them will be generated from the
-operation registry (``mm_agent.operations``), whose agent-facing entries already carry the
-descriptions and pydantic args models they need.
+- ``function_calling``: OpenAI (Chat Completions, Responses) and Anthropic tool exports and a
+  dispatcher returning the CLI's JSON envelopes.
+- ``langchain``: ``MetaMaskToolkit`` (LangChain tools) and LangGraph human in the loop
+  (``interrupt()`` on approvals, ``approve``/``reject`` resume values, ``interrupt_on``).
+
+Every surface is generated from the operation registry (``mm_agent.operations``) through
+``mm_agent.agent_schema`` (schemas) and ``mm_agent.agent_calls`` (validation, envelopes), so
+they cannot drift; the LangChain toolkit and the MCP server of contract §8 build on the same.
 """

@@ -40,8 +40,10 @@ class ByokKeyring:
 
     # --- metadata (no crypto) ----------------------------------------------------------------
     def data(self) -> dict[str, Any]:
-        data = self.home.read_json("wallets.json")
-        if not isinstance(data, dict) or not data.get("mode"):
+        from ..wallets_file import load_wallets
+
+        data = load_wallets(self.home)  # STATE_CORRUPT for a damaged file
+        if data is None:
             raise NotInitialized("No wallet is set up under this MM_HOME.")
         if data["mode"] != "byok":
             raise UnsupportedInMode("This MM_HOME holds a server wallet, not a BYOK wallet.")

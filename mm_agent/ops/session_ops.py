@@ -16,6 +16,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from ..config import parse_timeout
 from ..context import Context
 from ..errors import (
+    AlreadyAuthenticated,
+    AuthError,
     ConfirmationRequired,
     JobTimeout,
     MMError,
@@ -76,10 +78,35 @@ def _status(session: Session, server: dict[str, Any] | None = None) -> dict[str,
 
 # --- mm login -------------------------------------------------------------------------------
 def login(ctx: Context, args: LoginArgs) -> dict[str, Any]:
+    _refuse_if_signed_in(ctx)
     token = args.token or os.environ.get("MM_CLI_TOKEN")
+    if args.token:
+        # argv is readable by every local user (ps, /proc/<pid>/cmdline) and lands in shell
+        # history; the environment variable is not.
+        ctx.notice("Warning: --token is visible to other users of this machine (process list, "
+                   "shell history). Prefer MM_CLI_TOKEN=… mm login.")
     if token:
         return _login_token(ctx, token)
     return _login_device(ctx, args.method or "browser", args.timeout, args.no_wait)
+
+
+def _refuse_if_signed_in(ctx: Context) -> None:
+    """ALREADY_AUTHENTICATED, as the reference CLI, when a session the service still accepts
+    exists for this service: signing in again would silently drop it (and its active wallet).
+    An expired or revoked session, or one for another service URL, does not block."""
+    session = SessionStore(ctx.home).load()
+    if session is None or not session.authenticated:
+        return
+    if session.service_url != ctx.config.service_url:
+        return
+    try:
+        with _client(ctx) as client:
+            server = client.auth_status()
+    except (AuthError, NetworkUnreachable):
+        return  # not valid any more, or cannot tell: let the sign-in go ahead
+    who = server.get("email") or session.email
+    raise AlreadyAuthenticated(
+        f"Already signed in to {session.service_url}" + (f" as {who}" if who else "") + ".")
 
 
 def _login_token(ctx: Context, token: str) -> dict[str, Any]:
@@ -112,6 +139,13 @@ def _login_token(ctx: Context, token: str) -> dict[str, Any]:
 
 def _show_page(ctx: Context, method: str, url: str) -> None:
     # stderr in every format: the person needs the page even when stdout is JSON for a tool.
+    from ..console import hold_line
+
+    with hold_line():
+        _print_page(method, url)
+
+
+def _print_page(method: str, url: str) -> None:
     if method == "qr":
         import segno
 

@@ -24,6 +24,11 @@ class ConfigSetArgs(BaseModel):
     value: str = Field(description="New value.", json_schema_extra={"cli_argument": True})
 
 
+class ConfigUnsetArgs(BaseModel):
+    model_config = _STRICT
+    key: str = Field(description="Config key to remove.", json_schema_extra={"cli_argument": True})
+
+
 class ResetArgs(BaseModel):
     model_config = _STRICT
     yes: bool = Field(False, description="Do not ask for confirmation.",
@@ -42,6 +47,9 @@ class InitArgs(BaseModel):
         None, description="Wallet mode: server-wallet (keys in the wallet service) or byok.")
     mode: Literal["guard", "beast"] | None = Field(
         None, description="Trading mode of a server wallet.")
+    force: bool = Field(
+        False, description="Replace an existing (or damaged) wallets.json: it is moved aside "
+                           "to wallets.json.bak-<timestamp>, never deleted.")
     mnemonic: str | None = Field(None, description="Refused: use MM_MNEMONIC or the prompt.",
                                  json_schema_extra={"cli_hidden": True})
     password: str | None = Field(None, description="Refused: use MM_PASSWORD or the prompt.",
@@ -66,17 +74,67 @@ def config_set(ctx: Context, args: ConfigSetArgs) -> dict[str, Any]:
     return {"key": args.key, "value": value}
 
 
+def _reset_warnings(ctx: Context) -> list[str]:
+    """What `mm reset` would destroy that cannot be recovered from this machine."""
+    from ..byok import vault
+    from ..errors import StateError
+    from ..wallets_file import load_wallets
+
+    try:
+        wallets = load_wallets(ctx.home)
+    except StateError:
+        return [f"{ctx.home.path('wallets.json')} is damaged and will be deleted; it may hold "
+                "the only copy of a mnemonic."]
+    if not wallets or wallets.get("mode") != "byok":
+        return []
+    if vault.is_encrypted(wallets["byok"]["vault"]):
+        return ["The encrypted BYOK vault will be deleted: only your written-down mnemonic "
+                "can restore these accounts."]
+    return ["The BYOK mnemonic is stored UNENCRYPTED here and will be deleted: unless you "
+            "wrote it down, these accounts and their funds are lost for good."]
+
+
+def config_unset(ctx: Context, args: ConfigUnsetArgs) -> dict[str, Any]:
+    removed = ctx.config.unset(args.key)
+    return {"key": args.key, "removed": removed, "value": ctx.config.get(args.key),
+            "source": ctx.config.source(args.key)}
+
+
 def reset(ctx: Context, args: ResetArgs) -> dict[str, Any]:
+    """Delete the state files. A devnet this MM_HOME started is stopped first, so nothing is
+    left running that `mm devnet stop` could no longer find (its record is deleted too)."""
+    from .. import devnet
+    from ..errors import StateError
+
+    warnings = _reset_warnings(ctx)
+    try:
+        running = devnet.status(ctx.home)
+    except StateError:  # a damaged devnet.json records nothing we could stop
+        running = {"running": False}
+    if running["running"]:
+        warnings.append(f"The devnet on {running['rpcUrl']} (pid {running['pid']}) will be "
+                        "stopped.")
     if not args.yes:
-        answer = ctx.confirm(f"Delete all mm state under {ctx.home.root}?")
+        question = "\n".join([*warnings, f"Delete all mm state under {ctx.home.root}?"])
+        answer = ctx.confirm(question)
         if answer is None:
-            raise ConfirmationRequired("`mm reset` deletes local state; pass --yes to confirm.")
+            raise ConfirmationRequired("`mm reset` deletes local state; pass --yes to confirm.",
+                                       details={"warnings": warnings} if warnings else None)
         if not answer:
-            return {"reset": False, "removed": []}
-    return {"reset": True, "removed": ctx.home.reset()}
+            return {"reset": False, "removed": [], "warnings": warnings}
+    else:
+        for line in warnings:
+            ctx.notice(f"warning: {line}")
+    out: dict[str, Any] = {"reset": True}
+    if running["running"]:
+        stopped = devnet.stop(ctx.home)
+        out["devnetStopped"] = {"pid": stopped["pid"], "rpcUrl": stopped["rpcUrl"]}
+    out["removed"] = ctx.home.reset()
+    out["warnings"] = warnings
+    return out
 
 
 def init(ctx: Context, args: InitArgs) -> dict[str, Any]:
     from ..setup_flow import run_init
 
-    return run_init(ctx, wallet_mode=args.wallet, trading_mode=args.mode)
+    return run_init(ctx, wallet_mode=args.wallet, trading_mode=args.mode, force=args.force)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..context import Context
 from ..errors import MMError
-from ..fields import Address, Amount, ChainId, ChainIds, OptionalTimeout
+from ..fields import HASH_PATTERN, Address, Amount, ChainId, ChainIds, OptionalTimeout
 from ..wallet_requests import WalletRequest
 
 _STRICT = ConfigDict(extra="forbid")
@@ -23,13 +23,18 @@ _DRY = Field(False, description="Return the security preview (decode, simulation
 class WalletCreateArgs(BaseModel):
     model_config = _STRICT
     name: str | None = Field(None, description="Label for the new account.")
-    trading_mode: str | None = Field(None, description="guard or beast (server wallet only).")
+    trading_mode: str | None = Field(None, description="guard or beast (server wallet only).",
+                                     json_schema_extra={"enum": ["guard", "beast"]})
 
 
 class WalletSelectArgs(BaseModel):
     model_config = _STRICT
-    address: Address = Field(description="Address of the account to make active.",
-                             json_schema_extra={"cli_argument": True})
+    # As in the reference CLI: `wallet select --address 0x…` or `--name N`; the positional
+    # `wallet select 0x…` is kept for our earlier users.
+    address: Address | None = Field(None, description="Address of the account to make active.",
+                                    json_schema_extra={"cli_argument": True,
+                                                       "cli_flags": ["--address"]})
+    name: str | None = Field(None, description="Name of the account to make active.")
 
 
 class WalletShowArgs(BaseModel):
@@ -40,8 +45,13 @@ class WalletShowArgs(BaseModel):
 
 class BalanceArgs(BaseModel):
     model_config = _STRICT
-    chain_ids: ChainIds = Field(None, description="Comma-separated chain ids, e.g. '1,8453' "
-                                "(default: the devnet if running, else Ethereum, Base, Linea).")
+    chain_ids: ChainIds = Field(None, description="Chain ids, e.g. [1, 8453] (on the command "
+                                "line: 1,8453); default: the devnet if running, else Ethereum, "
+                                "Base, Linea.",
+                                json_schema_extra={"cli_flags": ["--chain", "--chain-ids"],
+                                                   "cli_metavar": "IDS"})
+    address: Address | None = Field(None, description="Whose balance: this 0x address "
+                                    "(default: the active account).")
     token: str | None = Field(None, description="Only this token: a symbol such as 'USDC' or "
                               "its 0x contract address.")
     token_contracts: str | None = Field(None, description="Extra ERC-20 contract addresses to "
@@ -53,8 +63,9 @@ class TransferArgs(BaseModel):
     to: Address = Field(description="Recipient 0x address (checksummed or all lower case).")
     amount: Amount = Field(description="Human decimal amount as a string, e.g. '0.5'.")
     chain_id: ChainId = Field(description="Chain id, e.g. 1 (Ethereum), 8453 (Base), 31337.")
-    token: str = Field("ETH", description="Native symbol (ETH), a token symbol, or a 0x "
-                       "token contract address.")
+    # Required, as in the reference CLI: a missing --token must not silently move ETH.
+    token: str = Field(description="Native symbol (ETH), a token symbol, or a 0x token "
+                       "contract address; `mm token list --chain N` lists the known ones.")
     wait: bool = _WAIT
     dry_run: bool = _DRY
     wallet_timeout: OptionalTimeout = None
@@ -63,9 +74,11 @@ class TransferArgs(BaseModel):
 class SendTransactionArgs(BaseModel):
     model_config = _STRICT
     chain_id: ChainId = Field(description="Chain id to send on.")
+    # agent_shape: agents get a typed object (mm_agent.agent_schema); the CLI a JSON string.
     payload: str = Field(description='Transaction as a JSON object string: {"to": "0x…", '
                          '"value": "0x0" (hex wei), "data": "0x…"}; optional gas, nonce, '
-                         "maxFeePerGas, maxPriorityFeePerGas as hex.")
+                         "maxFeePerGas, maxPriorityFeePerGas as hex.",
+                         json_schema_extra={"agent_shape": "transaction"})
     intent: str | None = Field(None, description="One line saying what this transaction does, "
                                "shown to the human if approval is needed.")
     wait: bool = _WAIT
@@ -86,7 +99,8 @@ class SignTypedDataArgs(BaseModel):
     model_config = _STRICT
     chain_id: ChainId = Field(description="Chain id; must equal the payload's domain.chainId.")
     payload: str = Field(description="EIP-712 typed data as a JSON object string with types, "
-                         "primaryType, domain and message.")
+                         "primaryType, domain and message.",
+                         json_schema_extra={"agent_shape": "typed-data"})
     intent: str | None = Field(None, description="One line saying what the signature allows.")
     wait: bool = _WAIT
     dry_run: bool = _DRY
@@ -96,12 +110,15 @@ class SignTypedDataArgs(BaseModel):
 class RequestsListArgs(BaseModel):
     model_config = _STRICT
     no_sync: bool = Field(False, description="Use the local cache without asking the service.")
+    all: bool = Field(False, description="Also list finished requests (history); by default "
+                      "only pending ones, as the reference CLI does.")
 
 
 class RequestsWatchArgs(BaseModel):
     model_config = _STRICT
     polling_id: str = Field(description="pollingId of the request.",
-                            json_schema_extra={"cli_argument": True})
+                            json_schema_extra={"cli_argument": True,
+                                               "cli_flags": ["--polling-id"]})
     wallet_timeout: OptionalTimeout = None
 
 
@@ -112,14 +129,16 @@ class DecodeArgs(BaseModel):
 
 class TxArgs(BaseModel):
     model_config = _STRICT
-    hash: str = Field(description="0x transaction hash.")
+    hash: str = Field(description="0x transaction hash.",
+                      json_schema_extra={"pattern": HASH_PATTERN})
     chain_id: ChainId | None = Field(None, description="Chain id (default: where this wallet "
                                      "sent it, else the devnet or Ethereum).")
 
 
 class TxHistoryArgs(BaseModel):
     model_config = _STRICT
-    chain_ids: ChainIds = Field(None, description="Only these chains, comma-separated.")
+    chain_ids: ChainIds = Field(None, description="Only these chain ids, e.g. [1, 8453] (on "
+                                "the command line: 1,8453).")
     limit: int = Field(20, ge=1, le=50, description="At most this many (1-50).")
 
 
@@ -144,7 +163,21 @@ def wallet_list(ctx: Context, _args: None) -> dict[str, Any]:
 
 
 def wallet_select(ctx: Context, args: WalletSelectArgs) -> dict[str, Any]:
-    return ctx.wallet.select(args.address)
+    from ..errors import MissingFlag
+
+    address = args.address
+    if address is None:
+        if args.name is None:
+            raise MissingFlag("Missing --address or --name for `wallet select`.",
+                              hint="`mm wallet list` shows your accounts.")
+        address = ctx.wallet.show(None, args.name)["address"]  # WALLET_NOT_FOUND if none
+    elif args.name is not None:
+        found = ctx.wallet.show(None, args.name)["address"]
+        if found.lower() != address.lower():
+            from ..errors import ValidationError
+
+            raise ValidationError(f"--name {args.name!r} is another account than --address.")
+    return ctx.wallet.select(address)
 
 
 def wallet_show(ctx: Context, args: WalletShowArgs) -> dict[str, Any]:
@@ -152,8 +185,10 @@ def wallet_show(ctx: Context, args: WalletShowArgs) -> dict[str, Any]:
 
 
 def wallet_address(ctx: Context, _args: None) -> dict[str, Any]:
-    # Cached in wallets.json: no crypto import needed.
-    data = ctx.home.read_json("wallets.json")
+    # Cached in wallets.json: no crypto import needed. A damaged file is STATE_CORRUPT.
+    from ..wallets_file import load_wallets
+
+    data = load_wallets(ctx.home)
     if not isinstance(data, dict) or not data.get("active"):
         from ..errors import NotInitialized
 
@@ -172,7 +207,8 @@ def wallet_add_fund(ctx: Context, _args: None) -> dict[str, Any]:
 
 def wallet_balance(ctx: Context, args: BalanceArgs) -> dict[str, Any]:
     contracts = [c.strip() for c in (args.token_contracts or "").split(",") if c.strip()]
-    return ctx.wallet.balance(args.chain_ids, token=args.token, token_contracts=contracts)
+    return ctx.wallet.balance(args.chain_ids, token=args.token, token_contracts=contracts,
+                              address=args.address)
 
 
 def transfer(ctx: Context, args: TransferArgs) -> dict[str, Any]:
@@ -202,7 +238,10 @@ def sign_typed_data(ctx: Context, args: SignTypedDataArgs) -> dict[str, Any]:
 
 
 def requests_list(ctx: Context, args: RequestsListArgs) -> dict[str, Any]:
-    return {"requests": [r.to_dict() for r in ctx.wallet.requests.list(sync=not args.no_sync)]}
+    listed = ctx.wallet.requests.list(sync=not args.no_sync)
+    # Pending by default, as the reference's "List all pending wallet requests"; --all adds
+    # the finished ones (our history).
+    return {"requests": [r.to_dict() for r in listed if args.all or not r.done]}
 
 
 def requests_watch(ctx: Context, args: RequestsWatchArgs) -> dict[str, Any]:
@@ -259,7 +298,9 @@ def _password(ctx: Context, action: str) -> dict[str, Any]:
         return value
 
     def ask_new() -> tuple[str, str]:
-        new = ask("MM_NEW_PASSWORD", "New password")
+        from ..passwords import check_new_password
+
+        new = check_new_password(ask("MM_NEW_PASSWORD", "New password"))
         if "MM_NEW_PASSWORD" in os.environ:
             return new, os.environ.get("MM_NEW_PASSWORD_CONFIRM", new)
         return new, ask("MM_NEW_PASSWORD", "Repeat new password")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from ..decode import DecodedCall
 
 __all__ = [
+    "FAR_EXPIRY_SECONDS",
+    "LARGE_SHARE",
     "MAX_UINT256",
     "UNLIMITED_THRESHOLD",
     "ZERO",
@@ -40,15 +42,25 @@ FeatureType = Literal["Benign", "Warning", "Malicious", "Info", "Error"]
 ResultType = Literal["Benign", "Warning", "Malicious", "Error"]
 
 MAX_UINT256 = 2**256 - 1
-# Anything at or above 2**128 base units is "unlimited" in practice: no real balance gets there,
-# and it catches max uint256, max uint160 (Permit2) and the usual "huge round number" tricks.
-UNLIMITED_THRESHOLD = 2**128
+# Anything at or above type(uint96).max base units is "unlimited": it is the smallest sentinel
+# tokens really use for "infinite" (UNI/COMP store allowances as uint96 and turn max uint256 into
+# max uint96), and it covers max uint160 (Permit2), max uint256 and "huge round number" tricks.
+# Amounts below it are judged against the holder's balance (see ``LARGE_SHARE``).
+UNLIMITED_THRESHOLD = 2**96 - 1
+# A grant of at least this share of what the holder has exposes "most of it".
+LARGE_SHARE = 0.5
+# A grant that stays usable longer than this is long-lived.
+FAR_EXPIRY_SECONDS = 30 * 24 * 3600
 ZERO = "0x" + "0" * 40
 _HEX40 = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
 def _never_contract(_address: str) -> bool:
     return False
+
+
+def _unknown_balance(_token: str, _holder: str) -> int | None:
+    return None
 
 
 @dataclass
@@ -67,12 +79,32 @@ class ScanInput:
     known_counterparties: frozenset[str] = frozenset()
     denylist: frozenset[str] = frozenset()
     now: int | None = None
+    # {lowercase address: name} of verified protocols on this chain (known_protocols.py + config)
+    known_protocols: Mapping[str, str] = field(default_factory=dict)
+    # lowercase addresses of tokens of known value on this chain (the chain's token list, devnet
+    # tokens); native coin always counts
+    known_assets: frozenset[str] = frozenset()
+    # balance_of(token, holder) -> base units, None when it cannot be read (memoised by scan())
+    balance_of: Callable[[str, str], int | None] = _unknown_balance
 
     def now_ts(self) -> int:
         return int(self.now if self.now is not None else time.time())
 
     def known(self, address: str | None) -> bool:
+        """Used before by this wallet (history), not "verified": see ``protocol``."""
         return address is not None and address.lower() in self.known_counterparties
+
+    def protocol(self, address: str | None) -> str | None:
+        """The name of a verified protocol at ``address`` on this chain, else None."""
+        return self.known_protocols.get(address.lower()) if address else None
+
+    def balance(self, token: str | None, holder: str | None) -> int | None:
+        if not is_addr(token) or not is_addr(holder):
+            return None
+        try:
+            return self.balance_of(token, holder)  # type: ignore[arg-type]
+        except Exception:  # an unreadable balance only weakens the share rule, never crashes
+            return None
 
     def has_code(self, address: str | None) -> bool:
         # The zero address never holds code; asking the node about it is a wasted call.
@@ -117,6 +149,8 @@ class ScanResult:
     classification: str
     description: str
     features: list[Feature] = field(default_factory=list)
+    # What the action would let others take (see grants.py): one dict per (spender, asset).
+    grants: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -125,6 +159,7 @@ class ScanResult:
             "classification": self.classification,
             "description": self.description,
             "features": [f.to_dict() for f in self.features],
+            "grants": list(self.grants),
         }
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from ._base import Feature, ScanInput, Scanner, ScanResult
+from ._base import ZERO, Feature, ScanInput, Scanner, ScanResult
 from .rules_admin import rule_admin_actions
 from .rules_approvals import rule_approvals
 from .rules_denylist import rule_denylist
-from .rules_permits import rule_permits, rule_seaport
+from .rules_orders import rule_orders
+from .rules_permits import rule_permits
 from .rules_poisoning import rule_address_poisoning
 from .rules_signatures import rule_raw_signatures
 from .rules_transfers import rule_transfers
+from .rules_typed import rule_typed_data
 
 __all__ = ["LOCAL_RULES", "RANK", "aggregate", "scan"]
 
@@ -25,7 +27,8 @@ LOCAL_RULES: tuple[tuple[str, Rule], ...] = (
     ("raw_signatures", rule_raw_signatures),
     ("approvals", rule_approvals),
     ("permits", rule_permits),
-    ("seaport", rule_seaport),
+    ("orders", rule_orders),
+    ("typed_data", rule_typed_data),
     ("address_poisoning", rule_address_poisoning),
     ("transfers", rule_transfers),
     ("admin_actions", rule_admin_actions),
@@ -47,16 +50,25 @@ def _error(feature_id: str, what: str, exc: BaseException) -> Feature:
 
 
 def _prepare(inp: ScanInput) -> tuple[ScanInput, list[Feature]]:
-    """Memoise ``is_contract`` for this scan and decode the calldata if the caller did not."""
+    """Memoise ``is_contract``/``balance_of`` for this scan and decode the calldata if the
+    caller did not."""
     notes: list[Feature] = []
     cache: dict[str, bool] = {}
-    ask = inp.is_contract
+    balances: dict[tuple[str, str], int | None] = {}
+    ask, ask_balance = inp.is_contract, inp.balance_of
 
     def is_contract(address: str) -> bool:
         key = address.lower()
         if key not in cache:
             cache[key] = bool(ask(address))
         return cache[key]
+
+    def balance_of(token: str, holder: str) -> int | None:
+        key = (token.lower(), holder.lower())
+        if key not in balances:
+            got = ask_balance(token, holder)
+            balances[key] = got if isinstance(got, int) and not isinstance(got, bool) else None
+        return balances[key]
 
     decoded = inp.decoded
     data = str((inp.tx or {}).get("data") or "0x")
@@ -69,7 +81,22 @@ def _prepare(inp: ScanInput) -> tuple[ScanInput, list[Feature]]:
             notes.append(Feature("Info", "UNDECODED_CALLDATA",
                                  f"The calldata could not be decoded ({type(exc).__name__}).",
                                  inp.tx_to))
-    return dataclasses.replace(inp, is_contract=is_contract, decoded=decoded), notes
+    return dataclasses.replace(inp, is_contract=is_contract, balance_of=balance_of,
+                               decoded=decoded), notes
+
+
+def _grants(inp: ScanInput) -> list[dict[str, object]]:
+    """``scan.grants``: what the action would let others take (revocations left out)."""
+    from .grants import grant_dict, transaction_grants, typed_grants
+
+    if inp.kind == "transaction":
+        found = transaction_grants(inp)
+    elif inp.kind == "typed-data" and isinstance(inp.typed_data, dict):
+        found = typed_grants(inp)
+    else:
+        return []
+    return [grant_dict(inp, g) for g in found
+            if not g.revoke and g.spender.lower() not in (inp.wallet.lower(), ZERO)]
 
 
 def aggregate(features: Sequence[Feature]) -> ScanResult:
@@ -105,4 +132,9 @@ def scan(inp: ScanInput, *, remote: Sequence[Scanner] = ()) -> ScanResult:
             features.append(_error("REMOTE_SCANNER_ERROR", label, exc))
             continue
         features.extend(got)
-    return aggregate(features)
+    result = aggregate(features)
+    try:
+        result.grants = _grants(prepared)
+    except Exception as exc:  # the policy must not see "no grants" when they could not be read
+        result = aggregate([*features, _error("LOCAL_RULE_ERROR", "Grant extraction", exc)])
+    return result

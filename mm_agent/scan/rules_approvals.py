@@ -1,161 +1,186 @@
-"""Rule family 1: on-chain approvals (ERC-20/721 ``approve``, ``increaseAllowance``, Permit2
-``approve``, ``setApprovalForAll``), from the simulation's exposures when it has any, else from the
-decoded calldata (inner multicall/Safe calls included)."""
+"""Rule family 1: allowance grants, judged by what they expose.
+
+One judge for every grant (grants.py), on-chain or signed: who gets it (an account without code,
+a verified protocol, or an unknown contract), how much (unlimited, or at least half of what the
+holder has now) and for how long (past 30 days, or never expiring for signed permits). The
+``rule_approvals`` entry point covers transactions (``APPROVAL_*`` feature ids);
+``rule_permits`` (rules_permits.py) covers typed data (``PERMIT_*``) with the same judge.
+
+On-chain ERC-20/721 allowances have no expiry at all, so duration is only judged where the grant
+carries one (Permit2 allowances, permits): otherwise every exact-amount approval to a new dapp
+would need a human, and people stop reading warnings they see every time.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 from ._base import (
-    UNLIMITED_THRESHOLD,
+    FAR_EXPIRY_SECONDS,
+    LARGE_SHARE,
     ZERO,
     Feature,
     ScanInput,
-    as_bool,
-    as_int,
-    iter_calls,
     low,
-    param,
     short,
-    sig,
 )
+from .grants import Grant, grants_from_decoded, grants_from_exposures, transaction_grants
 
-__all__ = ["grants_from_decoded", "grants_from_exposures", "rule_approvals"]
-
-GrantKind = Literal["allowance", "nft", "operator"]
-
-
-@dataclass
-class Grant:
-    kind: GrantKind  # allowance = fungible amount; nft = one token id; operator = all tokens
-    spender: str
-    token: str | None
-    amount: int | None = None  # allowance amount, or the token id for kind "nft"
-    unlimited: bool = False
-    revoke: bool = False
-    symbol: str | None = None
-
-
-def grants_from_exposures(inp: ScanInput) -> list[Grant]:
-    grants: list[Grant] = []
-    for exp in (inp.simulation or {}).get("exposures") or []:
-        spender = exp.get("spender")
-        if not isinstance(spender, str):
-            continue
-        asset = exp.get("asset") or {}
-        atype = str(asset.get("type") or "erc20").lower()
-        amount = as_int(exp.get("amount"))
-        unlimited = bool(exp.get("unlimited")) or (amount or 0) >= UNLIMITED_THRESHOLD
-        token, symbol = asset.get("address"), asset.get("symbol")
-        if atype in ("erc721", "erc1155") and asset.get("tokenId") is None:
-            # Collection-wide exposure: that is what setApprovalForAll leaves behind.
-            revoke = not unlimited and not amount
-            grants.append(Grant("operator", spender, token, None, True, revoke, symbol))
-        elif atype == "erc721":
-            tid = as_int(asset.get("tokenId"))
-            grants.append(Grant("nft", spender, token, tid, False, low(spender) == ZERO, symbol))
-        else:
-            revoke = amount == 0 and not unlimited
-            grants.append(Grant("allowance", spender, token, amount, unlimited, revoke, symbol))
-    return grants
-
-
-def grants_from_decoded(inp: ScanInput) -> list[Grant]:
-    grants: list[Grant] = []
-    for site in iter_calls(inp):
-        call, s = site.call, sig(site.call)
-        if s in ("approve(address,uint256)", "increaseAllowance(address,uint256)"):
-            spender, amount = param(call, 0), as_int(param(call, 1))
-            if not isinstance(spender, str):
-                continue
-            if getattr(call, "category", None) == "erc721":
-                # Same selector as ERC-20 approve; the decoder knows the target is an NFT.
-                clear = low(spender) == ZERO
-                grants.append(Grant("nft", spender, site.target, amount, False, clear))
-                continue
-            unlimited = (amount or 0) >= UNLIMITED_THRESHOLD
-            revoke = amount == 0 and s.startswith("approve(")
-            grants.append(Grant("allowance", spender, site.target, amount, unlimited, revoke))
-        elif s == "approve(address,address,uint160,uint48)":  # Permit2 on-chain allowance
-            token, spender, amount = param(call, 0), param(call, 1), as_int(param(call, 2))
-            if isinstance(spender, str):
-                unlimited = (amount or 0) >= 2**160 - 1 or (amount or 0) >= UNLIMITED_THRESHOLD
-                grants.append(Grant("allowance", spender, token, amount, unlimited, amount == 0))
-        elif s == "setApprovalForAll(address,bool)":
-            operator = param(call, 0)
-            if isinstance(operator, str):
-                revoke = not as_bool(param(call, 1))
-                grants.append(Grant("operator", operator, site.target, None, True, revoke))
-    return grants
-
-
-def _grants(inp: ScanInput) -> list[Grant]:
-    from_sim = grants_from_exposures(inp)
-    # The simulation is the truth when it traced approvals; decoded calls only fill its gaps
-    # (e.g. a node without tracing, or an approval the tracer did not attribute).
-    seen = {(g.kind == "operator", low(g.spender)) for g in from_sim}
-    extra = [g for g in grants_from_decoded(inp)
-             if (g.kind == "operator", low(g.spender)) not in seen]
-    return from_sim + extra
+__all__ = [
+    "grants_from_decoded",
+    "grants_from_exposures",
+    "judge_grant",
+    "risks",
+    "rule_approvals",
+]
 
 
 def _what(g: Grant) -> str:
     token = g.symbol or (short(g.token) if g.token else "a token")
     if g.kind == "nft":
         return f"NFT #{g.amount} of {token}"
+    if g.kind == "operator":
+        return f"ALL your {token} tokens"
     if g.unlimited:
         return f"an unlimited amount of {token}"
+    if g.amount is None:
+        return f"an unstated amount of {token}"
     return f"{g.amount} base units of {token}"
 
 
-def _judge(inp: ScanInput, g: Grant) -> Feature | None:
+def risks(inp: ScanInput, g: Grant) -> list[str]:
+    """Why a grant to an unknown contract is risky: "unlimited", "large", "long" (in order)."""
+    found: list[str] = []
+    if g.kind == "operator" or g.unlimited:
+        found.append("unlimited")
+    elif g.kind == "allowance" and g.amount is not None and g.amount > 0:
+        balance = inp.balance(g.token, g.holder or inp.wallet)
+        # balance 0: the grant covers everything that arrives later, so it counts as large.
+        if balance is not None and g.amount >= balance * LARGE_SHARE:
+            found.append("large")
+    now = inp.now_ts()
+    if g.source == "typed-data" or g.expiration is not None:
+        if g.expiration is None or g.expiration > now + FAR_EXPIRY_SECONDS:
+            found.append("long")
+    return found
+
+
+def _when(inp: ScanInput, g: Grant) -> str:
+    if g.expiration is None or g.expiration >= 2**48 - 1:
+        return "never expires"
+    return f"stays valid for {max(g.expiration - inp.now_ts(), 0) // 86400} days"
+
+
+def _explain(inp: ScanInput, g: Grant, found: list[str]) -> str:
+    parts = []
+    if "large" in found:
+        balance = inp.balance(g.token, g.holder or inp.wallet)
+        parts.append(f"at least half of the {balance} base units held")
+    if "long" in found:
+        parts.append(f"it {_when(inp, g)}")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def judge_grant(inp: ScanInput, g: Grant) -> Feature | None:
+    """One feature per grant; ``g.source`` picks the APPROVAL_* or PERMIT_* feature ids."""
     spender = g.spender
-    if low(spender) == low(inp.wallet):
+    if low(spender) in (ZERO, low(inp.wallet), low(g.holder)) and not (
+            g.kind == "nft" and low(spender) == ZERO):
         return None
+    signed = g.source == "typed-data"
+    holder = "" if g.holder is None or low(g.holder) == low(inp.wallet) else (
+        f" of {short(g.holder)}")
     if g.revoke:
-        return Feature("Info", "APPROVAL_REVOKE", f"Revokes the approval of {spender}.", spender)
-    if g.kind == "operator":
-        if not inp.has_code(spender):
-            return Feature(
-                "Malicious", "SET_APPROVAL_FOR_ALL_TO_EOA",
-                f"Gives the plain account {spender} control of ALL your tokens in collection "
-                f"{short(g.token)}; it can take every one of them at any time. This is how NFT "
-                "drainers work.",
-                spender, "set_approval_for_all", "set_approval_for_all_to_eoa",
-            )
-        if not inp.known(spender):
-            return Feature(
-                "Warning", "SET_APPROVAL_FOR_ALL_UNKNOWN_CONTRACT",
-                f"Gives contract {spender}, which this wallet has never used, control of ALL "
-                f"your tokens in collection {short(g.token)}. Only do this for a marketplace "
-                "you trust.",
-                spender, "set_approval_for_all", "set_approval_for_all_unknown_contract",
-            )
-        return Feature("Info", "SET_APPROVAL_FOR_ALL",
-                       f"Lets known contract {spender} move all your tokens in "
-                       f"collection {short(g.token)}.", spender)
+        fid = "PERMIT_REVOKE" if signed else "APPROVAL_REVOKE"
+        return Feature("Info", fid, f"{g.label}: revokes the approval of {spender}.", spender)
     if not inp.has_code(spender):
+        return _to_eoa(g, spender, signed, holder)
+    name = inp.protocol(spender)
+    if name is not None:
+        fid = "PERMIT" if signed else (
+            "SET_APPROVAL_FOR_ALL" if g.kind == "operator" else "TOKEN_APPROVAL")
+        return Feature("Info", fid, f"{g.label}: lets {name} ({spender}), a verified protocol, "
+                                    f"spend {_what(g)}{holder}.", spender)
+    found = risks(inp, g)
+    if not found or g.kind == "nft":
+        fid = "PERMIT" if signed else "TOKEN_APPROVAL"
+        return Feature("Info", fid, f"{g.label}: lets contract {spender} spend {_what(g)}{holder}"
+                                    f"{_explain(inp, g, found)}.", spender)
+    return _unknown_contract(inp, g, spender, signed, holder, found)
+
+
+def _to_eoa(g: Grant, spender: str, signed: bool, holder: str) -> Feature:
+    if signed:
         return Feature(
-            "Malicious", "APPROVAL_TO_EOA",
-            f"Approves the plain account {spender} to spend {_what(g)}. Legitimate apps approve "
-            "contracts, not personal accounts; whoever holds that account can take these funds.",
-            spender, "approval_farming", "approval_to_eoa",
+            "Malicious", "PERMIT_TO_EOA",
+            f"{g.label} signature lets the plain account {spender} take {_what(g)}{holder} "
+            "without any further transaction from you. Signing it hands the funds over: this "
+            "is how permit phishing works.",
+            spender, "permit_farming", "permit_to_eoa",
         )
-    if g.unlimited and not inp.known(spender):
+    if g.kind == "operator" and g.standard == "erc777":
         return Feature(
-            "Warning", "UNLIMITED_APPROVAL_UNKNOWN_CONTRACT",
-            f"Approves contract {spender}, which this wallet has never used, to spend "
-            f"{_what(g)}, with no limit and no expiry. Prefer an exact amount.",
-            spender, "approval_farming", "unlimited_approval",
+            "Malicious", "ERC777_OPERATOR_TO_EOA",
+            f"Makes the plain account {spender} an ERC-777 operator of {_what(g)}{holder}: it can "
+            "send every one of them anywhere, at any time.",
+            spender, "approval_farming", "operator_to_eoa",
         )
-    return Feature("Info", "TOKEN_APPROVAL", f"Approves contract {spender} to spend {_what(g)}.",
-                   spender)
+    if g.kind == "operator":
+        return Feature(
+            "Malicious", "SET_APPROVAL_FOR_ALL_TO_EOA",
+            f"Gives the plain account {spender} control of ALL your tokens in collection "
+            f"{short(g.token)}{holder}; it can take every one of them at any time. This is how "
+            "NFT drainers work.",
+            spender, "set_approval_for_all", "set_approval_for_all_to_eoa",
+        )
+    return Feature(
+        "Malicious", "APPROVAL_TO_EOA",
+        f"Approves the plain account {spender} to spend {_what(g)}{holder}. Legitimate apps "
+        "approve contracts, not personal accounts; whoever holds that account can take these "
+        "funds.",
+        spender, "approval_farming", "approval_to_eoa",
+    )
+
+
+def _unknown_contract(inp: ScanInput, g: Grant, spender: str, signed: bool, holder: str,
+                      found: list[str]) -> Feature:
+    why = _explain(inp, g, found)
+    if signed:
+        fid, cls = {"unlimited": ("PERMIT_UNLIMITED", "unlimited_permit"),
+                    "large": ("PERMIT_LARGE", "large_permit"),
+                    "long": ("PERMIT_LONG_EXPIRY", "long_lived_permit")}[found[0]]
+        return Feature(
+            "Warning", fid,
+            f"{g.label} signature lets contract {spender}, which is not a verified protocol, "
+            f"spend {_what(g)}{holder}{why}. A signed permit is as good as an approval.",
+            spender, "permit_farming", cls,
+        )
+    if g.kind == "operator" and g.standard == "erc777":
+        return Feature(
+            "Warning", "ERC777_OPERATOR_UNKNOWN_CONTRACT",
+            f"Makes contract {spender}, which is not a verified protocol, an ERC-777 operator of "
+            f"{_what(g)}{holder}.",
+            spender, "approval_farming", "operator_unknown_contract",
+        )
+    if g.kind == "operator":
+        return Feature(
+            "Warning", "SET_APPROVAL_FOR_ALL_UNKNOWN_CONTRACT",
+            f"Gives contract {spender}, which is not a verified protocol, control of ALL your "
+            f"tokens in collection {short(g.token)}{holder}. Only do this for a marketplace you "
+            "trust.",
+            spender, "set_approval_for_all", "set_approval_for_all_unknown_contract",
+        )
+    fid, cls = {"unlimited": ("UNLIMITED_APPROVAL_UNKNOWN_CONTRACT", "unlimited_approval"),
+                "large": ("LARGE_APPROVAL_UNKNOWN_CONTRACT", "large_approval"),
+                "long": ("LONG_APPROVAL_UNKNOWN_CONTRACT", "long_lived_approval")}[found[0]]
+    return Feature(
+        "Warning", fid,
+        f"Approves contract {spender}, which is not a verified protocol, to spend {_what(g)}"
+        f"{holder}{why}. Prefer an exact, small amount.",
+        spender, "approval_farming", cls,
+    )
 
 
 def rule_approvals(inp: ScanInput) -> list[Feature]:
     if inp.kind != "transaction":
         return []
-    features = [_judge(inp, g) for g in _grants(inp)]
+    features = [judge_grant(inp, g) for g in transaction_grants(inp)]
     return [f for f in features if f is not None]
-

@@ -12,7 +12,13 @@ from typing import Any
 
 from ._base import ZERO, Feature, ScanInput, as_int, is_addr, iter_calls, low, param, short, sig
 
-__all__ = ["TOKEN_TRANSFERS", "rule_outflow_without_return", "rule_transfers"]
+__all__ = [
+    "RETURN_DUST",
+    "TOKEN_TRANSFERS",
+    "intent_assets",
+    "rule_outflow_without_return",
+    "rule_transfers",
+]
 
 # signature -> (standard, index of the recipient parameter)
 TOKEN_TRANSFERS: dict[str, tuple[str, int]] = {
@@ -70,6 +76,43 @@ def rule_transfers(inp: ScanInput) -> list[Feature]:
     return features + rule_outflow_without_return(inp)
 
 
+_TOKENISH = ("token", "currency", "asset", "path")
+# A "return" of a valued asset this small (base units) is a token gesture, not a return.
+RETURN_DUST = 1000
+
+
+def _addresses(value: Any) -> list[str]:
+    if is_addr(value):
+        return [value]
+    if isinstance(value, list):
+        return [a for v in value for a in _addresses(v)]
+    if isinstance(value, dict):
+        return [a for v in value.values() for a in _addresses(v)]
+    return []
+
+
+def intent_assets(inp: ScanInput) -> set[str]:
+    """Tokens the decoded (known) calls name as what is traded: ``token*``/``currency*``/
+    ``asset*`` parameters and swap paths (Uniswap V3 packed paths included). Recipients and
+    spenders are never in it, so a contract cannot vouch for its own "token" by being paid."""
+    found: set[str] = set()
+    for site in iter_calls(inp):
+        call = site.call
+        if getattr(call, "function_name", None) is None:
+            continue
+        for p in getattr(call, "params", None) or []:
+            name = str(getattr(p, "name", "")).lower()
+            if not any(w in name for w in _TOKENISH):
+                continue
+            value = getattr(p, "value", None)
+            if name == "path" and isinstance(value, str) and value.startswith("0x"):
+                raw = value[2:]  # V3 path: token (20 bytes) | fee (3 bytes) | token | ...
+                found.update("0x" + raw[i:i + 40].lower() for i in range(0, len(raw) - 39, 46))
+            else:
+                found.update(a.lower() for a in _addresses(value))
+    return found
+
+
 def rule_outflow_without_return(inp: ScanInput) -> list[Feature]:
     sim = inp.simulation
     if inp.kind != "transaction" or not isinstance(sim, dict) or sim.get("success") is False:
@@ -83,7 +126,18 @@ def rule_outflow_without_return(inp: ScanInput) -> list[Feature]:
 
     # A native decrease may be nothing but gas; it only counts when the tx itself sends value.
     out = [bc for bc, d in deltas if d < 0 and (not is_native(bc) or inp.tx_value > 0)]
-    if not out or any(d > 0 for _, d in deltas):
+    if not out:
+        return []
+    incoming = [(bc, d) for bc, d in deltas if d > 0]
+    valued_assets = inp.known_assets | intent_assets(inp)
+
+    def valued(bc: dict[str, Any], d: int) -> bool:
+        # Only an asset of known value (or the one the decoded call trades) is a real return;
+        # any contract can emit Transfer events of a "token" it made up itself.
+        address = low((bc.get("asset") or {}).get("address"))
+        return d > RETURN_DUST and (is_native(bc) or address in valued_assets)
+
+    if any(valued(bc, d) for bc, d in incoming):
         return []
     to = inp.tx_to
     if to is None or not inp.has_code(to):
@@ -93,9 +147,19 @@ def rule_outflow_without_return(inp: ScanInput) -> list[Feature]:
     if eff is not None and (low(eff) == wallet or not inp.has_code(eff)):
         return []  # paying a person (EOA) is an ordinary transfer, not a drain
     target = eff or to
-    if inp.known(target):
+    if inp.known(target) or inp.protocol(target) or inp.protocol(to):
         return []
     assets = ", ".join(_asset_name(bc.get("asset") or {}) for bc in out)
+    if incoming:
+        fakes = ", ".join(_asset_name(bc.get("asset") or {}) for bc, _ in incoming)
+        return [Feature(
+            "Warning", "FAKE_RETURN_TOKEN",
+            f"Your {assets} would leave the wallet for contract {target}, which this wallet has "
+            f"never used; all that comes back is {fakes}, a token of no known value (any "
+            "contract can emit Transfer events of a token it made up). Drainers dress up a "
+            "theft as a swap or a mint like this.",
+            target, "transfer_farming", "fake_return_token",
+        )]
     return [Feature(
         "Warning", "OUTFLOW_WITHOUT_RETURN",
         f"Your {assets} would leave the wallet for contract {target}, which this wallet has never "

@@ -9,13 +9,17 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import (
     AuthError,
     Forbidden,
     IdempotencyConflict,
+    MethodNotAllowed,
     MMError,
     NotAuthenticated,
+    RateLimited,
+    RouteNotFound,
     StateError,
     UsageError,
 )
@@ -51,17 +55,32 @@ def status_for(err: MMError) -> int:
     return 500 if code in ("MM_ERROR", "SERVICE_ERROR") else 422
 
 
-def envelope_error(err: MMError) -> JSONResponse:
+class EnvelopeResponse(JSONResponse):
+    """JSON with non-ASCII escaped: a message that quotes hostile input (a lone surrogate)
+    still renders, instead of failing to encode and turning a 4xx into a 500."""
+
+    def render(self, content: Any) -> bytes:
+        import json
+
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":"),
+                          default=str).encode("ascii")
+
+
+def envelope_error(err: MMError, headers: dict[str, str] | None = None) -> JSONResponse:
     payload = err.to_payload()
     payload.pop("details", None) if err.code == "INTERNAL_ERROR" else None
-    return JSONResponse({"ok": False, "error": payload}, status_code=status_for(err))
+    extra = dict(headers or {})
+    retry = err.details.get("retryAfterSeconds") if isinstance(err, RateLimited) else None
+    if retry is not None:
+        extra["Retry-After"] = str(int(retry))
+    return EnvelopeResponse({"ok": False, "error": payload}, status_code=status_for(err),
+                            headers=extra or None)
 
 
 class ServiceState:
     """Everything the routes share; built once per app."""
 
     def __init__(self, settings: ServerSettings) -> None:
-        from ..config import Config
         from ..pipeline import Engine
         from ..state import Home
         from .keys import MasterKey
@@ -77,8 +96,13 @@ class ServiceState:
         self.mailer = Mailer(settings)
         # The engine reads chain settings (rpc.<id>, devnet.json, denylist) from the data dir.
         self.home = Home(settings.data_dir)
-        self.config = Config(self.home)
-        self.engine = Engine(self.home, self.config)
+        from .chains_served import LiveConfig, ServiceEngine
+
+        # Operator RPCs and the followed devnet record (chains_served.py); config.json is
+        # re-read when it changes.
+        self.config = LiveConfig(self.home)
+        self.engine: Engine = ServiceEngine(self.home, self.config, rpc=settings.rpc,
+                                            devnet_file=settings.devnet_file)
         from .jobs import JobRunner
         from .policy_service import PolicyService
 
@@ -113,19 +137,22 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {"msg": "invalid request", "loc": ()}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        from ..errors import MissingFlag, ValidationError
+        return envelope_error(validation_error(exc))
 
-        err: MMError
-        if first.get("type") == "missing":
-            err = MissingFlag(f"Missing field `{where}`.")
-        else:
-            err = ValidationError(f"{where}: {first.get('msg')}.")
-        return envelope_error(err)
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Unknown routes, wrong methods, malformed requests: the envelope too, never HTML.
+        return envelope_error(http_error(exc.status_code, exc.detail),
+                              dict(exc.headers or {}))
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        from .datadir import database_corrupt
+
+        damaged = database_corrupt(exc)
+        if damaged is not None:  # a stable code, not "Internal error"
+            log.error("database damaged (%s)", type(exc).__name__)
+            return envelope_error(damaged)
         # Log the class only: messages of library errors can carry URLs with credentials.
         log.exception("unhandled %s", type(exc).__name__)
         return JSONResponse({"ok": False, "error": {
@@ -137,13 +164,49 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return {"ok": True, "data": {"status": "ok",
                                      "schemaVersion": state.store.schema_version()}}
 
-    from . import approvals, pages, routes_auth, routes_wallets
+    from . import approvals, pages, routes_auth, routes_cancel, routes_chains, routes_wallets
 
     app.include_router(routes_auth.router)
     app.include_router(routes_wallets.router)
+    app.include_router(routes_chains.router)
+    app.include_router(routes_cancel.router)
     app.include_router(pages.router)
     app.include_router(approvals.router)
+    from .middleware import FrontDoor
+    from .openapi import install_openapi
+
+    # Bearer, rate limits, body size and JSON shape, all before any body is parsed.
+    app.add_middleware(FrontDoor, state=state)
+    install_openapi(app)
     return app
+
+
+def http_error(status: int, detail: object) -> MMError:
+    """The envelope error for a plain HTTP error raised by the framework."""
+    if status == 404:
+        return RouteNotFound("No such route.")
+    if status == 405:
+        return MethodNotAllowed("This route does not take that HTTP method.")
+    from ..errors import ValidationError
+
+    err = ValidationError(str(detail)[:200] if detail else "Bad request.")
+    err.http_status = status  # type: ignore[misc]  # keep the framework's status
+    return err
+
+
+def validation_error(exc: RequestValidationError) -> MMError:
+    """The envelope error for a request FastAPI could not parse or validate."""
+    from ..errors import InvalidJson, MissingFlag, ValidationError
+
+    errors = exc.errors()
+    first = errors[0] if errors else {"msg": "invalid request", "loc": ()}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")[:200]
+    kind = first.get("type")
+    if kind == "json_invalid":
+        return InvalidJson("The request body is not valid JSON.")
+    if kind == "missing":
+        return MissingFlag(f"Missing field `{where}`.")
+    return ValidationError(f"{where}: {first.get('msg')}."[:500])
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -167,6 +230,21 @@ def run(settings: ServerSettings) -> None:
     handler.setFormatter(JsonLogFormatter())
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     app = create_app(settings)
+    state: ServiceState = app.state.mm
+
+    class _Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            # uvicorn waits for open requests before the lifespan shutdown runs: end the long
+            # polls now (SERVICE_STOPPING, retry hint), or Ctrl-C would wait up to 60 s.
+            loop = state.jobs._loop
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(state.jobs.closing)
+            super().handle_exit(sig, frame)
+
     # No access log: it would record approval-link secrets (?t=).
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info",
-                access_log=False, log_config=None)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
+                            access_log=False, log_config=None, timeout_graceful_shutdown=10)
+    try:
+        _Server(config).run()
+    except KeyboardInterrupt:  # uvicorn re-raises the captured SIGINT after a clean shutdown
+        pass

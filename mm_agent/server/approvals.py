@@ -28,6 +28,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlalchemy import and_, select, update
 
+from ..agent_note import AGENT_NOTE_LABEL, sanitize_agent_note
 from ..amounts import format_units
 from ..errors import (
     AccountNotFound,
@@ -96,12 +97,19 @@ def notify_approval(state: Any) -> NotifyApproval:
         channel = account.channel
         pushed = False
         if account.webhook_url:
-            webhooks.push(account.webhook_url, {
-                "type": "approval_required", "pollingId": job.polling_id, "intent": job.intent,
-                "reason": reason, "channel": channel, "approvalUrl": link,
-                "expiresAt": _iso(expires_at)})
+            notice = {"type": "approval_required", "pollingId": job.polling_id,
+                      "intent": job.intent, "reason": reason, "channel": channel,
+                      "approvalUrl": link, "expiresAt": _iso(expires_at)}
+            note = _agent_note(job)
+            if note:
+                notice.update(agentNote=note, agentNoteLabel=AGENT_NOTE_LABEL)
+            webhooks.push(account.webhook_url, notice)
             pushed = True
         try:
+            from .ratelimit import hit  # mail bombing through an agent token: cap per account
+
+            hit(state.store, "approval_mail", account.id, state.settings.rate_limits.approval_mail,
+                message="Too many approval mails for this account; wait before asking again.")
             _mail(state.mailer, account.email, job, address, reason, channel, link, expires_at)
         except MMError:
             # With a webhook the human can still be reached; without one the job cannot be
@@ -122,19 +130,43 @@ def _mail(mailer: Any, to: str, job: Any, address: str | None, reason: str, chan
                "your authenticator app before you approve or reject.")
     else:
         how = "Open the link, check the details and approve or reject."
-    text = (f"Your agent wants to: {job.intent}\n"
+    note = _agent_note(job)
+    changes = _changes(job)
+    text = (f"Your agent wants to: {_one_line(job.intent, 400)}\n"
             f"Wallet: {address} on {chain}\n"
-            f"Why it needs you: {reason}\n\n"
-            f"{how}\n{link}\n\n"
+            f"Why it needs you: {_one_line(reason, 2000)}\n"
+            + (f"{AGENT_NOTE_LABEL}: \"{note}\"\n" if note else "")
+            + ("Changes (old → new):\n" + "".join(f"  - {_one_line(c, 2000)}\n"
+                                                 for c in changes) if changes else "")
+            + f"\n{how}\n{link}\n\n"
             f"The link works once and expires at {when}. If nobody approves by then, the "
             "request expires and nothing is signed.\n")
     html = (f"<p>Your agent wants to: <b>{e(job.intent)}</b></p>"
             f"<p>Wallet <code>{e(address)}</code> on {e(chain)}<br>"
             f"Why it needs you: {e(reason)}</p>"
-            f"<p>{e(how)}</p><p><a href=\"{e(link)}\">Review the request</a></p>"
+            + (f'<p><span style="color:#57606a">{e(AGENT_NOTE_LABEL)}:</span><br>'
+               f"<i>&ldquo;{e(note)}&rdquo;</i></p>" if note else "")
+            + ("<p>Changes (old → new):</p><ul>"
+               + "".join(f"<li><code>{e(c)}</code></li>" for c in changes) + "</ul>"
+               if changes else "")
+            + f"<p>{e(how)}</p><p><a href=\"{e(link)}\">Review the request</a></p>"
             f"<p>The link works once and expires at {e(when)}. If nobody approves by then, "
             "the request expires and nothing is signed.</p>")
     mailer.send(to, f"Approval needed: {_one_line(job.intent, 90)}", text, html)
+
+
+def _agent_note(job: Any) -> str | None:
+    """The agent's sanitised note (stored sanitised; sanitised again: it is shown to a human)."""
+    body = job.body if isinstance(job.body, dict) else {}
+    return sanitize_agent_note(body.get("agentNote"))
+
+
+def _changes(job: Any) -> list[str]:
+    """For policy changes: every field that changes, ``field: old → new``."""
+    body = job.body if isinstance(job.body, dict) else {}
+    if job.kind == "trading-mode" and body.get("mode"):
+        return [f"tradingMode: {body.get('from') or '?'} → {body['mode']}"]
+    return [str(c) for c in body.get("fields") or []] if job.kind == "policy" else []
 
 
 def set_webhook(store: Store, email: str, url: str | None) -> None:
@@ -209,7 +241,14 @@ def render_approval(job: Any, approval: Any, address: str) -> str:
         head.insert(3, ("Recipient", f'<span class="mono">{e(body["to"])}</span>'))
     elif isinstance(body.get("payload"), dict) and body["payload"].get("to"):
         head.insert(3, ("Calls", f'<span class="mono">{e(body["payload"]["to"])}</span>'))
+    note = _agent_note(job)
+    if note:
+        head.insert(1, (AGENT_NOTE_LABEL, f"<i>&ldquo;{e(note)}&rdquo;</i>"))
     out = [_section("Request", _rows(head))]
+    changes = _changes(job)
+    if changes:
+        lis = "".join(f'<li><code>{e(c)}</code></li>' for c in changes)
+        out.append(_section("Changes (old → new)", f"<ul>{lis}</ul>"))
 
     decoded = preview.get("decoded") or {}
     if decoded.get("functionName") or decoded.get("effectiveRecipient"):
@@ -391,11 +430,16 @@ def _decide(state: Any, request: Request, approval_id: str, secret: str, decisio
     if job.status != "AWAITING_MFA":
         raise ApprovalClosed(f"This request is {job.status}; it no longer needs a decision.")
     if approval.channel == "authenticator":
-        if otp_locked(job.account_id):
+        limits = state.settings.rate_limits
+        if otp_locked(state.store, job.account_id, approval_id, limits):
             raise InvalidOtp("Too many wrong codes: approvals are locked for a few minutes.",
                              hint="Wait a few minutes, then open the link again.")
-        if not verify_totp(state.store, state.keys, job.account_id, otp):
-            if otp_locked(job.account_id):
+        # A Reject (which signs nothing; its button skips the browser's `required` check)
+        # still needs a code, but a missing or wrong one never counts towards the lockout.
+        if not verify_totp(state.store, state.keys, job.account_id, otp,
+                           approval_id=approval_id, limits=limits,
+                           count_failure=decision == "approve"):
+            if otp_locked(state.store, job.account_id, approval_id, limits):
                 raise InvalidOtp("Too many wrong codes: approvals are locked for a few minutes.",
                                  hint="Wait a few minutes, then open the link again.")
             raise InvalidOtp("Wrong, expired or already used code. Nothing was changed.",

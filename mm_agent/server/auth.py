@@ -150,7 +150,11 @@ def bearer_token(request: Request) -> str:
 
 
 def principal(request: Request) -> Principal:
-    """FastAPI dependency: the caller, from ``Authorization: Bearer <accessToken>``."""
+    """FastAPI dependency: the caller, from ``Authorization: Bearer <accessToken>``. The front
+    door (``middleware.py``) already checked the token before the body was read; reuse it."""
+    checked = request.scope.get("state", {}).get("mm_principal")
+    if isinstance(checked, Principal):
+        return checked
     return authenticate(request.app.state.mm.store, bearer_token(request))
 
 

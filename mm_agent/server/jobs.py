@@ -67,6 +67,9 @@ def job_to_request(row: Any, address: str | None = None) -> dict[str, Any]:
     }
     if address:
         out["address"] = address
+    note = (row.body or {}).get("agentNote") if isinstance(row.body, dict) else None
+    if note:
+        out["agentNote"] = note
     for key, col in (("txHash", "tx_hash"), ("signature", "signature"), ("error", "error"),
                      ("preview", "preview"), ("approval", "approval"), ("result", "result"),
                      ("nonce", "nonce")):
@@ -86,7 +89,9 @@ class JobRunner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._events: dict[str, asyncio.Event] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._closing = False  # set on shutdown: open long polls end (SERVICE_STOPPING)
         self.engine._counterparties = self.counterparties
+        self.engine.nonce_source = self.next_nonce
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -98,6 +103,14 @@ class JobRunner:
         if self._sweeper:
             self._sweeper.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def closing(self) -> None:
+        """Shutdown began (called on the event loop): wake every long poll so that it ends
+        with a retry hint instead of holding the shutdown up."""
+        self._closing = True
+        for event in list(self._events.values()):
+            event.set()
+        self._events.clear()
 
     # --- notification ------------------------------------------------------------------------
     def _notify(self, polling_id: str) -> None:
@@ -115,6 +128,10 @@ class JobRunner:
         terminal or waiting for a human), or at ``timeout`` with its current state."""
         deadline = time.monotonic() + timeout
         while True:
+            if self._closing:
+                from ..errors import ServiceStopping
+
+                raise ServiceStopping("The wallet service is stopping.")
             # Register before reading so a change between the two cannot be missed.
             event = self._events.setdefault(polling_id, asyncio.Event())
             row, address = self.get(account_id, polling_id)
@@ -166,6 +183,16 @@ class JobRunner:
                     seen.add(str(result[key]).lower())
         return frozenset(seen)
 
+    def next_nonce(self, chain_id: int, address: str) -> int:
+        """The nonce ``_sign_and_store`` would give this wallet's next transaction."""
+        with self.store.read() as conn:
+            row = conn.execute(select(nonces.c.next_nonce).where(and_(
+                nonces.c.chain_id == chain_id, nonces.c.address == address))).first()
+        if row is not None:
+            return int(row.next_nonce)
+        return hex_to_int(self.engine.rpc(chain_id).call(
+            "eth_getTransactionCount", [address, "pending"]))
+
     # --- submission --------------------------------------------------------------------------
     def submit(self, account_id: str, wallet_row: Any, body: dict[str, Any], intent: str,
                idempotency_key: str | None) -> tuple[dict[str, Any], bool]:
@@ -206,8 +233,13 @@ class JobRunner:
     # --- state changes -------------------------------------------------------------------------
     def _update(self, polling_id: str, **values: Any) -> None:
         values["updated_at"] = now()
+        where = jobs.c.polling_id == polling_id
+        if "status" in values:
+            # A final status is final: a job cancelled (cancel.py) while a worker still ran it
+            # must not come back as AWAITING_MFA/SUBMITTED.
+            where = and_(where, jobs.c.status.notin_(tuple(TERMINAL_STATUSES)))
         with self.store.tx() as conn:
-            conn.execute(update(jobs).where(jobs.c.polling_id == polling_id)
+            conn.execute(update(jobs).where(where)
                          .values(version=jobs.c.version + 1, **values))
         self._notify(polling_id)
 
@@ -252,14 +284,15 @@ class JobRunner:
             return self.engine.preview_transaction(chain_id, wallet_address, tx,
                                                    intent=intent), tx
         if kind == "transaction":
-            tx = parse_transaction_payload(body["payload"])
-            return self.engine.preview_transaction(chain_id, wallet_address, tx,
-                                                   intent=body.get("intent")), tx
+            tx = parse_transaction_payload(body["payload"], chain_id=chain_id,
+                                           sender=wallet_address)
+            # The headline is always the engine's own decoding; the agent's words are only
+            # ever the labelled ``agentNote``.
+            return self.engine.preview_transaction(chain_id, wallet_address, tx), tx
         if kind == "message":
             return self.engine.preview_message(chain_id, wallet_address, body["message"]), None
         typed = validate_typed_data(body["payload"], chain_id)
-        return self.engine.preview_typed_data(chain_id, wallet_address, typed,
-                                              intent=body.get("intent")), typed
+        return self.engine.preview_typed_data(chain_id, wallet_address, typed), typed
 
     def _run(self, polling_id: str) -> None:
         job, wallet = self._load(polling_id)
@@ -276,9 +309,20 @@ class JobRunner:
             self._fail(polling_id, "FAILED", PolicyDenied(preview.reason))
             return
         if preview.requires_approval:
-            self.open_approval(polling_id, preview.reason)
+            self.open_approval(polling_id, preview.reason,
+                               shown=self._shown(job, preview, material))
             return
         self._execute(polling_id, wallet, job.body, preview, material)
+
+    @staticmethod
+    def _shown(job: Any, preview: Preview, material: Any) -> dict[str, Any]:
+        """What the approval shows, signable part and digest (``approval_guard``)."""
+        from .approval_guard import shown_snapshot
+
+        tx = material if job.kind == "transaction" and isinstance(material, dict) else None
+        snap = shown_snapshot(preview.chain_id, preview.to_dict(), tx)
+        snap.pop("preview")  # already the job's `preview`
+        return snap
 
     def _execute(self, polling_id: str, wallet: Any, body: dict[str, Any], preview: Preview,
                  material: Any) -> None:
@@ -297,8 +341,9 @@ class JobRunner:
             return
         chain_id = int(body["chainId"])
         prepared = self.engine.prepare_transaction(chain_id, wallet.address, material, preview)
-        self._sign_and_store(polling_id, wallet.address, chain_id, prepared, key,
-                             material.get("nonce"))
+        # A payload nonce passed the preview only if it is the next one: the nonce table
+        # assigns it like any other (never a caller-chosen nonce).
+        self._sign_and_store(polling_id, wallet.address, chain_id, prepared, key, None)
         self._broadcast_and_confirm(polling_id, key)
 
     def _sign_and_store(self, polling_id: str, address: str, chain_id: int,
@@ -313,6 +358,12 @@ class JobRunner:
         chain_next = 0 if known is not None else hex_to_int(self.engine.rpc(chain_id).call(
             "eth_getTransactionCount", [address, "pending"]))
         with self.store.tx() as conn:
+            if conn.execute(select(jobs.c.status).where(
+                    jobs.c.polling_id == polling_id)).scalar() in TERMINAL_STATUSES:
+                # Cancelled meanwhile: raising rolls back, so no nonce is taken, nothing signed.
+                from ..errors import TxCancelled
+
+                raise TxCancelled("The request was cancelled before signing.")
             if fixed_nonce is not None:
                 nonce = int(fixed_nonce)
             else:
@@ -411,10 +462,13 @@ class JobRunner:
             log.warning("could not fill nonce gap %d on chain %d", nonce, chain_id)
 
     # --- approvals -----------------------------------------------------------------------------
-    def open_approval(self, polling_id: str, reason: str) -> str:
+    def open_approval(self, polling_id: str, reason: str,
+                      shown: dict[str, Any] | None = None) -> str:
         """AWAITING_MFA: an approval with a single-use secret (stored hashed) on the account's
         channel. Returns the secret (for the mail/push), never stored in clear."""
         job, _wallet = self._load(polling_id)
+        if job.status in TERMINAL_STATUSES:
+            return ""  # cancelled while previewed: no approval to open
         settings = self.state.settings
         secret = secrets.token_urlsafe(32)
         approval_id = uuid.uuid4().hex
@@ -428,8 +482,11 @@ class JobRunner:
             conn.execute(insert(approvals).values(
                 id=approval_id, polling_id=polling_id, secret_hash=sha256(secret),
                 channel=account.channel, status="open", expires_at=expires, created_at=now()))
-        self._update(polling_id, status="AWAITING_MFA", approval={
-            "channel": account.channel, "reason": reason, "expiresAt": _iso(expires)})
+        approval: dict[str, Any] = {"channel": account.channel, "reason": reason,
+                                    "expiresAt": _iso(expires)}
+        if shown:
+            approval["shown"] = shown  # the signable tx + digest the human is shown
+        self._update(polling_id, status="AWAITING_MFA", approval=approval)
         notify = getattr(self.state, "notify_approval", None)
         if notify:
             notify(account, job, approval_id, secret, reason)
@@ -441,19 +498,68 @@ class JobRunner:
         if job.status != "AWAITING_MFA":
             return
         if job.kind in ("policy", "trading-mode"):
-            result = self.state.policies.apply_approved(job, wallet)
+            try:
+                result = self.state.policies.apply_approved(job, wallet)
+            except MMError as err:
+                self._fail(polling_id, "FAILED", err)
+                return
             self._update(polling_id, status="COMPLETED", result=result)
             return
         self._update(polling_id, status="PENDING")
         self._pool.submit(self._continue_approved, polling_id)
 
     def _continue_approved(self, polling_id: str) -> None:
+        """Sign what the human approved, or nothing: simulate again with today's state; if the
+        result differs materially from what was shown (balance changes, verdict, gas, new
+        violations) the request goes back to the human; otherwise it is signed with the SHOWN
+        gas limit and fee caps, and the signable digest must match the shown one."""
+        from ..errors import PolicyDenied, SimulationMismatch
+        from .approval_guard import material_changes, signable_digest
+
         try:
             job, wallet = self._load(polling_id)
+            shown_preview = dict(job.preview or {})
+            shown = dict((job.approval or {}).get("shown") or {})
             preview, material = self.preview_for(wallet.address, job.body)
+            preview.policy = self.state.policies.evaluate_and_reserve(None, wallet, preview)
+            if preview.denied:  # e.g. a party blocklisted since: never signed
+                self._update(polling_id, preview=preview.to_dict())
+                self._fail(polling_id, "FAILED", PolicyDenied(preview.reason))
+                return
+            changed = material_changes(shown_preview, preview.to_dict(), wallet.address)
+            if changed:
+                why = ("The chain changed since you were asked, so nothing was signed: "
+                       + "; ".join(changed) + ". Check the new details. Originally: "
+                       + ((job.approval or {}).get("reason") or "approval required"))
+                self._update(polling_id, preview=preview.to_dict(), status="PENDING")
+                self.open_approval(polling_id, why,
+                                   shown=self._shown(job, preview, material))
+                return
+            if job.kind == "transaction" and shown.get("tx"):
+                # Sign the gas limit and fee caps the human saw, never fresher (higher) ones.
+                tx = shown["tx"]
+                preview.fees = {**(preview.fees or {}), "gasLimit": tx["gasLimit"],
+                                "maxFeePerGas": tx["maxFeePerGas"],
+                                "maxPriorityFeePerGas": tx["maxPriorityFeePerGas"]}
             self.state.policies.reserve_approved(polling_id, wallet, preview)
             self._update(polling_id, preview=preview.to_dict())
-            self._execute(polling_id, wallet, job.body, preview, material)
+            if job.kind != "transaction" or not shown.get("digest"):
+                self._execute(polling_id, wallet, job.body, preview, material)
+                return
+            prepared = self.engine.prepare_transaction(int(job.body["chainId"]), wallet.address,
+                                                       material, preview)
+            if signable_digest(prepared) != shown["digest"]:
+                self._fail(polling_id, "FAILED", SimulationMismatch(
+                    "What would be signed differs from what the human approved; nothing was "
+                    "signed."))
+                return
+            from .keys import load_wallet_key
+
+            key = load_wallet_key(self.state.keys, wallet.address, wallet.key_enc,
+                                  wallet.data_key_wrapped)
+            self._sign_and_store(polling_id, wallet.address, int(job.body["chainId"]),
+                                 prepared, key, None)
+            self._broadcast_and_confirm(polling_id, key)
         except MMError as err:
             self._fail(polling_id, "FAILED", err)
         except Exception as exc:  # the job's edge
@@ -515,9 +621,11 @@ class JobRunner:
                         "gasUsed": str(hex_to_int(receipt.get("gasUsed"))), "replacements": 0,
                         "recovered": True})
                 else:
-                    from ..errors import TxReverted
+                    from ..errors import SimulationMismatch
 
-                    self._fail(polling_id, "FAILED", TxReverted("Reverted on chain."))
+                    # Only transactions whose preview succeeded are ever signed and stored.
+                    self._fail(polling_id, "FAILED", SimulationMismatch(
+                        "Reverted on chain although its preview succeeded."))
                 return
             self._broadcast_and_confirm(polling_id, None)
         except MMError as err:

@@ -6,6 +6,7 @@ error messages name the failure class, never the message.
 
 from __future__ import annotations
 
+import email.policy
 import logging
 import os
 import smtplib
@@ -47,7 +48,9 @@ class Mailer:
         return self.settings.smtp.sender if self.settings.smtp else DEV_SENDER
 
     def build(self, to: str, subject: str, text: str, html: str | None = None) -> EmailMessage:
-        msg = EmailMessage()
+        # Subjects carry long addresses: folding them at 78 columns left a leading space in
+        # the Subject readers see. RFC 5322 allows 998; bodies are still encoded as needed.
+        msg = EmailMessage(policy=email.policy.SMTP.clone(max_line_length=998))
         msg["From"] = self.sender
         msg["To"] = to
         msg["Subject"] = subject

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, insert, select
 
-from ..errors import ValidationError, WalletNotFound
+from ..errors import MMError, ValidationError, WalletNotFound
 from ..fields import Address, Amount, ChainId
 from .auth import Principal, principal
 from .jobs import job_to_request
@@ -31,21 +31,28 @@ class SubmitBody(BaseModel):
     kind: Literal["transfer", "transaction", "message", "typed-data"]
     chainId: ChainId
     dryRun: bool = False
-    intent: str | None = Field(None, max_length=500)
+    # The agent's words about the request (``--intent``): kept as ``agentNote`` (one line,
+    # sanitised, capped), never the headline, which the service derives itself.
+    intent: str | None = Field(None, max_length=4000)
+    agentNote: str | None = Field(None, max_length=4000)
     to: Address | None = None
     amount: Amount | None = None
     token: str | None = None
     payload: dict[str, Any] | str | None = None
     message: str | None = None
 
-    def checked(self) -> dict[str, Any]:
-        """Kind-specific checks that need no chain access, so bad input fails at submit."""
+    def checked(self, sender: str | None = None) -> dict[str, Any]:
+        """Kind-specific checks that need no chain access, so bad input fails at submit
+        (``sender``: the wallet, against which a payload ``from`` is checked)."""
         from ..payloads import load_json_payload, parse_transaction_payload
         from ..signing import validate_typed_data
 
         body: dict[str, Any] = {"kind": self.kind, "chainId": self.chainId}
-        if self.intent:
-            body["intent"] = self.intent
+        from ..agent_note import sanitize_agent_note
+
+        note = sanitize_agent_note(self.agentNote if self.agentNote is not None else self.intent)
+        if note:
+            body["agentNote"] = note
         if self.kind == "transfer":
             if not self.to or not self.amount:
                 raise ValidationError("A transfer needs `to` and `amount`.")
@@ -53,7 +60,7 @@ class SubmitBody(BaseModel):
         elif self.kind == "transaction":
             if self.payload is None:
                 raise ValidationError("A transaction needs `payload`.")
-            parse_transaction_payload(self.payload)
+            parse_transaction_payload(self.payload, chain_id=self.chainId, sender=sender)
             body["payload"] = (load_json_payload(self.payload) if isinstance(self.payload, str)
                                else self.payload)
         elif self.kind == "message":
@@ -105,6 +112,10 @@ def create_wallet(request: Request, body: CreateWalletBody,
     from .keys import new_wallet_key
 
     state = _state(request)
+    # An agent's token may not pick beast for itself: the wallet starts in guard and beast is
+    # asked of the human like any other guard → beast switch (contract §7).
+    wants_beast = body.tradingMode == "beast" and p.scope != "human"
+    mode = "guard" if wants_beast else body.tradingMode
     address, key_enc, wrapped = new_wallet_key(state.keys)
     with state.store.tx() as conn:
         count = len(conn.execute(select(wallets.c.id).where(
@@ -115,10 +126,17 @@ def create_wallet(request: Request, body: CreateWalletBody,
             raise ValidationError(f"A wallet named {name!r} already exists.")
         conn.execute(insert(wallets).values(
             id=uuid.uuid4().hex, account_id=p.account_id, address=address, name=name,
-            trading_mode=body.tradingMode, key_enc=key_enc, data_key_wrapped=wrapped,
+            trading_mode=mode, key_enc=key_enc, data_key_wrapped=wrapped,
             created_at=now()))
         row = conn.execute(select(wallets).where(wallets.c.address == address)).one()
-    return ok(_wallet_json(row), 201)
+    out = _wallet_json(row)
+    if wants_beast:
+        try:
+            out["tradingModeChange"] = state.policies.set_mode(p.account_id, row, "beast")
+        except MMError as err:  # the wallet exists (in guard); say why beast was not asked for
+            out["tradingModeChange"] = {"status": "FAILED", "requestedMode": "beast",
+                                        "error": {"code": err.code, "message": err.message}}
+    return ok(out, 201)
 
 
 @router.get("/v1/wallets/{address}")
@@ -134,12 +152,12 @@ def wallet_balance(request: Request, address: str, chainIds: str | None = None,
                    p: Principal = Depends(principal)) -> JSONResponse:
     from ..addresses import validate_address
     from ..balances import read_balances
-    from ..chains import DEVNET_CHAIN_ID, parse_chain_ids
+    from ..chains import parse_chain_ids
 
     state = _state(request)
     row = _wallet_row(state, p, validate_address(address))
-    chains = parse_chain_ids(chainIds) or (
-        [DEVNET_CHAIN_ID] if state.engine.devnet() else [1, 8453, 59144])
+    # Default: what the service serves (the followed devnet, operator chains): chains_served.
+    chains = parse_chain_ids(chainIds) or state.engine.default_chains()
     contracts = [c for c in (tokenContracts or "").split(",") if c.strip()]
     return ok(read_balances(state.engine, row.address, chains, token=token,
                             token_contracts=contracts))
@@ -154,12 +172,17 @@ def submit_request(request: Request, address: str, body: SubmitBody,
 
     state = _state(request)
     row = _wallet_row(state, p, validate_address(address))
-    checked = body.checked()
+    checked = body.checked(row.address)
+    if not body.dryRun:
+        from .precheck import precheck_submission
+
+        # UNKNOWN_TOKEN, RPC_CHAIN_MISMATCH, INSUFFICIENT_FUNDS… now, not in a recorded job.
+        precheck_submission(state.engine, row.address, checked)
     if body.dryRun:
         preview, _ = state.jobs.preview_for(row.address, checked)
         preview.policy = state.policies.evaluate_and_reserve(None, row, preview)
         return ok(preview.to_dict())
-    intent = checked.get("intent") or _initial_intent(checked)
+    intent = _initial_intent(checked)
     req, _created = state.jobs.submit(p.account_id, row, checked, intent, idempotency_key)
     return ok(req, 202)
 

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
-__all__ = ["ServerSettings", "SmtpSettings"]
+from ..errors import InvalidConfigValue
+
+__all__ = ["Limit", "RateLimits", "ServerSettings", "SmtpSettings"]
+
+# Request bodies: JSON API bodies and the pages' small forms (bytes), and JSON nesting depth.
+MAX_BODY_BYTES = 256 * 1024
+MAX_FORM_BYTES = 16 * 1024
+MAX_JSON_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,64 @@ class SmtpSettings:
         )
 
 
+_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400,
+          "day": 86400}
+_LIMIT_RE = re.compile(r"^\s*(\d{1,9})\s*/\s*(\d{0,6})\s*([a-z]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Limit:
+    count: int  # allowed per window; 0 = unlimited
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> Limit:
+        value = text.strip().lower()
+        if value in ("off", "none", "0"):
+            return cls(0, 60)
+        m = _LIMIT_RE.match(value)
+        if not m or m.group(3) not in _UNITS:
+            raise InvalidConfigValue(
+                f"Not a rate limit: {text[:40]!r}.",
+                hint="Use <count>/<window>, e.g. 10/h, 6000/min, 5/15min or off.")
+        seconds = int(m.group(2) or 1) * _UNITS[m.group(3)]
+        if seconds <= 0:
+            raise InvalidConfigValue(f"Not a rate limit window: {text[:40]!r}.")
+        return cls(int(m.group(1)), seconds)
+
+    @property
+    def enabled(self) -> bool:
+        return self.count > 0
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    wallet_create: Limit = field(default_factory=lambda: Limit(10, 3600))
+    approval_mail: Limit = field(default_factory=lambda: Limit(20, 3600))
+    submit: Limit = field(default_factory=lambda: Limit(6000, 60))
+    signin_ip: Limit = field(default_factory=lambda: Limit(60, 900))
+    pair_code: Limit = field(default_factory=lambda: Limit(5, 300))
+    totp_signin: Limit = field(default_factory=lambda: Limit(10, 3600))
+    approval_otp: Limit = field(default_factory=lambda: Limit(5, 300))
+    approval_otp_account: Limit = field(default_factory=lambda: Limit(20, 3600))
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> RateLimits:
+        source = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = source.get(f"MM_RATE_LIMIT_{f.name.upper()}")
+            if raw:
+                values[f.name] = Limit.parse(raw)
+        return cls(**values)
+
+    def get(self, scope: str) -> Limit:
+        limit = getattr(self, scope, None)
+        if not isinstance(limit, Limit):
+            raise KeyError(scope)
+        return limit
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     data_dir: Path
@@ -48,7 +115,18 @@ class ServerSettings:
     refresh_token_seconds: int = 30 * 24 * 3600
     idempotency_seconds: int = 24 * 3600
     database_url: str | None = None  # default: SQLite in data_dir
+    # Operator-chosen RPC per chain (`--rpc ID=URL`, MM_SERVER_RPC_<id>); never from agents.
+    rpc: dict[int, str] = field(default_factory=dict, repr=False)
+    # The devnet record the service follows (MM_HOME/devnet.json of whoever ran
+    # `mm server start`), re-read on every use: a restarted devnet needs no service restart.
+    devnet_file: Path | None = None
     workers: int = 8  # concurrent jobs
+    # Per-account / per-source limits (MM_RATE_LIMIT_<SCOPE>), see ratelimit.py.
+    rate_limits: RateLimits = field(default_factory=lambda: RateLimits.from_env())
+    max_body_bytes: int = field(
+        default_factory=lambda: _env_int("MM_MAX_BODY_BYTES", MAX_BODY_BYTES))
+    max_form_bytes: int = MAX_FORM_BYTES
+    max_json_depth: int = MAX_JSON_DEPTH
 
     @property
     def base_url(self) -> str:
@@ -61,3 +139,12 @@ class ServerSettings:
     @property
     def use_outbox(self) -> bool:
         return self.dev or self.smtp is None
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    if not raw.strip().isdigit() or len(raw.strip()) > 12:
+        raise InvalidConfigValue(f"{name} must be a whole number of bytes.")
+    return int(raw)

@@ -15,7 +15,13 @@ the owner confirms a link mailed to the account's address.
 
 TOTP codes (RFC 6238, 30 s, 6 digits, ±1 step) are accepted once: the time-step counter is
 recorded in ``used_otps`` and a counter at or below the highest used one is refused, so a code
-cannot be replayed on another pairing or approval. Repeated wrong codes are throttled.
+cannot be replayed on another pairing or approval.
+
+Wrong codes are counted in the database (``ratelimit.py``), in scopes that cannot reach each
+other: a pairing page closes after a few wrong codes (``pair_code``), sign-in to an existing
+authenticator account from pairing pages is limited per account (``totp_signin``), and the
+approval page counts per approval and per account (``approval_otp*``). Unauthenticated pairing
+attempts therefore never lock an account's approvals.
 """
 
 from __future__ import annotations
@@ -24,10 +30,7 @@ import hmac
 import logging
 import re
 import secrets
-import threading
-import time
 import uuid
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -49,7 +52,8 @@ from ..errors import (
 from .auth import iso_time, issue_tokens
 from .keys import MasterKey, unwrap_totp_secret, wrap_totp_secret
 from .mailer import Mailer
-from .settings import ServerSettings
+from .ratelimit import check, record_failure
+from .settings import RateLimits, ServerSettings
 from .store import Store, accounts, device_logins, now, sha256, used_otps
 
 __all__ = [
@@ -77,8 +81,6 @@ POLL_INTERVAL = 2  # seconds between the CLI's polls
 METHODS = ("browser", "qr")
 _ATOM = r"[^@\s<>()\[\]\\,;:\"']"  # no spaces, no header/markup specials
 _EMAIL_RE = re.compile(rf"^{_ATOM}+@{_ATOM}+\.{_ATOM}*[^@\s<>()\[\]\\,;:\"'.]$")
-_MAX_FAILURES = 5  # wrong codes per key ...
-_FAILURE_WINDOW = 300.0  # ... within this many seconds
 
 
 def normalize_email(email: str) -> str:
@@ -104,31 +106,6 @@ def provisioning_uri(secret: str, label: str) -> str:
     """``otpauth://totp/mm-agent:<label>?secret=…&issuer=mm-agent``."""
     return (f"otpauth://totp/{quote(ISSUER)}:{quote(label, safe='@')}?"
             + urlencode({"secret": secret, "issuer": ISSUER}))
-
-
-# --- throttling of wrong codes (in-process; one service process owns the database) ----------
-class _Throttle:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._fails: dict[str, deque[float]] = {}
-
-    def _recent(self, key: str, t: float) -> deque[float]:
-        q = self._fails.setdefault(key, deque())
-        while q and q[0] <= t - _FAILURE_WINDOW:
-            q.popleft()
-        return q
-
-    def blocked(self, key: str) -> bool:
-        with self._lock:
-            return len(self._recent(key, time.monotonic())) >= _MAX_FAILURES
-
-    def fail(self, key: str) -> None:
-        with self._lock:
-            t = time.monotonic()
-            self._recent(key, t).append(t)
-
-
-_throttle = _Throttle()
 
 
 # --- TOTP -------------------------------------------------------------------------------------
@@ -160,24 +137,41 @@ def _account_seed(conn: Connection, master: MasterKey, account_id: str) -> str |
     return unwrap_totp_secret(master, account_owner(account_id), blob) if blob else None
 
 
-def otp_locked(account_id: str) -> bool:
-    """True while an account is locked out after repeated wrong codes (pages can say why
-    ``verify_totp`` refuses)."""
-    return _throttle.blocked(f"account:{account_id}")
+def _approval_key(account_id: str, approval_id: str | None) -> str:
+    return approval_id or f"account:{account_id}"
 
 
-def verify_totp(store: Store, master: MasterKey, account_id: str, code: str) -> bool:
+def otp_locked(store: Store, account_id: str, approval_id: str | None = None,
+               limits: RateLimits | None = None) -> bool:
+    """True while approvals are locked after repeated wrong codes: this approval, or every
+    approval of the account (pages can say why ``verify_totp`` refuses)."""
+    lim = limits or RateLimits()
+    try:
+        check(store, "approval_otp", _approval_key(account_id, approval_id), lim.approval_otp)
+        check(store, "approval_otp_account", account_id, lim.approval_otp_account)
+    except MMError:
+        return True
+    return False
+
+
+def verify_totp(store: Store, master: MasterKey, account_id: str, code: str, *,
+                approval_id: str | None = None, limits: RateLimits | None = None,
+                count_failure: bool = True) -> bool:
     """True once for a current code of the account's authenticator; a replayed, stale or wrong
-    code, or an account without an authenticator, gives False."""
-    key = f"account:{account_id}"
-    if _throttle.blocked(key):
+    code, an account without an authenticator, or a locked approval gives False. Only the
+    approval page calls this (behind the mailed link secret), so only it feeds the lockout."""
+    lim = limits or RateLimits()
+    if otp_locked(store, account_id, approval_id, lim):
         return False
     with store.tx() as conn:
         seed = _account_seed(conn, master, account_id)
         counter = _matching_counter(seed, code) if seed else None
         ok = counter is not None and _consume_counter(conn, account_id, counter)
-    if not ok:
-        _throttle.fail(key)
+        if not ok and count_failure:
+            record_failure(store, "approval_otp", _approval_key(account_id, approval_id),
+                           lim.approval_otp, conn=conn)
+            record_failure(store, "approval_otp_account", account_id,
+                           lim.approval_otp_account, conn=conn)
     return ok
 
 
@@ -371,11 +365,13 @@ class PairingOutcome:
 def complete_pairing(store: Store, settings: ServerSettings, master: MasterKey, mailer: Mailer,
                      login_id: str, email: str, code: str) -> PairingOutcome:
     address = normalize_email(email)
-    throttle_key = f"pair:{login_id}"
-    if _throttle.blocked(throttle_key):
+    limits = settings.rate_limits
+    try:
+        check(store, "pair_code", login_id, limits.pair_code)
+    except MMError:
         _expire(store, login_id)
         raise LoginExpired("Too many wrong codes; this sign-in request was closed.",
-                           hint="Run `mm login qr` again.")
+                           hint="Run `mm login qr` again.") from None
     err: MMError | None = None
     outcome: PairingOutcome | None = None
     mail_secret: str | None = None
@@ -388,10 +384,11 @@ def complete_pairing(store: Store, settings: ServerSettings, master: MasterKey, 
             raise ValidationError("Open the pairing page first to get the QR code.")
         pair_seed = unwrap_totp_secret(master, _pair_owner(login_id), row.totp_secret_enc)
         acct = conn.execute(select(accounts).where(accounts.c.email == address)).first()
-        account_key = f"account:{acct.id}" if acct is not None else None
-        if account_key and _throttle.blocked(account_key):
-            # Per account too: new device logins must not buy an attacker fresh guesses.
-            raise InvalidOtp("Too many wrong codes for this account; try again in a few minutes.")
+        if acct is not None:
+            # Per account too: new device logins must not buy an attacker fresh guesses. This
+            # limits sign-in only; the account's approvals count on their own (verify_totp).
+            check(store, "totp_signin", acct.id, limits.totp_signin, conn=conn,
+                  message="Too many wrong codes for this account; try again later.")
         existing_seed = (unwrap_totp_secret(master, account_owner(acct.id), acct.totp_secret_enc)
                          if acct is not None and acct.totp_secret_enc else None)
         if existing_seed and acct.channel == "authenticator" and (
@@ -422,9 +419,10 @@ def complete_pairing(store: Store, settings: ServerSettings, master: MasterKey, 
             outcome = PairingOutcome(address, False)
         expires_at = row.expires_at
     if err is not None:
-        _throttle.fail(throttle_key)
-        if account_key:
-            _throttle.fail(account_key)
+        with store.tx() as conn:
+            record_failure(store, "pair_code", login_id, limits.pair_code, conn=conn)
+            if acct is not None:
+                record_failure(store, "totp_signin", acct.id, limits.totp_signin, conn=conn)
         raise err
     assert outcome is not None
     if mail_secret is not None:

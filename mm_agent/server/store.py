@@ -52,6 +52,7 @@ __all__ = [
     "now",
     "outflows",
     "policies",
+    "rate_limits",
     "sha256",
     "tokens",
     "used_otps",
@@ -190,6 +191,19 @@ outflows = Table(
 )
 
 
+# Fixed-window counters for rate limits and wrong-code lockouts (``ratelimit.py``). Kept in the
+# database, not in process memory, so limits hold across restarts and replicas.
+rate_limits = Table(
+    "rate_limits", metadata,
+    Column("scope", String(32), primary_key=True),  # e.g. submit, wallet_create, pair_ip
+    Column("key", String(128), primary_key=True),  # account id, client address, pairing id
+    Column("window_start", BigInteger, primary_key=True),  # epoch seconds, multiple of window
+    Column("count", Integer, nullable=False),
+    Column("expires_at", Float, nullable=False),  # when the row may be swept
+)
+Index("ix_rate_limits_expires", rate_limits.c.expires_at)
+
+
 def _m1_initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=[accounts, tokens, device_logins, wallets, jobs, nonces,
                                       approvals, used_otps])
@@ -199,10 +213,15 @@ def _m2_policies(conn: Connection) -> None:
     metadata.create_all(conn, tables=[policies, outflows])
 
 
+def _m3_rate_limits(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[rate_limits])
+
+
 # Append only: a released schema never changes, later versions add steps.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "accounts, tokens, device logins, wallets, jobs, nonces, approvals", _m1_initial),
     (2, "policies and outflow reservations", _m2_policies),
+    (3, "rate limit counters", _m3_rate_limits),
 ]
 
 schema_migrations = Table(
@@ -227,10 +246,23 @@ class Store:
 
     @classmethod
     def for_data_dir(cls, data_dir: Path) -> Store:
-        return cls(f"sqlite:///{data_dir / 'mm.sqlite'}")
+        path = data_dir / "mm.sqlite"
+        # SQLite creates its files 0644 & ~umask, and gives -wal/-shm the main file's mode:
+        # create the database 0600 first, whatever the umask or the directory's mode.
+        private_db_files(path, create=True)
+        store = cls(f"sqlite:///{path}")
+        event.listen(store.engine, "connect", lambda *_: private_db_files(path))
+        return store
 
     def migrate(self) -> list[int]:
-        """Apply pending migrations; return the versions applied."""
+        """Apply pending migrations; return the versions applied. A damaged database file is
+        ``DATABASE_CORRUPT`` (datadir.py), not a driver traceback."""
+        from .datadir import corrupt_database_guard
+
+        with corrupt_database_guard(f"The service database {self.engine.url.database}"):
+            return self._migrate()
+
+    def _migrate(self) -> list[int]:
         applied: list[int] = []
         with self.engine.begin() as conn:
             schema_migrations.create(conn, checkfirst=True)
@@ -273,6 +305,30 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def private_db_files(path: Path, *, create: bool = False) -> None:
+    """Make the SQLite database and its -wal/-shm/-journal companions 0600 (owner only).
+    Accounts, token hashes and wrapped keys live there."""
+    import os
+    import stat
+
+    if create and not path.exists():
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL
+                         | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except FileExistsError:  # another process created it first; tightened below
+            pass
+        else:
+            os.close(fd)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        candidate = path.with_name(path.name + suffix)
+        try:
+            st = candidate.lstat()
+        except FileNotFoundError:
+            continue
+        if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) != 0o600:
+            os.chmod(candidate, 0o600)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -88,7 +88,7 @@ def test_init_plain_show_and_second_init(mm_home: Home, mm_cli: CliRunner) -> No
     rc, out, _ = mm_cli("init", "--wallet", "byok",
                         env={"MM_MNEMONIC": "abandon " * 11 + "about"})
     assert rc != 0
-    assert _code(out) == "ALREADY_INITIALIZED"
+    assert _code(out) == "WALLET_EXISTS"  # issue 11: an existing vault is never overwritten
     assert (mm_home.root / "wallets.json").read_bytes() == before
 
 
@@ -179,11 +179,13 @@ def test_wrong_password_transfer_sends_nothing(devnet_home: Home, chain: Any,
     devnet_home.write_json("wallets.json", data)
     nonce = chain.rpc("eth_getTransactionCount", [ACCOUNT0, "latest"])
     to = "0x00000000000000000000000000000000000B0b01"
-    rc, out, _ = mm_cli("transfer", "--to", to, "--amount", "0.1", "--chain-id", "31337",
+    rc, out, _ = mm_cli("transfer", "--token", "ETH",
+                        "--to", to, "--amount", "0.1", "--chain-id", "31337",
                         env={"MM_PASSWORD": "not-it"})
     assert rc != 0
     assert _code(out) == "WRONG_PASSWORD"
-    rc, out, _ = mm_cli("transfer", "--to", to, "--amount", "0.1", "--chain-id", "31337")
+    rc, out, _ = mm_cli("transfer", "--token", "ETH",
+                        "--to", to, "--amount", "0.1", "--chain-id", "31337")
     assert _code(out) == "PASSWORD_REQUIRED"
     assert chain.rpc("eth_getTransactionCount", [ACCOUNT0, "latest"]) == nonce
     assert chain.balance(to) == 0

@@ -103,7 +103,8 @@ def test_cli_outputs_logs_and_files_hold_no_secret(devnet_home: Home, chain: Any
     mm_all((("init", "--wallet", "byok"), {"MM_MNEMONIC": PHRASE, "MM_PASSWORD": PW1}, None))
     chain.rpc("anvil_setBalance", [address, hex(10**19)])
     sent, *_ = mm_all(
-        (("transfer", "--to", BOB, "--amount", "0.01", "--chain-id", "31337"), pw1, None),
+        (("transfer", "--token", "ETH",
+          "--to", BOB, "--amount", "0.01", "--chain-id", "31337"), pw1, None),
         (("wallet", "sign-message", "--message", "hello", "--chain-id", "31337"), pw1, None),
         (("wallet", "sign-typed-data", "--chain-id", "31337", "--payload",
           json.dumps(MAIL_31337)), pw1, None),

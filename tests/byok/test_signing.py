@@ -167,7 +167,7 @@ def test_sign_typed_data_cli(byok_home: Any, capsys: pytest.CaptureFixture[str])
     rc, out = mm("wallet", "sign-typed-data", "--chain-id", "1", "--payload", "{oops")
     assert rc == 2
     assert out["error"]["code"] == "INVALID_TYPED_DATA"
-    rc, out = mm("wallet", "requests", "list")
+    rc, out = mm("wallet", "requests", "list", "--all")  # finished: history (issue 11)
     assert [r["pollingId"] for r in out["data"]["requests"]] == [data["pollingId"]]
 
 

@@ -54,15 +54,17 @@ def assert_error(rc: int, out: Any, code: str, exit_code: int) -> dict[str, Any]
 
 
 def test_version_subprocess(mm_home: Home) -> None:
+    # Issue 11: the version names the package, as the reference's `@metamask/agentic-cli/4.0.1 …`.
     rc, out, err = run_mm("--version")
     assert rc == 0, err
-    assert out == f"{__version__}\n"
+    assert out.startswith(f"mm-agent/{__version__} ") and out.endswith("\n")
+    assert " python-" in out
 
 
 def test_version_in_process(mm_home: Home, capsys: Capsys) -> None:
     rc, out, _ = call(capsys, "--version")
     assert rc == 0
-    assert out == f"{__version__}\n"
+    assert out.startswith(f"mm-agent/{__version__} ")
 
 
 def test_help_lists_every_top_level_command(mm_home: Home) -> None:

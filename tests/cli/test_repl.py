@@ -190,7 +190,7 @@ def test_completer_top_level_words() -> None:
 def test_completer_walks_the_tree() -> None:
     assert _complete("chains ") == ["list"]
     assert _complete("wallet req") == ["requests"]
-    assert set(_complete("wallet requests ")) == {"list", "watch"}
+    assert set(_complete("wallet requests ")) >= {"list", "watch"}  # + cancel (H5)
     assert _complete("help wallet pass") == ["password"]
     assert _complete("mm cha") == ["chains"]
     # Past the command path (a positional argument) nothing is guessed.

@@ -14,7 +14,7 @@ from mm_agent.signatures import keccak256
 WALLET = cs("0x" + "a1b2c3d4e5" * 4)
 TOKEN = cs("0x" + "7e" * 20)
 NFT = cs("0x" + "6f" * 20)
-ROUTER = cs("0x" + "4c" * 20)  # a contract the wallet has used
+ROUTER = cs("0x" + "4c" * 20)  # a verified protocol (and used before)
 NEW = cs("0x" + "5d" * 20)  # a contract the wallet never used
 EOA = cs("0x" + "e0" * 20)
 CONTRACTS = {a.lower() for a in (TOKEN, NFT, ROUTER, NEW)}
@@ -34,6 +34,7 @@ def tx_input(to: str, data: str, simulation: dict[str, Any] | None = None) -> Sc
         decoded=decode_calldata(data, to=to), simulation=simulation,
         is_contract=lambda a: a.lower() in CONTRACTS,
         known_counterparties=frozenset({ROUTER.lower(), TOKEN.lower(), NFT.lower()}),
+        known_protocols={ROUTER.lower(): "Test Router"},
     )
 
 

@@ -78,7 +78,9 @@ def test_everyday_actions_are_benign() -> None:
 
 def test_to_dict_is_blockaid_shaped() -> None:
     out = scan(tx_input(TOKEN, calldata("approve(address,uint256)", FRESH, 1))).to_dict()
-    assert set(out) == {"resultType", "reason", "classification", "description", "features"}
+    # Issue 9: the scan also carries the grants the action hands out (for the policy).
+    assert set(out) == {"resultType", "reason", "classification", "description", "features",
+                        "grants"}
     assert out["resultType"] == "Malicious" and out["reason"] == "approval_farming"
     assert set(out["features"][0]) == {"type", "featureId", "description", "address"}
 

@@ -12,7 +12,7 @@ TOKEN = cs("0x" + "7e" * 20)
 NFT = cs("0x" + "6f" * 20)
 PERMIT2 = cs("0x000000000022D473030F116dDEE9F6B43aC78BA3")
 SEAPORT = cs("0x0000000000000068F116a894984e2DB1123eB395")
-ROUTER = cs("0x" + "4c" * 20)  # known contract
+ROUTER = cs("0x" + "4c" * 20)  # a verified protocol (known_protocols)
 NEW = cs("0x" + "5d" * 20)  # contract never used
 EOA = cs("0x" + "e0" * 20)
 FEE = cs("0x" + "fe" * 20)
@@ -27,6 +27,7 @@ def td_input(typed: dict[str, Any]) -> ScanInput:
         kind="typed-data", chain_id=1, wallet=WALLET, typed_data=typed,
         is_contract=lambda a: a.lower() in CONTRACTS,
         known_counterparties=frozenset({ROUTER.lower()}), now=NOW,
+        known_protocols={ROUTER.lower(): "Test Router"},
     )
 
 
@@ -152,7 +153,7 @@ def test_permit2_batch_transfer_from_unlimited_to_unknown_warns() -> None:
 
 
 def test_typed_data_without_spender_is_benign() -> None:
-    typed = {"types": {}, "primaryType": "Mail", "domain": {"name": "Ether Mail"},
+    typed = {"types": {}, "primaryType": "Mail", "domain": {"name": "Ether Mail", "chainId": 1},
              "message": {"from": WALLET, "contents": "hello"}}
     r = scan(td_input(typed))
     assert r.result_type == "Benign" and r.features == []

@@ -44,5 +44,6 @@ def test_other_binary_is_only_info() -> None:
 
 def test_rule_only_applies_to_messages() -> None:
     inp = ScanInput(kind="typed-data", chain_id=1, wallet=WALLET, message="0x" + "ab" * 32,
-                    typed_data={"types": {}, "primaryType": "X", "domain": {}, "message": {}})
+                    typed_data={"types": {}, "primaryType": "X", "domain": {"chainId": 1},
+                                    "message": {}})
     assert scan(inp).result_type == "Benign"

@@ -66,13 +66,16 @@ def make_wallet(home: Home, *, hook: Any = None, settings: dict[str, str] | None
 
 # --- preview shape (contract §5) ----------------------------------------------------------------
 PREVIEW_KEYS = {"intent", "decoded", "simulation", "scan", "policy", "requiresApproval"}
+# Transactions also carry what will be signed (issue 9): gas limit and fees, wei as strings.
+FEES_KEYS = {"gasLimit", "maxFeePerGas", "maxPriorityFeePerGas", "baseFee", "worstCaseFeeWei",
+             "source"}
 DECODED_KEYS = {"functionName", "params", "effectiveRecipient"}
 SIMULATION_KEYS = {"success", "revertReason", "gasUsed", "balanceChanges", "exposures"}
 SIMULATION_EXTRA = {"method"}  # which simulation path ran (eth_simulateV1 | fallback)
 CHANGE_KEYS = {"address", "asset", "delta"}
 ASSET_KEYS = {"type", "address", "symbol", "decimals", "tokenId"}
 EXPOSURE_KEYS = {"spender", "asset", "amount", "unlimited", "expiration"}
-SCAN_KEYS = {"resultType", "reason", "classification", "description", "features"}
+SCAN_KEYS = {"resultType", "reason", "classification", "description", "features", "grants"}
 FEATURE_KEYS = {"type", "featureId", "description", "address"}
 POLICY_KEYS = {"decision", "violations"}
 
@@ -92,8 +95,16 @@ def check_asset(asset: dict[str, Any]) -> None:
 
 
 def check_preview_shape(p: dict[str, Any], *, transaction: bool = True) -> None:
-    """Every key of the contract's preview object, no more (``simulation.method`` aside)."""
-    assert set(p) == PREVIEW_KEYS, set(p) ^ PREVIEW_KEYS
+    """Every key of the contract's preview object, no more (``simulation.method`` and a
+    transaction's ``fees`` aside)."""
+    extra = {"fees"} if transaction else set()
+    assert set(p) == PREVIEW_KEYS | extra, set(p) ^ (PREVIEW_KEYS | extra)
+    if transaction:
+        assert set(p["fees"]) == FEES_KEYS, p["fees"]
+        assert p["fees"]["source"] in ("estimate", "payload")
+        assert all(_is_int_str(p["fees"][k]) for k in FEES_KEYS - {"source"})
+        assert int(p["fees"]["worstCaseFeeWei"]) == (
+            int(p["fees"]["gasLimit"]) * int(p["fees"]["maxFeePerGas"]))
     assert isinstance(p["intent"], str) and p["intent"]
     assert isinstance(p["requiresApproval"], bool)
     assert set(p["policy"]) == POLICY_KEYS

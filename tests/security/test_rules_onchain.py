@@ -361,7 +361,8 @@ def test_approval_hook_approves(chain: Any, byok_home: Any) -> None:
 
 def test_cli_headless_flagged_transfer_exits_non_zero(chain: Any, byok_home: Any) -> None:
     n = nonce(chain.rpc, chain.deployed["deployer"])
-    code, out, _ = run_mm("transfer", "--to", BUILTIN_BAD, "--amount", "0.1", "--chain-id",
+    code, out, _ = run_mm("transfer", "--token", "ETH",
+                          "--to", BUILTIN_BAD, "--amount", "0.1", "--chain-id",
                           str(CHAIN), "--json")
     assert code != 0
     assert out["ok"] is False and out["error"]["code"] == "APPROVAL_REQUIRED"
@@ -371,7 +372,8 @@ def test_cli_headless_flagged_transfer_exits_non_zero(chain: Any, byok_home: Any
     assert nonce(chain.rpc, chain.deployed["deployer"]) == n
     assert chain.balance(BUILTIN_BAD) == 0
     # The dry run shows the verdict without failing.
-    code, out, _ = run_mm("transfer", "--to", BUILTIN_BAD, "--amount", "0.1", "--chain-id",
+    code, out, _ = run_mm("transfer", "--token", "ETH",
+                          "--to", BUILTIN_BAD, "--amount", "0.1", "--chain-id",
                           str(CHAIN), "--dry-run", "--json")
     assert code == 0, out
     assert out["data"]["scan"]["reason"] == "known_malicious"

@@ -97,7 +97,10 @@ def test_gas_limit_from_simulation_and_fees_from_fee_history(chain: Any, byok_ho
     assert _int(_tx(chain, native.tx_hash)["gas"]) == 21_000
 
 
-def test_caller_fees_and_gas_are_kept(chain: Any, wallet: Any) -> None:
+def test_caller_fees_and_gas_are_kept(chain: Any, byok_home: Home) -> None:
+    # 50 gwei is far above the devnet's estimate: allowed here by a wide fee-cap multiple
+    # (without it the request needs approval, `fee_cap`: tests/security/test_fee_caps.py).
+    wallet = make_wallet(byok_home, settings={"security.feeCapMultiple": "1000"})
     payload = {**tx_payload(FRESH, value=1), "gas": hex(30_000),
                "maxFeePerGas": hex(50 * GWEI), "maxPriorityFeePerGas": hex(2 * GWEI)}
     req = wallet.send_transaction(chain_id=CHAIN, payload=payload)
@@ -134,7 +137,8 @@ def test_concurrent_wallets_in_separate_processes(chain: Any, byok_home: Home) -
     me = chain.deployed["deployer"]
     start = nonce(chain.rpc, me)
     exe = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "mm")
-    procs = [subprocess.Popen([exe, "transfer", "--to", f"0x{i:040x}", "--amount", "0.001",
+    procs = [subprocess.Popen([exe, "transfer", "--token", "ETH",
+                               "--to", f"0x{i:040x}", "--amount", "0.001",
                                "--chain-id", str(CHAIN), "--json"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for i in (0x2001, 0x2002, 0x2003)]

@@ -194,7 +194,8 @@ def test_waiting_cli_returns_completed_after_approval_in_chromium(
     assert rc == 0 and out["data"]["address"] == s.address, (out, err)
     exe = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "mm"
     proc = subprocess.Popen(
-        [str(exe), "transfer", "--to", BOB, "--amount", "0.5", "--chain-id", "31337",
+        [str(exe), "transfer", "--token", "ETH",
+             "--to", BOB, "--amount", "0.5", "--chain-id", "31337",
          "--wait", "--wallet-timeout", "90", "--json"],
         env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -52,10 +52,16 @@ def test_trading_mode_guard_to_beast_waits_for_approval(service: Any, guard_wall
             if job["status"] == "AWAITING_MFA":
                 service.state.jobs.approve(job["pollingId"])
 
-    ok(capsys, "wallet", "trading-mode", "set", "guard")  # cancel nothing; still guard
+    # Contract §7: the current mode again → ALREADY_SET_TRADING_MODE; a second broadening
+    # while one awaits approval → TRADING_MODE_APPROVAL_IN_PROGRESS.
+    err, _ = error(capsys, "wallet", "trading-mode", "set", "guard")
+    assert err["code"] == "ALREADY_SET_TRADING_MODE"
+    err, _ = error(capsys, "wallet", "trading-mode", "set", "beast")
+    assert err["code"] == "TRADING_MODE_APPROVAL_IN_PROGRESS"
     threading.Thread(target=approve_later, daemon=True).start()
-    done = ok(capsys, "wallet", "trading-mode", "set", "beast", "--wait", "--wallet-timeout", "20")
-    assert done["status"] == "confirmed" and done["tradingMode"] == "beast"
+    done = ok(capsys, "wallet", "requests", "watch", pending["pollingId"],
+              "--wallet-timeout", "20")
+    assert done["status"] == "COMPLETED"
     assert ok(capsys, "wallet", "trading-mode", "get")["tradingMode"] == "beast"
     back = ok(capsys, "wallet", "trading-mode", "set", "guard")
     assert back["status"] == "confirmed"

@@ -22,6 +22,7 @@ from mm_agent.session import SessionStore
 from mm_agent.state import Home
 
 from .test_client import EMAIL, attach_chain, denylist, fund, mail_typed_data
+from .test_jobs import approve_mode_changes
 
 Capsys = pytest.CaptureFixture[str]
 
@@ -71,6 +72,7 @@ def beast(service: Any, chain: Anvil, logged_in: Home, capsys: Capsys) -> str:
     """`mm init --wallet server-wallet --mode beast`, funded with 10 ETH and 1000 mUSD."""
     attach_chain(service, chain)
     address = ok(capsys, "init", "--wallet", "server-wallet", "--mode", "beast")["address"]
+    approve_mode_changes(service)  # an agent token's beast wallet waits for the human
     fund(chain, address, musd=1000)
     return str(address)
 
@@ -231,10 +233,12 @@ def test_init_guard_and_wallet_commands(service: Any, chain: Anvil, logged_in: H
     address = init["address"]
     assert init == {"walletMode": "server-wallet", "tradingMode": "guard", "address": address,
                     "serviceUrl": service.base_url}
-    assert ok(capsys, "init", "show") == init
+    # init show reads the trading mode from the service, and says so (issue 11)
+    assert ok(capsys, "init", "show") == {**init, "tradingModeSource": "service"}
     # Re-running with a mode switches it under the trading-mode rules (contract §3).
-    again = ok(capsys, "init", "--wallet", "server-wallet", "--mode", "guard")
-    assert again["status"] == "confirmed" and again["tradingMode"] == "guard"
+    # Setting the current mode again is refused (contract §7: ALREADY_SET_TRADING_MODE).
+    err, _ = error(capsys, "init", "--wallet", "server-wallet", "--mode", "guard")
+    assert err["code"] == "ALREADY_SET_TRADING_MODE"
     to_beast = ok(capsys, "init", "--wallet", "server-wallet", "--mode", "beast")
     assert to_beast["status"] == "pending_approval" and to_beast["tradingMode"] == "guard"
     err, _ = error(capsys, "init", "--wallet", "byok")
@@ -264,14 +268,17 @@ def test_init_guard_and_wallet_commands(service: Any, chain: Anvil, logged_in: H
 def test_wallet_create_with_trading_mode(service: Any, logged_in: Home, capsys: Capsys) -> None:
     ok(capsys, "init", "--wallet", "server-wallet", "--mode", "guard")
     created = ok(capsys, "wallet", "create", "--name", "fast", "--trading-mode", "beast")
-    assert created["tradingMode"] == "beast"
+    # An agent token's wallet starts in guard; beast waits for the human (contract §7).
+    assert created["tradingMode"] == "guard"
+    assert created["tradingModeChange"]["status"] == "pending_approval"
 
 
 # --- requests and --wait ------------------------------------------------------------------------
 def test_transfer_without_wait_then_watch(beast: str, chain: Anvil, capsys: Capsys) -> None:
     before = chain.balance(ACCOUNT1)
     t0 = time.monotonic()
-    data = ok(capsys, "transfer", "--to", ACCOUNT1, "--amount", "0.5", "--chain-id", "31337")
+    data = ok(capsys, "transfer", "--token", "ETH",
+              "--to", ACCOUNT1, "--amount", "0.5", "--chain-id", "31337")
     assert time.monotonic() - t0 < 5
     assert data["pollingId"] and data["status"] in ("PENDING", "SUBMITTED", "COMPLETED")
     watched = ok(capsys, "wallet", "requests", "watch", data["pollingId"],
@@ -294,7 +301,8 @@ def test_transfer_wait_returns_completed(beast: str, chain: Anvil, capsys: Capsy
 
 
 def test_transfer_subprocess(beast: str, chain: Anvil) -> None:
-    rc, out, err = run_mm("transfer", "--to", ACCOUNT1, "--amount", "0.1", "--chain-id",
+    rc, out, err = run_mm("transfer", "--token", "ETH",
+                          "--to", ACCOUNT1, "--amount", "0.1", "--chain-id",
                           "31337", "--wait", "--json")
     assert rc == 0, (out, err)
     assert out["data"]["status"] == "COMPLETED"
@@ -320,7 +328,7 @@ def test_wallet_timeout_is_job_timeout_and_the_job_goes_on(
     address = ok(capsys, "init", "--wallet", "server-wallet", "--mode", "guard")["address"]
     fund(chain, address)
     t0 = time.monotonic()
-    err, stderr = error(capsys, "transfer", "--to", ACCOUNT1, "--amount", "0.1",
+    err, stderr = error(capsys, "transfer", "--token", "ETH", "--to", ACCOUNT1, "--amount", "0.1",
                         "--chain-id", "31337", "--wait", "--wallet-timeout", "1")
     assert time.monotonic() - t0 < 10
     assert err["code"] == "JOB_TIMEOUT"
@@ -338,25 +346,33 @@ def test_wallet_timeout_is_job_timeout_and_the_job_goes_on(
 
 
 def test_requests_list_syncs_and_caches(service: Any, beast: str, capsys: Capsys) -> None:
-    first = ok(capsys, "transfer", "--to", ACCOUNT1, "--amount", "0.01", "--chain-id", "31337",
+    first = ok(capsys, "transfer", "--token", "ETH",
+               "--to", ACCOUNT1, "--amount", "0.01", "--chain-id", "31337",
                "--wait")
     second = ok(capsys, "wallet", "sign-message", "--message", "hi", "--chain-id", "31337",
                 "--wait")
-    listed = ok(capsys, "wallet", "requests", "list")["requests"]
+    # Finished requests are history: --all (issue 11; pending only by default).
+    # (the beast fixture's approved trading-mode change is history too)
+    listed = [r for r in ok(capsys, "wallet", "requests", "list", "--all")["requests"]
+              if r["kind"] != "trading-mode"]
     assert [r["pollingId"] for r in listed] == [second["pollingId"], first["pollingId"]]
+    assert ok(capsys, "wallet", "requests", "list")["requests"] == []
     assert listed[1]["status"] == "COMPLETED" and listed[1]["txHash"] == first["txHash"]
     cached = Home().read_json("requests.json")  # MM_HOME of this test
-    assert {r["pollingId"] for r in cached} == {first["pollingId"], second["pollingId"]}
+    assert {r["pollingId"] for r in cached if r["kind"] != "trading-mode"} == \
+        {first["pollingId"], second["pollingId"]}
 
 
 def test_requests_list_no_sync_reads_the_cache_only(service: Any, beast: str,
                                                     capsys: Capsys) -> None:
-    first = ok(capsys, "transfer", "--to", ACCOUNT1, "--amount", "0.01", "--chain-id", "31337",
+    first = ok(capsys, "transfer", "--token", "ETH",
+               "--to", ACCOUNT1, "--amount", "0.01", "--chain-id", "31337",
                "--wait")
     ok(capsys, "wallet", "requests", "list")
     service.stop()  # --no-sync must not need the service
-    listed = ok(capsys, "wallet", "requests", "list", "--no-sync")["requests"]
-    assert [r["pollingId"] for r in listed] == [first["pollingId"]]
+    listed = ok(capsys, "wallet", "requests", "list", "--no-sync", "--all")["requests"]
+    assert [r["pollingId"] for r in listed if r["kind"] != "trading-mode"] == \
+        [first["pollingId"]]
     err, _ = error(capsys, "wallet", "requests", "list")
     assert err["code"] == "NETWORK_UNREACHABLE"
 

@@ -22,6 +22,7 @@ from mm_agent import AsyncWallet, Wallet
 from mm_agent.config import Config
 from mm_agent.context import Context
 from mm_agent.errors import (
+    AlreadyAuthenticated,
     JobTimeout,
     NetworkUnreachable,
     NotAuthenticated,
@@ -34,6 +35,8 @@ from mm_agent.remote_wallet import AsyncRemoteWallet, RemoteWallet
 from mm_agent.session import Session, SessionStore
 from mm_agent.state import Home
 from mm_agent.wallet_requests import WalletRequest
+
+from .test_jobs import approve_mode_changes
 
 EMAIL = "agent@example.com"
 CASSETTES = Path(__file__).parent / "cassettes"
@@ -96,6 +99,7 @@ def server_wallet(service: Any, chain: Anvil, signed_in: Home) -> RemoteWallet:
     """A beast-mode server wallet with 10 ETH and 1000 mUSD on the session anvil."""
     attach_chain(service, chain)
     init_server_wallet(signed_in, "beast")
+    approve_mode_changes(service)  # an agent token's beast wallet waits for the human
     w = Wallet.from_env(home=signed_in)
     assert isinstance(w, RemoteWallet)
     fund(chain, w.address, musd=1000)
@@ -132,6 +136,14 @@ def test_login_by_token_python_and_status(service: Any, mm_home: Home,
 def test_login_with_a_bad_token_keeps_the_previous_session(
         service: Any, mm_home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
     sign_in(service, mm_home, monkeypatch)
+    before = mm_home.read_json("session.json")
+    # Issue 11: a valid session refuses a second sign-in (ALREADY_AUTHENTICATED, as the
+    # reference CLI) before the new pair is even tried; the session stays as it was.
+    with pytest.raises(AlreadyAuthenticated):
+        get("login").run(Context(home=mm_home), {"token": "mma_nope:mmr_nope"})
+    assert mm_home.read_json("session.json") == before
+    # Once that session no longer works, a bad pair is tried, fails, and changes nothing.
+    SessionStore(mm_home).update(access_token="mma_revoked", refresh_token="mmr_revoked")
     before = mm_home.read_json("session.json")
     with pytest.raises(NotAuthenticated):
         get("login").run(Context(home=mm_home), {"token": "mma_nope:mmr_nope"})
@@ -262,7 +274,9 @@ def test_accounts_create_select_show(service: Any, signed_in: Home) -> None:
     assert isinstance(w, RemoteWallet) and w.mode == "server-wallet"
     assert w.address == first and "mma_" not in repr(w)
     second = w.create_account("trading", trading_mode="beast")
-    assert second["name"] == "trading" and second["tradingMode"] == "beast"
+    # An agent token's wallet starts in guard; beast waits for the human (contract §7).
+    assert second["name"] == "trading" and second["tradingMode"] == "guard"
+    assert second["tradingModeChange"]["status"] == "pending_approval"
     assert w.address == first  # creating does not switch (as in BYOK)
     accounts = w.accounts()
     assert [(a["address"], a["active"]) for a in accounts] == [(first, True),
@@ -302,8 +316,10 @@ def test_transfer_wait_false_then_wait(server_wallet: RemoteWallet, chain: Anvil
     assert server_wallet.requests.get(req.polling_id).status == "COMPLETED"
     listed = server_wallet.requests.list()
     assert listed[0].polling_id == req.polling_id
-    # The cache holds what the last sync saw.
-    assert [r.polling_id for r in server_wallet.requests.list(sync=False)] == [req.polling_id]
+    # The cache holds what the last sync saw (besides the approved switch to beast that
+    # creating this wallet with an agent token opened).
+    assert [r.polling_id for r in server_wallet.requests.list(sync=False)
+            if r.kind != "trading-mode"] == [req.polling_id]
     history = server_wallet.tx_history([31337])
     assert history[0]["txHash"] == done.tx_hash
 
@@ -327,7 +343,8 @@ def test_dry_run_returns_the_preview(server_wallet: RemoteWallet) -> None:
     preview = server_wallet.transfer(to=ACCOUNT1, amount="1", chain_id=31337, dry_run=True)
     assert isinstance(preview, dict) and preview["simulation"]["success"] is True
     assert preview["scan"]["resultType"] == "Benign"
-    assert server_wallet.requests.list() == []  # nothing was submitted
+    # Nothing was submitted (only the fixture's approved switch to beast is listed).
+    assert [r for r in server_wallet.requests.list() if r.kind != "trading-mode"] == []
     same = server_wallet.preview(kind="transaction", chain_id=31337,
                                  payload={"to": ACCOUNT1, "value": hex(10**18)})
     assert same["simulation"]["success"] is True

@@ -41,6 +41,28 @@ def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("service did not start")
 
 
+def _approve_by_mail(data_dir: Path, base_url: str) -> None:
+    import email
+    import email.policy
+
+    from .test_approvals import LINK_RE
+
+    deadline = time.monotonic() + 15
+    while True:
+        mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+                 for p in sorted((data_dir / "outbox").glob("*.eml"))]
+        links = [m for msg in mails if (m := LINK_RE.search(
+            msg.get_body(preferencelist=("plain",)).get_content()))]
+        if links:
+            break
+        assert time.monotonic() < deadline, "no approval mail"
+        time.sleep(0.05)
+    _link, approval_id, secret = links[-1].groups()
+    resp = httpx.post(f"{base_url}/approvals/{approval_id}",
+                      data={"t": secret, "decision": "approve"}, timeout=30)
+    assert resp.status_code == 200, resp.text
+
+
 def _status_of(api: Api, ids: list[str]) -> dict[str, dict[str, Any]]:
     out = {}
     for pid in ids:
@@ -61,6 +83,9 @@ def test_sigkill_mid_job_then_restart_finishes_each_job_once(tmp_path: Path, cha
         api = Api(f"http://127.0.0.1:{port}", login["token"])
         _, out = api.call("POST", "/v1/wallets", json={"tradingMode": "beast"})
         address = out["data"]["address"]
+        # An agent token's beast wallet starts in guard; the human approves beast by mail.
+        _approve_by_mail(data_dir, f"http://127.0.0.1:{port}")
+        assert api.call("GET", f"/v1/wallets/{address}")[1]["data"]["tradingMode"] == "beast"
         chain.rpc("anvil_setBalance", [address, hex(10 * 10**18)])
         # Blocks stop: broadcast transactions wait in the mempool, jobs sit in SUBMITTED.
         chain.rpc("evm_setAutomine", [False])

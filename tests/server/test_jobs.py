@@ -55,6 +55,20 @@ def prepare_service(service: Any, chain: Any) -> None:
                                     "contracts": chain.deployed["contracts"]})
 
 
+def approve_mode_changes(service: Any) -> None:
+    """Approve (as the human would) every trading-mode change awaiting approval: a wallet an
+    agent token creates in beast starts in guard until the human approves (contract §7)."""
+    from sqlalchemy import select
+
+    from mm_agent.server.store import jobs
+
+    with service.state.store.read() as conn:
+        ids = conn.execute(select(jobs.c.polling_id).where(
+            jobs.c.kind == "trading-mode", jobs.c.status == "AWAITING_MFA")).scalars().all()
+    for polling_id in ids:
+        service.state.jobs.approve(polling_id)
+
+
 @pytest.fixture
 def funded(service: Any, chain: Any) -> tuple[Api, str, Any]:
     prepare_service(service, chain)
@@ -63,6 +77,8 @@ def funded(service: Any, chain: Any) -> tuple[Api, str, Any]:
     status, out = api.call("POST", "/v1/wallets", json={"name": "main", "tradingMode": "beast"})
     assert status == 201, out
     address = out["data"]["address"]
+    assert out["data"]["tradingModeChange"]["status"] == "pending_approval"
+    approve_mode_changes(service)
     chain.rpc("anvil_setBalance", [address, hex(100 * 10**18)])
     return api, address, chain
 
@@ -85,8 +101,9 @@ def test_dry_run_returns_preview_and_sends_nothing(funded: tuple[Api, str, Any])
     nonce = int(chain.rpc("eth_getTransactionCount", [address, "latest"]), 16)
     preview = api.submit(address, {"kind": "transfer", "chainId": 31337, "to": BOB,
                                    "amount": "1", "dryRun": True})
+    # Transactions also carry the gas and fees that will be signed (issue 9).
     assert set(preview) == {"intent", "decoded", "simulation", "scan", "policy",
-                            "requiresApproval"}
+                            "requiresApproval", "fees"}
     assert int(chain.rpc("eth_getTransactionCount", [address, "latest"]), 16) == nonce
 
 

@@ -256,10 +256,10 @@ def test_verify_totp(service: Service) -> None:
                            .where(accounts.c.email == "ivy@example.com")).scalar()
     assert not signin.verify_totp(state.store, state.keys, ivy, code)
     # Repeated wrong codes lock the account for a while, even against a right code.
-    assert not signin.otp_locked(account_id)
+    assert not signin.otp_locked(state.store, account_id)
     for _ in range(3):
         signin.verify_totp(state.store, state.keys, account_id, "000000")
-    assert signin.otp_locked(account_id)
+    assert signin.otp_locked(state.store, account_id)
     assert not signin.verify_totp(state.store, state.keys, account_id,
                                   totp.at(time.time() + totp.interval))
 
