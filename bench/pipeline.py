@@ -79,8 +79,8 @@ def anvil() -> Iterator[str]:
 
 def pipeline_sender(url: str, home_dir: str) -> tuple[Callable[[str], None], Any]:
     from mm_agent import Wallet
-    from mm_agent.byok.keyring import ByokKeyring
-    from mm_agent.state import Home
+    from mm_agent.local.state import Home
+    from mm_agent.wallets.byok.keyring import ByokKeyring
 
     home = Home(home_dir)
     home.write_json("devnet.json", {"rpcUrl": url, "chainId": 31337, "tokens": [],

@@ -52,10 +52,10 @@ def main() -> None:
     import uvicorn
 
     from mm_agent.devnet import deploy_demo_contracts, find_anvil
+    from mm_agent.local.state import Home
     from mm_agent.server import admin
     from mm_agent.server.app import create_app
     from mm_agent.server.settings import ServerSettings
-    from mm_agent.state import Home
 
     anvil_port = free_port()
     anvil = subprocess.Popen([find_anvil(), "--port", str(anvil_port), "--silent"],

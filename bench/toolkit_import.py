@@ -67,7 +67,8 @@ def main() -> int:
         home = Path(tmp) / "mmhome"
         env = {k: v for k, v in os.environ.items() if not k.startswith("MM_")}
         env["MM_HOME"] = str(home)
-        setup = ("from mm_agent.byok.keyring import ByokKeyring; from mm_agent.state import "
+        setup = ("from mm_agent.wallets.byok.keyring import ByokKeyring; "
+                 "from mm_agent.local.state import "
                  f"Home; Home({str(home)!r}).write_json('wallets.json', "
                  f"ByokKeyring.initial_state({TEST_MNEMONIC!r}, None))")
         subprocess.run([PYTHON, "-c", setup], check=True, env=env, capture_output=True)

@@ -45,7 +45,7 @@ def _run_fast(args: list[str]) -> int | None:
     if split is None:
         return None
     words, fmt, verbose = split
-    from mm_agent.operations import OPERATIONS, find
+    from mm_agent.operations.registry import OPERATIONS, find
 
     op = find(tuple(words))
     if op is None or op.args is not None:

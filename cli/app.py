@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from mm_agent.errors import InlineSecretRefused, MissingFlag, MMError, UnknownFlag, UsageError
-from mm_agent.operations import OPERATIONS, Operation, children, find
+from mm_agent.operations.registry import OPERATIONS, Operation, children, find
 
 from . import version_line
 from .output import emit_error

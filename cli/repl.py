@@ -24,8 +24,8 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 
 from mm_agent import __version__
 from mm_agent.errors import MMError
-from mm_agent.operations import Operation, children, find
-from mm_agent.state import FILE_MODE, Home
+from mm_agent.local.state import FILE_MODE, Home
+from mm_agent.operations.registry import Operation, children, find
 
 __all__ = ["MMCompleter", "SafeFileHistory", "has_secret", "open_history", "run_repl",
            "split_line"]

@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from mm_agent.errors import MMError
-from mm_agent.operations import Operation
+from mm_agent.operations.registry import Operation
 
 from .output import emit_result
 
@@ -20,10 +20,10 @@ __all__ = ["execute", "resolve_format"]
 
 def resolve_format(explicit: str | None) -> str:
     if explicit or os.environ.get("MM_FORMAT"):
-        from mm_agent.config import parse_format
+        from mm_agent.local.config import parse_format
 
         return parse_format(explicit or os.environ["MM_FORMAT"])
-    from mm_agent.state import Home
+    from mm_agent.local.state import Home
 
     try:
         stored = (Home.from_env().read_json("config.json", {}) or {}).get("format")
@@ -35,7 +35,7 @@ def resolve_format(explicit: str | None) -> str:
 
 
 def execute(op: Operation, raw: dict[str, Any], *, fmt: str | None, verbose: bool) -> None:
-    from mm_agent.context import Context
+    from mm_agent.operations.context import Context
 
     out_fmt = resolve_format(fmt)
     if verbose:

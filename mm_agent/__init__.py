@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import _recursion
-from .errors import MMError
+from mm_agent import _recursion
+from mm_agent.errors import MMError
 
 # py_ecc (eth-account's dependency) raises the recursion limit to 100000 at import; with it a
 # deeply nested JSON document overruns the C stack and kills the process. Undo that, always.
@@ -18,15 +18,15 @@ _recursion.install()
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .wallet import AsyncWallet, Wallet
-    from .wallet_requests import WalletRequest
+    from mm_agent.local.request_log import WalletRequest
+    from mm_agent.wallets.wallet import AsyncWallet, Wallet
 
 __all__ = ["AsyncWallet", "MMError", "Wallet", "WalletRequest", "__version__"]
 
 _LAZY = {
-    "Wallet": ".wallet",
-    "AsyncWallet": ".wallet",
-    "WalletRequest": ".wallet_requests",
+    "Wallet": "mm_agent.wallets.wallet",
+    "AsyncWallet": "mm_agent.wallets.wallet",
+    "WalletRequest": "mm_agent.local.request_log",
 }
 
 

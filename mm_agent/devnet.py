@@ -46,7 +46,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
+from mm_agent.errors import (
     AnvilNotFound,
     DevnetError,
     DevnetNotRunning,
@@ -54,7 +54,7 @@ from .errors import (
     RpcError,
     ValidationError,
 )
-from .state import Home
+from mm_agent.local.state import Home
 
 if TYPE_CHECKING:
     import httpx

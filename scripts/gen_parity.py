@@ -18,9 +18,10 @@ OUT = ROOT / "docs" / "parity.md"
 
 HEADER = """# Surface parity
 
-Generated from the operation registry (`mm_agent/operations.py`) by `scripts/gen_parity.py`;
-`tests/test_parity.py` fails when this file is stale, when an agent-facing operation is missing
-from a surface, or when a human/operator operation shows up on one. Do not edit by hand.
+Generated from the operation registry (`mm_agent/operations/registry.py`) by
+`scripts/gen_parity.py`; `tests/test_parity.py` fails when this file is stale, when an agent-facing
+operation is missing from a surface, or when a human/operator operation shows up on one. Do not edit
+by hand.
 
 Agent tools take an optional prefix (`prefix="mm_"`, `mm mcp --prefix mm_`); names below are
 unprefixed. Modes: which wallet modes serve the tool. MCP hints: **r**eadOnly,
@@ -49,8 +50,8 @@ def surfaces() -> dict[str, dict[str, str]]:
 
 
 def render() -> str:
-    from mm_agent.agent_schema import annotations
-    from mm_agent.operations import OPERATIONS
+    from mm_agent.operations.agent_schema import annotations
+    from mm_agent.operations.registry import OPERATIONS
 
     names = surfaces()
     rows = []

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from mm_agent import devnet
-from mm_agent.state import Home
+from mm_agent.local.state import Home
 
 TEST_MNEMONIC = "test test test test test test test test test test test junk"
 ACCOUNT0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
@@ -120,7 +120,7 @@ def devnet_home(mm_home: Home, chain: Anvil) -> Home:
 @pytest.fixture
 def byok_home(devnet_home: Home) -> Home:
     """A BYOK wallet (test mnemonic, no password: fast) on the session anvil."""
-    from mm_agent.byok.keyring import ByokKeyring
+    from mm_agent.wallets.byok.keyring import ByokKeyring
 
     devnet_home.write_json("wallets.json", ByokKeyring.initial_state(TEST_MNEMONIC, None))
     return devnet_home

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from mm_agent.agent_schema import (
+from mm_agent.operations.agent_schema import (
     CLI_KEYS,
     STRICT_KEYWORDS,
     agent_ops,
@@ -22,7 +22,7 @@ from mm_agent.agent_schema import (
     output_schema,
     tool_name,
 )
-from mm_agent.operations import OPERATIONS, get
+from mm_agent.operations.registry import OPERATIONS, get
 
 NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 AGENT_OPS = agent_ops()

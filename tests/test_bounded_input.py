@@ -12,10 +12,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mm_agent import safe_yaml
-from mm_agent.amounts import parse_units, validate_decimal
-from mm_agent.decimals import MAX_DIGITS, MAX_EXPONENT, bounded_decimal, bounded_int
 from mm_agent.errors import InvalidAmount, MMError, ValidationError
+from mm_agent.evm.amounts import parse_units, validate_decimal
+from mm_agent.evm.decimals import MAX_DIGITS, MAX_EXPONENT, bounded_decimal, bounded_int
+from mm_agent.security.policy import safe_yaml
 from mm_agent.server.middleware import json_shape_problem
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))

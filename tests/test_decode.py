@@ -7,16 +7,16 @@ from typing import Any
 import pytest
 from eth_abi import encode
 
-from mm_agent.addresses import to_checksum_address
-from mm_agent.decode import (
+from mm_agent.errors import InvalidAddress, InvalidAmount, InvalidCalldata
+from mm_agent.evm.addresses import to_checksum_address
+from mm_agent.evm.signatures import keccak256
+from mm_agent.security.decode import (
     DecodedCall,
     decode_calldata,
     decode_log,
     decode_revert,
     intent_for,
 )
-from mm_agent.errors import InvalidAddress, InvalidAmount, InvalidCalldata
-from mm_agent.signatures import keccak256
 
 TOKEN = to_checksum_address("0x" + "a0" * 20)
 TOKEN_B = to_checksum_address("0x" + "b0" * 20)

@@ -19,7 +19,7 @@ from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
 from mm_agent import devnet
 from mm_agent.errors import AnvilNotFound, DevnetError, DevnetNotRunning
-from mm_agent.state import Home
+from mm_agent.local.state import Home
 
 try:
     devnet.find_anvil()

@@ -3,7 +3,7 @@
 import pytest
 from mm_agent.cli.app import build_root
 
-from mm_agent.operations import OPERATIONS
+from mm_agent.operations.registry import OPERATIONS
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=lambda o: o.name)

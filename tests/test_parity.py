@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from mm_agent.agent_schema import agent_ops
-from mm_agent.operations import OPERATIONS
+from mm_agent.operations.agent_schema import agent_ops
+from mm_agent.operations.registry import OPERATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 

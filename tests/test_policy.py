@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from mm_agent.errors import InvalidPolicyYaml, ValidationError
-from mm_agent.pipeline import PolicyResult, Preview
-from mm_agent.policy import (
+from mm_agent.security.pipeline import PolicyResult, Preview
+from mm_agent.security.policy.document import (
     PolicyDocument,
     broadening_changes,
     default_policy,
@@ -20,8 +20,8 @@ from mm_agent.policy import (
     template,
     tightening_changes,
 )
-from mm_agent.policy_eval import evaluate, outflow_assets, price_outflow
-from mm_agent.prices import StaticPrices
+from mm_agent.security.policy.evaluate import evaluate, outflow_assets, price_outflow
+from mm_agent.security.policy.prices import StaticPrices
 
 WALLET = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 BOB = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
@@ -474,8 +474,8 @@ def test_outflow_without_simulation_falls_back_to_value() -> None:
 
 # --- against a real simulation ---------------------------------------------------------------
 def test_evaluate_real_previews_on_anvil(devnet_home: Any, chain: Any) -> None:
-    from mm_agent.config import Config
-    from mm_agent.pipeline import Engine
+    from mm_agent.local.config import Config
+    from mm_agent.security.pipeline import Engine
 
     engine = Engine(devnet_home, Config(devnet_home, env={}))
     musd = chain.token("mUSD")["address"]

@@ -10,8 +10,8 @@ from typing import Any
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
 
-from mm_agent.pipeline import PolicyResult, Preview
-from mm_agent.policy import (
+from mm_agent.security.pipeline import PolicyResult, Preview
+from mm_agent.security.policy.document import (
     apply_broadening,
     broadening_changes,
     broadening_diff,
@@ -19,9 +19,9 @@ from mm_agent.policy import (
     field_changes,
     tighten_only,
 )
-from mm_agent.policy_eval import evaluate
-from mm_agent.policy_grants import grants_of, price_grants
-from mm_agent.prices import StaticPrices
+from mm_agent.security.policy.evaluate import evaluate
+from mm_agent.security.policy.grants import grants_of, price_grants
+from mm_agent.security.policy.prices import StaticPrices
 
 WALLET = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 TOKEN = "0x5FbDB2315678afecb367f032d93F642f64180aa3"

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from mm_agent.addresses import validate_address
 from mm_agent.errors import InvalidConfigValue
-from mm_agent.prices import (
+from mm_agent.evm.addresses import validate_address
+from mm_agent.evm.rpc import RpcClient
+from mm_agent.security.policy.prices import (
     CHAINLINK_FEEDS,
     ChainedPrices,
     ChainlinkPrices,
@@ -17,7 +18,6 @@ from mm_agent.prices import (
     StaticPrices,
     usd_value,
 )
-from mm_agent.rpc import RpcClient
 
 TOKEN = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 NATIVE = {"type": "native", "address": None, "symbol": None, "decimals": 18, "tokenId": None}

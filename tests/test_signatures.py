@@ -9,7 +9,7 @@ import pytest
 from eth_abi import encode
 
 from mm_agent.errors import InvalidCalldata
-from mm_agent.signatures import (
+from mm_agent.evm.signatures import (
     ERRORS,
     EVENTS,
     FUNCTIONS,
@@ -167,7 +167,7 @@ def test_decode_abi_bounds_pointer_reuse() -> None:
 
 def test_import_is_cheap() -> None:
     # Module import must not pull in eth_abi / eth_utils (CLI start-up time).
-    code = ("import sys, mm_agent.signatures, mm_agent.decode; "
+    code = ("import sys, mm_agent.evm.signatures, mm_agent.security.decode; "
             "print(any(m.split('.')[0] in ('eth_abi', 'eth_utils') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -10,8 +10,10 @@ dispatcher = Dispatcher(wallet)
 result_json = dispatcher.dispatch(call.name, call.arguments, call_id=call.id)
 ```
 
-Every tool is an agent-facing operation of the registry (``mm_agent.operations``) rendered by
-``mm_agent.agent_schema``: names are the operation names (``^[a-zA-Z0-9_-]{1,64}$``, optional
+Every tool is an agent-facing operation of the registry (``mm_agent.operations.registry``) rendered
+by
+``mm_agent.operations.agent_schema``: names are the operation names (``^[a-zA-Z0-9_-]{1,64}$``,
+optional
 ``prefix``), strict exports follow OpenAI's strict rules. ``dispatch`` never raises: it returns
 the CLI's JSON envelope (``{"ok": true, "data": …}`` or ``{"ok": false, "error": {code, message,
 hint}}``), plus ``next`` when a request still runs or waits for a human (its ``pollingId`` and
@@ -27,12 +29,12 @@ import threading
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from mm_agent.agent_calls import Call, ToolSet
-from mm_agent.agent_schema import agent_ops, input_schema, tool_name
-from mm_agent.call_log import CallLog
-from mm_agent.context import Context
 from mm_agent.errors import MMError
-from mm_agent.operations import Operation
+from mm_agent.local.call_log import CallLog
+from mm_agent.operations.agent_calls import Call, ToolSet
+from mm_agent.operations.agent_schema import agent_ops, input_schema, tool_name
+from mm_agent.operations.context import Context
+from mm_agent.operations.registry import Operation
 
 __all__ = ["AsyncDispatcher", "Dispatcher", "anthropic_tools", "openai_tools"]
 
@@ -140,7 +142,7 @@ class _Runner:
         if server:
             if wallet is self.wallet:
                 wallet = wallet.bound()
-            from mm_agent.remote_wallet import RemoteRequestsAPI
+            from mm_agent.wallets.remote.wallet import RemoteRequestsAPI
 
             wallet.on_awaiting = None  # library code never prints; `next` tells the agent
             wallet.requests = RemoteRequestsAPI(wallet)  # waits with this copy's settings

@@ -10,10 +10,10 @@ agent = create_agent(model, tools, checkpointer=InMemorySaver())
 
 One tool per agent-facing operation of the wallet's mode (never login, init, reset, password
 or an approval), generated from the operation registry: the schema the model sees is
-``mm_agent.agent_schema.input_schema(op)`` (the same as function calling and MCP), the
+``mm_agent.operations.agent_schema.input_schema(op)`` (the same as function calling and MCP), the
 ``args_schema`` is a pydantic model of the same fields, and the arguments are validated by the
-shared ``mm_agent.agent_calls.ToolSet`` (the contract's error codes). Each call runs through the
-function-calling runner (``mm_agent.toolkits.function_calling``), so call ids, BYOK call
+shared ``mm_agent.operations.agent_calls.ToolSet`` (the contract's error codes). Each call runs
+through the function-calling runner (``mm_agent.toolkits.function_calling``), so call ids, BYOK call
 records and server-wallet ``Idempotency-Key``s behave exactly as there.
 
 Results (``response_format="content_and_artifact"``): the content is what the model reads (a
@@ -60,11 +60,11 @@ from langchain_core.tools import BaseTool, BaseToolkit, ToolException
 from mm_agent.toolkits.function_calling import _Runner
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
 
-from mm_agent.agent_calls import Call
-from mm_agent.agent_schema import ACCOUNT, CLI_KEYS, agent_ops, input_schema, tool_name
-from mm_agent.context import Context
 from mm_agent.errors import MMError
-from mm_agent.operations import Operation
+from mm_agent.operations.agent_calls import Call
+from mm_agent.operations.agent_schema import ACCOUNT, CLI_KEYS, agent_ops, input_schema, tool_name
+from mm_agent.operations.context import Context
+from mm_agent.operations.registry import Operation
 
 __all__ = [
     "APPROVAL_REQUIRED",
@@ -269,7 +269,7 @@ class MetaMaskTool(BaseTool):
     def _parse_input(self, tool_input: str | dict[str, Any],
                      tool_call_id: str | None) -> str | dict[str, Any]:
         if isinstance(tool_input, str):
-            from mm_agent.agent_calls import parse_arguments
+            from mm_agent.operations.agent_calls import parse_arguments
 
             try:
                 return parse_arguments(tool_input)

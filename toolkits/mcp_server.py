@@ -7,11 +7,12 @@ from mm_agent.toolkits.mcp_server import McpOptions, build_server, serve_stdio
 serve_stdio(Wallet.from_env(), McpOptions(prefix="mm_"))     # what `mm mcp` runs
 ```
 
-The tools are the agent-facing operations of the wallet's mode (``mm_agent.agent_schema``):
-input schema, ``outputSchema`` from the result model, and annotations set from the registry
-(``readOnlyHint``, ``destructiveHint``, ``idempotentHint``, ``openWorldHint``). Arguments are
-validated and results shaped by the shared core (``mm_agent.agent_calls.ToolSet``) and run like
-the function-calling dispatcher runs them, so every surface answers alike:
+The tools are the agent-facing operations of the wallet's mode
+(``mm_agent.operations.agent_schema``): input schema, ``outputSchema`` from the result model, and
+annotations set from the registry (``readOnlyHint``, ``destructiveHint``, ``idempotentHint``,
+``openWorldHint``). Arguments are validated and results shaped by the shared core
+(``mm_agent.operations.agent_calls.ToolSet``) and run like the function-calling dispatcher runs
+them, so every surface answers alike:
 
 - success: ``structuredContent`` is the operation's ``data`` (valid against ``outputSchema``);
   the text content is the CLI envelope ``{"ok": true, "data": …}`` plus ``next`` when a request
@@ -27,8 +28,8 @@ form elicitation:
   state (with progress) and returns it. Otherwise the pending request comes back at once.
 - BYOK, a Warning/Malicious verdict (``APPROVAL_REQUIRED``): the user is shown that preview and
   asked to confirm it; a yes re-runs the call with ``wallet.bound(confirm=digest)``, which signs
-  only a request whose fresh preview has the same digest (``mm_agent.confirmation``). Without
-  elicitation nothing is signed and the preview comes back.
+  only a request whose fresh preview has the same digest (``mm_agent.security.confirmation``).
+  Without elicitation nothing is signed and the preview comes back.
 
 Logging only ever goes to stderr: on stdio, stdout is the protocol.
 """
@@ -53,13 +54,19 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 
 from mm_agent import __version__
-from mm_agent.agent_calls import Call
-from mm_agent.agent_schema import agent_ops, annotations, input_schema, output_schema, tool_name
-from mm_agent.config import Config
-from mm_agent.context import Context
 from mm_agent.errors import MMError
-from mm_agent.operations import Operation
-from mm_agent.state import Home
+from mm_agent.local.config import Config
+from mm_agent.local.state import Home
+from mm_agent.operations.agent_calls import Call
+from mm_agent.operations.agent_schema import (
+    agent_ops,
+    annotations,
+    input_schema,
+    output_schema,
+    tool_name,
+)
+from mm_agent.operations.context import Context
+from mm_agent.operations.registry import Operation
 
 from .function_calling import _Runner
 

@@ -6,7 +6,7 @@ authenticator sign-in), ``mailer`` (SMTP / dev outbox), ``jobs`` (the worker run
 pipeline), ``app`` (FastAPI application factory), ``pages`` (server-rendered HTML),
 ``routes_*`` (API routers).
 
-HTTP API (the client in ``mm_agent/remote.py`` speaks exactly this)
+HTTP API (the client in ``mm_agent/wallets/remote/client.py`` speaks exactly this)
 -------------------------------------------------------------------
 Every JSON response is the CLI's envelope: ``{"ok": true, "data": {...}}`` or
 ``{"ok": false, "error": {"code", "message", "hint"?}}`` with a 4xx/5xx status

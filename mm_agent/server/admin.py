@@ -12,12 +12,13 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from ..errors import ValidationError
-from .auth import issue_tokens
-from .keys import MasterKey, wrap_totp_secret
+from mm_agent.errors import ValidationError
+
+from .db.store import Store, accounts, now
+from .services.auth import issue_tokens
+from .services.keys import MasterKey, wrap_totp_secret
+from .services.signin import account_owner, new_account_seed, normalize_email, provisioning_uri
 from .settings import ServerSettings
-from .signin import account_owner, new_account_seed, normalize_email, provisioning_uri
-from .store import Store, accounts, now
 
 __all__ = ["CHANNELS", "create_login"]
 

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import (
+from mm_agent.errors import (
     AuthError,
     Forbidden,
     IdempotencyConflict,
@@ -23,6 +23,7 @@ from ..errors import (
     StateError,
     UsageError,
 )
+
 from .settings import ServerSettings
 
 __all__ = ["ServiceState", "create_app", "run"]
@@ -81,11 +82,12 @@ class ServiceState:
     """Everything the routes share; built once per app."""
 
     def __init__(self, settings: ServerSettings) -> None:
-        from ..pipeline import Engine
-        from ..state import Home
-        from .keys import MasterKey
-        from .mailer import Mailer
-        from .store import Store
+        from mm_agent.local.state import Home
+        from mm_agent.security.pipeline import Engine
+
+        from .db.store import Store
+        from .services.keys import MasterKey
+        from .services.mailer import Mailer
 
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -96,15 +98,15 @@ class ServiceState:
         self.mailer = Mailer(settings)
         # The engine reads chain settings (rpc.<id>, devnet.json, denylist) from the data dir.
         self.home = Home(settings.data_dir)
-        from .chains_served import LiveConfig, ServiceEngine
+        from .services.chains_served import LiveConfig, ServiceEngine
 
         # Operator RPCs and the followed devnet record (chains_served.py); config.json is
         # re-read when it changes.
         self.config = LiveConfig(self.home)
         self.engine: Engine = ServiceEngine(self.home, self.config, rpc=settings.rpc,
                                             devnet_file=settings.devnet_file)
-        from .jobs import JobRunner
-        from .policy_service import PolicyService
+        from .services.jobs import JobRunner
+        from .services.policy import PolicyService
 
         self.jobs = JobRunner(self)
         self.policies = PolicyService(self)
@@ -115,7 +117,7 @@ class ServiceState:
 
 def create_app(settings: ServerSettings) -> FastAPI:
     state = ServiceState(settings)
-    from . import approvals as _approvals
+    from .services import approvals as _approvals
 
     # Mails (and pushes) the approval link whenever a job opens an approval.
     state.notify_approval = _approvals.notify_approval(state)
@@ -164,7 +166,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return {"ok": True, "data": {"status": "ok",
                                      "schemaVersion": state.store.schema_version()}}
 
-    from . import approvals, pages, routes_auth, routes_cancel, routes_chains, routes_wallets
+    from .routes import auth as routes_auth
+    from .routes import cancel as routes_cancel
+    from .routes import chains as routes_chains
+    from .routes import pages
+    from .routes import wallets as routes_wallets
+    from .services import approvals
 
     app.include_router(routes_auth.router)
     app.include_router(routes_wallets.router)
@@ -187,7 +194,7 @@ def http_error(status: int, detail: object) -> MMError:
         return RouteNotFound("No such route.")
     if status == 405:
         return MethodNotAllowed("This route does not take that HTTP method.")
-    from ..errors import ValidationError
+    from mm_agent.errors import ValidationError
 
     err = ValidationError(str(detail)[:200] if detail else "Bad request.")
     err.http_status = status  # type: ignore[misc]  # keep the framework's status
@@ -196,7 +203,7 @@ def http_error(status: int, detail: object) -> MMError:
 
 def validation_error(exc: RequestValidationError) -> MMError:
     """The envelope error for a request FastAPI could not parse or validate."""
-    from ..errors import InvalidJson, MissingFlag, ValidationError
+    from mm_agent.errors import InvalidJson, MissingFlag, ValidationError
 
     errors = exc.errors()
     first = errors[0] if errors else {"msg": "invalid request", "loc": ()}

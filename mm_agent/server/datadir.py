@@ -19,7 +19,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import DatabaseCorrupt, DataDirLocked, PortInUse
+from mm_agent.errors import DatabaseCorrupt, DataDirLocked, PortInUse
 
 __all__ = [
     "DB_FILE",

@@ -29,7 +29,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import (
+from mm_agent.errors import (
     InvalidJson,
     MMError,
     NotAuthenticated,
@@ -144,7 +144,7 @@ class FrontDoor:
         return _replay(body, receive)
 
     def _authorize(self, token: str, path: str, method: str) -> Any:
-        from .auth import authenticate
+        from .services.auth import authenticate
 
         principal = authenticate(self.state.store, token)
         if method == "POST" and path == "/v1/wallets":
@@ -156,7 +156,7 @@ class FrontDoor:
         return principal
 
     def _limit(self, scope_name: str, key: str, message: str) -> None:
-        from .ratelimit import hit
+        from .services.ratelimit import hit
 
         limits = self.state.settings.rate_limits
         hit(self.state.store, scope_name, key, limits.get(scope_name), message=message)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidConfigValue
+from mm_agent.errors import InvalidConfigValue
 
 __all__ = ["Limit", "RateLimits", "ServerSettings", "SmtpSettings"]
 

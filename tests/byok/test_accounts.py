@@ -14,8 +14,8 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 
 from mm_agent import MMError, Wallet
-from mm_agent.byok import vault
-from mm_agent.state import Home
+from mm_agent.local.state import Home
+from mm_agent.wallets.byok import vault
 
 ACCOUNT2 = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # index 2 of the test mnemonic
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import ACCOUNT0, TEST_MNEMONIC, free_port, run_mm
 
 from mm_agent import devnet
-from mm_agent.state import Home
+from mm_agent.local.state import Home
 
 OTHER = "abandon " * 11 + "about"
 DAMAGED = ["[]", "null", '{"accounts": []}', '{"mode": "byok"}', '{"mode": "bogus"}',

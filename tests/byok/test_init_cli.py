@@ -13,8 +13,8 @@ import pytest
 from conftest import ACCOUNT0, TEST_MNEMONIC, run_mm
 
 from mm_agent import Wallet
-from mm_agent.byok import vault
-from mm_agent.state import Home
+from mm_agent.local.state import Home
+from mm_agent.wallets.byok import vault
 
 PW1 = "first-Pass-phrase-1"
 PW2 = "second-Pass-phrase-2"

@@ -1,4 +1,4 @@
-"""BIP-39 validation and BIP-44 derivation (mm_agent.byok.mnemonic)."""
+"""BIP-39 validation and BIP-44 derivation (mm_agent.wallets.byok.mnemonic)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import re
 
 import pytest
 
-from mm_agent.byok.mnemonic import (
+from mm_agent.errors import InvalidMnemonic, ValidationError
+from mm_agent.wallets.byok.mnemonic import (
     derive_address,
     derive_private_key,
     normalize_mnemonic,
     validate_mnemonic,
 )
-from mm_agent.errors import InvalidMnemonic, ValidationError
 
 HARDHAT = "test test test test test test test test test test test junk"
 # BIP-39 test vector (entropy 0x7f * 16). Its words appear nowhere in our error texts, so the

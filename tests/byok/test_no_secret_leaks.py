@@ -14,10 +14,10 @@ import pytest
 from conftest import run_mm
 
 from mm_agent import MMError, Wallet
-from mm_agent.byok import vault
-from mm_agent.byok.keyring import ByokKeyring
-from mm_agent.byok.mnemonic import derive_address, derive_private_key
-from mm_agent.state import Home
+from mm_agent.local.state import Home
+from mm_agent.wallets.byok import vault
+from mm_agent.wallets.byok.keyring import ByokKeyring
+from mm_agent.wallets.byok.mnemonic import derive_address, derive_private_key
 
 # A BIP-39 test vector whose words appear in no message or path of ours, so a hit means a leak.
 PHRASE = "legal winner thank year wave sausage worth useful legal winner thank yellow"
@@ -176,7 +176,7 @@ def test_reprs_and_exceptions_hold_no_secret(devnet_home: Home) -> None:
     tampered["kdfParams"]["n"] = 2**15
     capture("tampered vault", lambda: vault.decrypt(tampered, PW1))
 
-    from mm_agent.ops.setup import InitArgs
+    from mm_agent.operations.handlers.setup import InitArgs
 
     with pytest.raises(MMError) as inline:
         InitArgs(wallet="byok", mnemonic=PHRASE, password=PW1)

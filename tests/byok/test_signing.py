@@ -13,7 +13,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
 
 from mm_agent import MMError
-from mm_agent.byok.keyring import typed_data_digest
+from mm_agent.wallets.byok.keyring import typed_data_digest
 
 # The example of EIP-712 itself (https://eips.ethereum.org/EIPS/eip-712, Example.js).
 MAIL: dict[str, Any] = {

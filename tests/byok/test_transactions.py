@@ -11,8 +11,8 @@ import pytest
 from conftest import ACCOUNT0, ACCOUNT1, run_mm
 
 from mm_agent import AsyncWallet, MMError
-from mm_agent.addresses import to_checksum_address
-from mm_agent.amounts import format_units
+from mm_agent.evm.addresses import to_checksum_address
+from mm_agent.evm.amounts import format_units
 
 # Fresh recipients with no history on the devnet (balances start at 0).
 BOB = "0x00000000000000000000000000000000000B0b01"
@@ -307,8 +307,8 @@ def test_invalid_address(wallet: Any, chain: Any) -> None:
 
 
 def test_unknown_token_and_token_without_address(wallet: Any, chain: Any) -> None:
-    from mm_agent.chains import resolve_token
     from mm_agent.errors import TokenNoAddress
+    from mm_agent.evm.chains import resolve_token
 
     with pytest.raises(MMError) as exc:
         wallet.transfer(to=BOB, amount="1", chain_id=31337, token="NOPE")

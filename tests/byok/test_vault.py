@@ -1,4 +1,4 @@
-"""Encryption at rest of the mnemonic (mm_agent.byok.vault).
+"""Encryption at rest of the mnemonic (mm_agent.wallets.byok.vault).
 
 Strong-KDF (scrypt n=2**17, ~0.3-0.7 s each) calls are kept to 8 in this file; everything
 else runs on WEAK params.
@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from mm_agent.byok import vault
 from mm_agent.errors import (
     AlreadyEncrypted,
     EmptyPassword,
@@ -21,6 +20,7 @@ from mm_agent.errors import (
     StateCorrupt,
     WrongPassword,
 )
+from mm_agent.wallets.byok import vault
 
 SECRET = "legal winner thank year wave sausage worth useful legal winner thank yellow"
 PASSWORD = "correct horse battery staple"

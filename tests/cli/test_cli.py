@@ -18,9 +18,9 @@ from conftest import run_mm
 from mm_agent.cli.app import run_argv
 
 from mm_agent import __version__
-from mm_agent.chains import CHAINS
-from mm_agent.operations import OPERATIONS
-from mm_agent.state import Home
+from mm_agent.evm.chains import CHAINS
+from mm_agent.local.state import Home
+from mm_agent.operations.registry import OPERATIONS
 
 REPO = Path(__file__).resolve().parents[2]
 MM = REPO / ".venv" / "bin" / "mm"

@@ -9,7 +9,7 @@ import time
 
 from conftest import free_port, run_mm
 
-from mm_agent.state import Home
+from mm_agent.local.state import Home
 
 
 def test_doctor_probes_devnet_and_configured_rpcs(byok_home: Home) -> None:

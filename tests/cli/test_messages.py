@@ -18,7 +18,7 @@ import pytest
 from mm_agent.cli.app import build_root
 
 from mm_agent.errors import MMError, UnknownToken, ValidationError, tidy
-from mm_agent.operations import OPERATIONS, find
+from mm_agent.operations.registry import OPERATIONS, find
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = [*(REPO / "mm_agent").rglob("*.py"), *(REPO / "cli").glob("*.py")]

@@ -20,7 +20,7 @@ import pytest
 from conftest import ACCOUNT1, TEST_MNEMONIC, free_port, run_mm
 
 from mm_agent import devnet
-from mm_agent.state import Home
+from mm_agent.local.state import Home
 
 LINK_RE = re.compile(r"(http://\S+/approvals/([0-9a-f]+)\?t=([\w-]+))")
 

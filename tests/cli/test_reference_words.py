@@ -14,7 +14,7 @@ import pytest
 from conftest import run_mm
 from mm_agent.cli.app import run_argv
 
-from mm_agent.state import Home
+from mm_agent.local.state import Home
 
 Capsys = pytest.CaptureFixture[str]
 BOB = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"

@@ -19,8 +19,8 @@ from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
 from mm_agent import __version__
-from mm_agent.operations import OPERATIONS
-from mm_agent.state import Home
+from mm_agent.local.state import Home
+from mm_agent.operations.registry import OPERATIONS
 
 REPO = Path(__file__).resolve().parents[2]
 MM = REPO / ".venv" / "bin" / "mm"

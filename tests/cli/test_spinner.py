@@ -16,10 +16,10 @@ import pytest
 from mm_agent.cli.spinner import FRAMES, Spinner, spinner
 
 from mm_agent import console
-from mm_agent.context import Context
-from mm_agent.remote import _print_notice, approval_notice
-from mm_agent.state import Home
-from mm_agent.wallet_requests import WalletRequest
+from mm_agent.local.request_log import WalletRequest
+from mm_agent.local.state import Home
+from mm_agent.operations.context import Context
+from mm_agent.wallets.remote.client import _print_notice, approval_notice
 
 
 class FakeTTY(io.StringIO):

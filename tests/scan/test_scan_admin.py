@@ -1,4 +1,4 @@
-"""Rule family 7: admin actions (mm_agent.scan.rules_admin)."""
+"""Rule family 7: admin actions (mm_agent.security.scan.rules_admin)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from eth_abi import encode
 
-from mm_agent.addresses import ZERO_ADDRESS
-from mm_agent.addresses import to_checksum_address as cs
-from mm_agent.decode import decode_calldata
-from mm_agent.scan import ScanInput, scan
-from mm_agent.signatures import keccak256
+from mm_agent.evm.addresses import ZERO_ADDRESS
+from mm_agent.evm.addresses import to_checksum_address as cs
+from mm_agent.evm.signatures import keccak256
+from mm_agent.security.decode import decode_calldata
+from mm_agent.security.scan import ScanInput, scan
 
 WALLET = cs("0x" + "a1b2c3d4e5" * 4)
 PROXY = cs("0x" + "4c" * 20)

@@ -1,4 +1,4 @@
-"""Rule family 1: on-chain approvals (mm_agent.scan.rules_approvals)."""
+"""Rule family 1: on-chain approvals (mm_agent.security.scan.rules_approvals)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from typing import Any
 
 from eth_abi import encode
 
-from mm_agent.addresses import to_checksum_address as cs
-from mm_agent.decode import decode_calldata
-from mm_agent.scan import ScanInput, scan
-from mm_agent.signatures import keccak256
+from mm_agent.evm.addresses import to_checksum_address as cs
+from mm_agent.evm.signatures import keccak256
+from mm_agent.security.decode import decode_calldata
+from mm_agent.security.scan import ScanInput, scan
 
 WALLET = cs("0x" + "a1b2c3d4e5" * 4)
 TOKEN = cs("0x" + "7e" * 20)

@@ -1,4 +1,4 @@
-"""Rule family 3: the denylist (mm_agent.scan.rules_denylist) and load_denylist."""
+"""Rule family 3: the denylist (mm_agent.security.scan.rules_denylist) and load_denylist."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from eth_abi import encode
 
-from mm_agent.addresses import to_checksum_address as cs
-from mm_agent.decode import decode_calldata
 from mm_agent.errors import StateCorrupt
-from mm_agent.scan import BUILTIN_DENYLIST, ScanInput, load_denylist, scan
-from mm_agent.signatures import keccak256
+from mm_agent.evm.addresses import to_checksum_address as cs
+from mm_agent.evm.signatures import keccak256
+from mm_agent.security.decode import decode_calldata
+from mm_agent.security.scan import BUILTIN_DENYLIST, ScanInput, load_denylist, scan
 
 WALLET = cs("0x" + "a1b2c3d4e5" * 4)
 TOKEN = cs("0x" + "7e" * 20)

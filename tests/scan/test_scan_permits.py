@@ -1,11 +1,12 @@
-"""Rule family 2: permits and Seaport orders in typed data (mm_agent.scan.rules_permits)."""
+"""Rule family 2: permits and Seaport orders in typed data
+(mm_agent.security.scan.rules_permits)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from mm_agent.addresses import to_checksum_address as cs
-from mm_agent.scan import ScanInput, scan
+from mm_agent.evm.addresses import to_checksum_address as cs
+from mm_agent.security.scan import ScanInput, scan
 
 WALLET = cs("0x" + "a1b2c3d4e5" * 4)
 TOKEN = cs("0x" + "7e" * 20)

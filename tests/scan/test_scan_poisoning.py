@@ -1,4 +1,4 @@
-"""Rule family 4: address poisoning (mm_agent.scan.rules_poisoning)."""
+"""Rule family 4: address poisoning (mm_agent.security.scan.rules_poisoning)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from typing import Any
 
 from eth_abi import encode
 
-from mm_agent.addresses import to_checksum_address as cs
-from mm_agent.decode import decode_calldata
-from mm_agent.scan import ScanInput, scan
-from mm_agent.scan.rules_poisoning import lookalike_of
-from mm_agent.signatures import keccak256
+from mm_agent.evm.addresses import to_checksum_address as cs
+from mm_agent.evm.signatures import keccak256
+from mm_agent.security.decode import decode_calldata
+from mm_agent.security.scan import ScanInput, scan
+from mm_agent.security.scan.rules_poisoning import lookalike_of
 
 WALLET = cs("0xa1b2" + "c3" * 16 + "e5f6")
 TOKEN = cs("0x" + "7e" * 20)

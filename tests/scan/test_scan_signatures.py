@@ -1,10 +1,10 @@
-"""Rule family 6: raw-hash message signing (mm_agent.scan.rules_signatures)."""
+"""Rule family 6: raw-hash message signing (mm_agent.security.scan.rules_signatures)."""
 
 from __future__ import annotations
 
 import pytest
 
-from mm_agent.scan import ScanInput, scan
+from mm_agent.security.scan import ScanInput, scan
 
 WALLET = "0x" + "A1" * 20
 

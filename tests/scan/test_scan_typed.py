@@ -7,11 +7,11 @@ from typing import Any
 
 from eth_abi import encode
 
-from mm_agent.addresses import to_checksum_address as cs
-from mm_agent.decode import decode_calldata
-from mm_agent.scan import ScanInput, scan
-from mm_agent.scan.known_protocols import known_protocols_for
-from mm_agent.signatures import keccak256
+from mm_agent.evm.addresses import to_checksum_address as cs
+from mm_agent.evm.signatures import keccak256
+from mm_agent.security.decode import decode_calldata
+from mm_agent.security.scan import ScanInput, scan
+from mm_agent.security.scan.known_protocols import known_protocols_for
 
 WALLET = cs("0x" + "a1b2c3d4e5" * 4)
 TOKEN = cs("0x" + "7e" * 20)

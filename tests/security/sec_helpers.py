@@ -14,8 +14,8 @@ import httpx
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
 
-from mm_agent.config import Config
-from mm_agent.state import Home
+from mm_agent.local.config import Config
+from mm_agent.local.state import Home
 
 MAX_UINT256 = 2**256 - 1
 ZERO = "0x" + "0" * 40

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from sec_helpers import FRESH, calldata, make_wallet, nonce, tx_payload
 
-from mm_agent.config import Config
 from mm_agent.errors import (
     ApprovalRequired,
     ChainIdMismatch,
@@ -21,7 +20,8 @@ from mm_agent.errors import (
     NonceNotAllowed,
     PayloadFromMismatch,
 )
-from mm_agent.state import Home
+from mm_agent.local.config import Config
+from mm_agent.local.state import Home
 
 CHAIN = 31337
 
@@ -150,10 +150,10 @@ def test_payload_chain_and_from_must_match(chain: Any, wallet: Any) -> None:
 
 def test_worst_case_fee_is_guard_outflow(devnet_home: Home, chain: Any) -> None:
     """A transfer just under the limit whose worst-case fee pushes it over needs approval."""
-    from mm_agent.pipeline import Engine
-    from mm_agent.policy import default_policy
-    from mm_agent.policy_eval import evaluate, outflow_assets, price_outflow
-    from mm_agent.prices import StaticPrices
+    from mm_agent.security.pipeline import Engine
+    from mm_agent.security.policy.document import default_policy
+    from mm_agent.security.policy.evaluate import evaluate, outflow_assets, price_outflow
+    from mm_agent.security.policy.prices import StaticPrices
 
     sender = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
     engine = Engine(devnet_home, Config(devnet_home, env={}))

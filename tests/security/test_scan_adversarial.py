@@ -24,7 +24,7 @@ from sec_helpers import (
 )
 
 from mm_agent.errors import ApprovalRequired
-from mm_agent.signatures import keccak256
+from mm_agent.evm.signatures import keccak256
 
 CHAIN = 31337
 OTHER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # anvil account 1 (unlocked)

@@ -17,9 +17,9 @@ import pytest
 from eth_abi import encode
 from sec_helpers import calldata, deltas, make_wallet, send_unlocked, tx_payload
 
-from mm_agent.rpc import RpcClient
-from mm_agent.simulate import BLOCK_SECONDS, next_block_overrides, simulation_request
-from mm_agent.state import Home
+from mm_agent.evm.rpc import RpcClient
+from mm_agent.local.state import Home
+from mm_agent.security.simulate import BLOCK_SECONDS, next_block_overrides, simulation_request
 
 CHAIN = 31337
 ATTACKER = "0x3333333333333333333333333333333333333333"

@@ -17,10 +17,10 @@ import pytest
 from conftest import ACCOUNT1, TEST_MNEMONIC, start_anvil
 from sec_helpers import FRESH, RpcProxy, calldata, make_wallet, nonce, tx_payload
 
-from mm_agent.fees import BUMP_DENOMINATOR, BUMP_NUMERATOR, bump
-from mm_agent.rpc import RpcClient
-from mm_agent.state import Home
-from mm_agent.submit import SubmitResult, Submitter
+from mm_agent.evm.fees import BUMP_DENOMINATOR, BUMP_NUMERATOR, bump
+from mm_agent.evm.rpc import RpcClient
+from mm_agent.local.state import Home
+from mm_agent.security.submit import SubmitResult, Submitter
 
 CHAIN = 31337
 GWEI = 10**9
@@ -161,7 +161,7 @@ def paused_chain() -> Iterator[RpcClient]:
 
 @pytest.fixture
 def signer(mm_home: Home) -> tuple[str, Callable[[dict[str, Any]], tuple[str, str]]]:
-    from mm_agent.byok.keyring import ByokKeyring
+    from mm_agent.wallets.byok.keyring import ByokKeyring
 
     mm_home.write_json("wallets.json", ByokKeyring.initial_state(TEST_MNEMONIC, None))
     keyring = ByokKeyring(mm_home, lambda: None)
@@ -252,7 +252,7 @@ def test_fee_cap_stops_replacements(paused_chain: RpcClient, signer: Any) -> Non
 
 def test_wallet_replaces_its_stuck_transfer(paused_chain: RpcClient, mm_home: Home) -> None:
     """End to end: `Wallet.transfer` on a chain where its tx does not get mined."""
-    from mm_agent.byok.keyring import ByokKeyring
+    from mm_agent.wallets.byok.keyring import ByokKeyring
 
     mm_home.write_json("devnet.json", {"rpcUrl": paused_chain.url, "chainId": CHAIN,
                                        "tokens": [], "contracts": {}})

@@ -16,9 +16,10 @@ from conftest import free_port, run_mm
 from sqlalchemy import select
 
 from mm_agent.errors import InvalidEmail
-from mm_agent.server import admin, signin
-from mm_agent.server.store import accounts
-from mm_agent.state import Home
+from mm_agent.local.state import Home
+from mm_agent.server import admin
+from mm_agent.server.db.store import accounts
+from mm_agent.server.services import signin
 
 from .conftest import Service
 

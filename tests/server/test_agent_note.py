@@ -14,8 +14,8 @@ import httpx
 from conftest import free_port
 from sqlalchemy import update
 
-from mm_agent.agent_note import AGENT_NOTE_LABEL, MAX_AGENT_NOTE, sanitize_agent_note
-from mm_agent.server.store import accounts
+from mm_agent.security.agent_note import AGENT_NOTE_LABEL, MAX_AGENT_NOTE, sanitize_agent_note
+from mm_agent.server.db.store import accounts
 
 from .test_approvals import setup_account, wait_for_links
 from .test_jobs import BOB

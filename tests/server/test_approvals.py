@@ -22,9 +22,9 @@ import pytest
 from sqlalchemy import select
 
 from mm_agent.errors import AccountNotFound, InvalidUrl
-from mm_agent.server.approvals import set_webhook
-from mm_agent.server.store import approvals
-from mm_agent.state import Home
+from mm_agent.local.state import Home
+from mm_agent.server.db.store import approvals
+from mm_agent.server.services.approvals import set_webhook
 
 from .test_jobs import BOB, Api, prepare_service
 

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import insert, select
 
 from mm_agent.errors import Forbidden, NotAuthenticated
-from mm_agent.server import auth
+from mm_agent.server.db.store import Store, accounts, now, sha256, tokens
+from mm_agent.server.services import auth
 from mm_agent.server.settings import ServerSettings
-from mm_agent.server.store import Store, accounts, now, sha256, tokens
 
 from .conftest import Service
 

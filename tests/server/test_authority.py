@@ -26,7 +26,7 @@ def test_no_endpoint_returns_key_material(service: Any, chain: Any) -> None:
     # The stored key is ciphertext under a per-wallet data key.
     from sqlalchemy import select
 
-    from mm_agent.server.store import wallets
+    from mm_agent.server.db.store import wallets
 
     with service.state.store.read() as conn:
         row = conn.execute(select(wallets)).first()

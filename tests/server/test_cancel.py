@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from mm_agent.server.store import approvals
+from mm_agent.server.db.store import approvals
 
 from .test_jobs import BOB, Api, funded  # noqa: F401  (fixture)
 

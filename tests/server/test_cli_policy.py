@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from conftest import Anvil
 
-from mm_agent.state import Home
+from mm_agent.local.state import Home
 
 from .test_cli_server_wallet import Capsys, cli_home, error, logged_in, ok  # noqa: F401  (fixtures)
 from .test_client import attach_chain

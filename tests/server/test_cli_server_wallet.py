@@ -18,8 +18,8 @@ import pytest
 from conftest import ACCOUNT1, Anvil, free_port, run_mm
 from mm_agent.cli.app import run_argv
 
-from mm_agent.session import SessionStore
-from mm_agent.state import Home
+from mm_agent.local.session import SessionStore
+from mm_agent.local.state import Home
 
 from .test_client import EMAIL, attach_chain, denylist, fund, mail_typed_data
 from .test_jobs import approve_mode_changes

@@ -1,5 +1,5 @@
-"""The wallet-service client (``mm_agent.remote``) and the server-wallet Python API, against the
-real service (``service`` fixture: uvicorn on a free port) and the session anvil.
+"""The wallet-service client (``mm_agent.wallets.remote.client``) and the server-wallet Python API,
+against the real service (``service`` fixture: uvicorn on a free port) and the session anvil.
 
 Also: vcrpy cassettes of real client↔service exchanges (recorded once from the real service,
 replayed without it) and a scan proving no token reached a cassette.
@@ -19,8 +19,6 @@ from conftest import ACCOUNT0, ACCOUNT1, Anvil
 from sqlalchemy import update
 
 from mm_agent import AsyncWallet, Wallet
-from mm_agent.config import Config
-from mm_agent.context import Context
 from mm_agent.errors import (
     AlreadyAuthenticated,
     JobTimeout,
@@ -29,12 +27,14 @@ from mm_agent.errors import (
     RequestNotFound,
     WalletNotFound,
 )
-from mm_agent.operations import get
-from mm_agent.remote import RemoteClient, approval_notice
-from mm_agent.remote_wallet import AsyncRemoteWallet, RemoteWallet
-from mm_agent.session import Session, SessionStore
-from mm_agent.state import Home
-from mm_agent.wallet_requests import WalletRequest
+from mm_agent.local.config import Config
+from mm_agent.local.request_log import WalletRequest
+from mm_agent.local.session import Session, SessionStore
+from mm_agent.local.state import Home
+from mm_agent.operations.context import Context
+from mm_agent.operations.registry import get
+from mm_agent.wallets.remote.client import RemoteClient, approval_notice
+from mm_agent.wallets.remote.wallet import AsyncRemoteWallet, RemoteWallet
 
 from .test_jobs import approve_mode_changes
 
@@ -81,7 +81,7 @@ def init_server_wallet(home: Home, mode: str = "beast") -> dict[str, Any]:
 
 def expire_access_tokens(service: Any) -> None:
     """Make every access token of the service expired (as after 15 minutes)."""
-    from mm_agent.server.store import tokens
+    from mm_agent.server.db.store import tokens
 
     with service.state.store.tx() as conn:
         conn.execute(update(tokens).where(tokens.c.kind == "access")
@@ -202,7 +202,7 @@ def test_refresh_is_done_once_across_clients(service: Any, signed_in: Home) -> N
 
 @pytest.mark.asyncio
 async def test_async_refresh_on_401(service: Any, signed_in: Home) -> None:
-    from mm_agent.remote import AsyncRemoteClient
+    from mm_agent.wallets.remote.client import AsyncRemoteClient
 
     old = SessionStore(signed_in).require()
     expire_access_tokens(service)

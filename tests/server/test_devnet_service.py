@@ -13,10 +13,10 @@ import pytest
 from conftest import free_port, run_mm
 
 from mm_agent.errors import DatabaseCorrupt, DataDirLocked, InvalidConfigValue
-from mm_agent.server.chains_served import parse_rpc_flags
+from mm_agent.local.state import Home
 from mm_agent.server.datadir import lock_data_dir
-from mm_agent.server.store import Store
-from mm_agent.state import Home
+from mm_agent.server.db.store import Store
+from mm_agent.server.services.chains_served import parse_rpc_flags
 
 from .test_jobs import BOB, Api
 

@@ -11,8 +11,8 @@ import pytest
 from conftest import Anvil
 from mm_agent.cli.app import run_argv
 
-from mm_agent.session import SessionStore
-from mm_agent.state import Home
+from mm_agent.local.session import SessionStore
+from mm_agent.local.state import Home
 
 from .test_client import EMAIL, attach_chain
 

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from mm_agent.chains import CHAINS
+from mm_agent.evm.chains import CHAINS
 from mm_agent.server.settings import Limit, RateLimits
 
 EXAMPLES = int(os.environ.get("MM_FUZZ_EXAMPLES", "6"))

@@ -48,7 +48,7 @@ def _wallet(c: httpx.Client, token: str) -> str:
 
 
 def test_recursion_limit_stays_sane_after_the_signing_stack() -> None:
-    code = ("import sys, mm_agent, eth_account, mm_agent.signing, py_ecc; "
+    code = ("import sys, mm_agent, eth_account, mm_agent.evm.signing, py_ecc; "
             "print(sys.getrecursionlimit())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True)

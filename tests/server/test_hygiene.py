@@ -11,8 +11,8 @@ from conftest import Anvil, free_port
 from mm_agent.cli.app import run_argv
 
 from mm_agent.errors import NetworkUnreachable
-from mm_agent.rpc import RpcClient, redact_text, redact_url
-from mm_agent.state import Home
+from mm_agent.evm.rpc import RpcClient, redact_text, redact_url
+from mm_agent.local.state import Home
 
 KEY = "f00dfacecafe0123456789abcdef0123"
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mm_agent.state import Home
+from mm_agent.local.state import Home
 
 BOB = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
@@ -60,7 +60,7 @@ def approve_mode_changes(service: Any) -> None:
     agent token creates in beast starts in guard until the human approves (contract §7)."""
     from sqlalchemy import select
 
-    from mm_agent.server.store import jobs
+    from mm_agent.server.db.store import jobs
 
     with service.state.store.read() as conn:
         ids = conn.execute(select(jobs.c.polling_id).where(

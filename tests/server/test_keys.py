@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mm_agent.errors import InvalidConfigValue, StateCorrupt, StatePermissions
-from mm_agent.server.keys import (
+from mm_agent.server.services.keys import (
     ENV_VAR,
     KEY_FILE,
     MasterKey,

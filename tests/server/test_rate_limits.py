@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from mm_agent.errors import InvalidConfigValue, RateLimited
-from mm_agent.server import ratelimit, signin
+from mm_agent.server.db.store import Store, accounts, rate_limits
+from mm_agent.server.services import ratelimit, signin
 from mm_agent.server.settings import Limit, RateLimits
-from mm_agent.server.store import Store, accounts, rate_limits
 
 from .conftest import Service
 

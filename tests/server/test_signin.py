@@ -15,10 +15,10 @@ import pyotp
 import pytest
 from sqlalchemy import select, text, update
 
-from mm_agent.server import signin
-from mm_agent.server.mailer import Mailer
+from mm_agent.server.db.store import accounts, device_logins
+from mm_agent.server.services import signin
+from mm_agent.server.services.mailer import Mailer
 from mm_agent.server.settings import ServerSettings, SmtpSettings
-from mm_agent.server.store import accounts, device_logins
 
 from .conftest import Service, SmtpSink
 

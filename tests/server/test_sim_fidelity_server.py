@@ -14,7 +14,7 @@ import pytest
 from eth_abi import encode
 from sqlalchemy import update
 
-from mm_agent.server.store import wallets
+from mm_agent.server.db.store import wallets
 
 from .test_jobs import Api, prepare_service
 

@@ -21,9 +21,9 @@ from server.test_jobs import approve_mode_changes
 from test_agent_schema import NAME, cli_keys, strict_violations
 
 from mm_agent import Wallet
-from mm_agent.agent_schema import agent_ops
-from mm_agent.operations import get
-from mm_agent.state import Home
+from mm_agent.local.state import Home
+from mm_agent.operations.agent_schema import agent_ops
+from mm_agent.operations.registry import get
 
 TRANSFER_SELECTOR = "0xa9059cbb"
 

@@ -37,7 +37,7 @@ from server.test_approvals import LINK_RE
 from server.test_client import denylist, server_wallet, signed_in  # noqa: F401  (fixtures)
 
 from mm_agent import AsyncWallet, Wallet
-from mm_agent.agent_schema import agent_ops, input_schema
+from mm_agent.operations.agent_schema import agent_ops, input_schema
 
 from .scripted_model import ScriptedChatModel, call, tool_turn
 

@@ -21,14 +21,14 @@ from langchain_tests.unit_tests import ToolsUnitTests
 from mm_agent.toolkits.langchain import MetaMaskToolkit
 
 from mm_agent import Wallet
-from mm_agent.state import Home
+from mm_agent.local.state import Home
 
 CALLDATA = ("0xa9059cbb" + ACCOUNT1[2:].lower().rjust(64, "0") + hex(5)[2:].rjust(64, "0"))
 
 
 @cache
 def offline_wallet() -> Wallet:
-    from mm_agent.byok.keyring import ByokKeyring
+    from mm_agent.wallets.byok.keyring import ByokKeyring
 
     home = Home(Path(tempfile.mkdtemp(prefix="mm-lc-std-")))
     home.write_json("wallets.json", ByokKeyring.initial_state(TEST_MNEMONIC, None))

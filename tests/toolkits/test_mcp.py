@@ -29,9 +29,9 @@ from server.test_approvals import LINK_RE
 from server.test_client import attach_chain, fund, init_server_wallet, sign_in
 
 from mm_agent import Wallet
-from mm_agent.agent_schema import agent_ops, annotations, output_schema
-from mm_agent.operations import OPERATIONS
-from mm_agent.state import Home
+from mm_agent.local.state import Home
+from mm_agent.operations.agent_schema import agent_ops, annotations, output_schema
+from mm_agent.operations.registry import OPERATIONS
 
 REPO = Path(__file__).resolve().parents[2]
 MM = str(REPO / ".venv" / "bin" / "mm")
@@ -132,7 +132,7 @@ def test_mcp_is_an_operator_command() -> None:
 
 
 @pytest.mark.parametrize("code", [
-    "import mm_agent, mm_agent.agent_calls, mm_agent.toolkits.function_calling",
+    "import mm_agent, mm_agent.operations.agent_calls, mm_agent.toolkits.function_calling",
     "from mm_agent.cli import main; main(['--version'])",
     "from mm_agent.cli import main; main(['chains', 'list'])",
 ])
@@ -356,7 +356,7 @@ if sys.platform == "win32":  # pragma: no cover
 async def test_stdio_byok_encrypted_vault_unlocks_from_mm_password(devnet_home: Home) -> None:
     from conftest import TEST_MNEMONIC
 
-    from mm_agent.byok.keyring import ByokKeyring
+    from mm_agent.wallets.byok.keyring import ByokKeyring
 
     devnet_home.write_json("wallets.json", ByokKeyring.initial_state(TEST_MNEMONIC,
                                                                      "correct horse 1"))

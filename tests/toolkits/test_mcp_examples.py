@@ -15,7 +15,7 @@ from conftest import ACCOUNT1, Anvil
 from server.conftest import service, service_factory  # noqa: F401  (fixtures)
 
 from mm_agent import Wallet
-from mm_agent.state import Home
+from mm_agent.local.state import Home
 from toolkits.test_mcp import guarded  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]

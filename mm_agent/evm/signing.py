@@ -1,0 +1,172 @@
+"""Signing primitives shared by the BYOK keyring and the wallet service, and EIP-712 checks.
+
+Keys are passed in by the caller (the keyring or the service signer) and never stored here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+__all__ = [
+    "sign_message",
+    "sign_transaction",
+    "sign_typed_data",
+    "typed_data_digest",
+    "validate_typed_data",
+]
+
+
+def sign_message(key: bytes, message: str) -> str:
+    """EIP-191 personal_sign; a 0x-hex message is signed as the bytes it encodes."""
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    signable = encode_defunct(hexstr=message) if _is_hex(message) else encode_defunct(text=message)
+    return "0x" + Account.sign_message(signable, key).signature.hex()
+
+
+def sign_typed_data(key: bytes, typed: dict[str, Any]) -> str:
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
+    return "0x" + Account.sign_message(encode_typed_data(full_message=typed), key).signature.hex()
+
+
+def sign_transaction(key: bytes, tx: dict[str, Any]) -> tuple[str, str]:
+    """Sign a type-2 transaction; returns (raw tx hex, tx hash hex)."""
+    from eth_account import Account
+
+    signed = Account.sign_transaction(tx, key)
+    return "0x" + signed.raw_transaction.hex(), "0x" + signed.hash.hex()
+
+
+def _is_hex(message: str) -> bool:
+    if not message.startswith("0x") or len(message) % 2:
+        return False
+    try:
+        bytes.fromhex(message[2:])
+    except ValueError:
+        return False
+    return True
+
+
+def validate_typed_data(payload: Any, chain_id: int) -> dict[str, Any]:
+    """Full EIP-712 v4 structure check; ``CHAIN_ID_MISMATCH`` if the domain names another chain."""
+    from mm_agent.errors import ChainIdMismatch, InvalidTypedData
+
+    if not isinstance(payload, dict):
+        raise InvalidTypedData("Typed data must be a JSON object.")
+    for key in ("types", "primaryType", "domain", "message"):
+        if key not in payload:
+            raise InvalidTypedData(f"Typed data is missing `{key}`.")
+    types, primary = payload["types"], payload["primaryType"]
+    if not isinstance(types, dict) or not isinstance(payload["domain"], dict) \
+            or not isinstance(payload["message"], dict):
+        raise InvalidTypedData("`types`, `domain` and `message` must be objects.")
+    if not isinstance(primary, str) or primary not in types:
+        raise InvalidTypedData(f"primaryType {primary!r} is not defined in `types`.")
+    for name, fields in types.items():
+        if not isinstance(fields, list) or not all(
+            isinstance(f, dict) and isinstance(f.get("name"), str)
+            and isinstance(f.get("type"), str)
+            for f in fields
+        ):
+            raise InvalidTypedData(f"Type {name!r} must be a list of {{name, type}} objects.")
+    _check_struct(types, primary, payload["message"], "message")
+    if "EIP712Domain" in types:
+        _check_struct(types, "EIP712Domain", payload["domain"], "domain")
+    domain_chain = payload["domain"].get("chainId")
+    if domain_chain is not None:
+        from .chains import parse_chain_id
+
+        try:
+            parsed = parse_chain_id(domain_chain, field="domain.chainId")
+        except Exception as exc:
+            raise InvalidTypedData(f"domain.chainId {domain_chain!r} is not a chain id.") from exc
+        if parsed != chain_id:
+            raise ChainIdMismatch(
+                f"The typed data's domain.chainId is {parsed}, but --chain-id is {chain_id}.")
+    from eth_abi.exceptions import EncodingError  # a value its type cannot encode
+    from eth_utils.exceptions import ValidationError  # e.g. a domain field not in its type
+
+    try:
+        typed_data_digest(payload)
+    except (ValueError, TypeError, KeyError, EncodingError, ValidationError) as exc:
+        raise InvalidTypedData(f"Typed data does not encode: {exc}.") from exc
+    return payload
+
+
+_INT = re.compile(r"^(u?)int([0-9]*)$")
+_BYTES = re.compile(r"^bytes([0-9]+)$")
+
+
+def _check_value(types: dict[str, Any], typ: str, value: Any, where: str) -> None:
+    """Strict EIP-712 value check: what the signer sees must be exactly what is hashed."""
+    from mm_agent.errors import InvalidTypedData
+
+    def bad(why: str) -> InvalidTypedData:
+        return InvalidTypedData(f"{where}: {why} (type {typ}).")
+
+    if typ.endswith("]"):
+        base, _, size = typ[:-1].rpartition("[")
+        if not isinstance(value, list) or (size and len(value) != int(size)):
+            raise bad("expected an array" + (f" of {size}" if size else ""))
+        for i, item in enumerate(value):
+            _check_value(types, base, item, f"{where}[{i}]")
+    elif typ in types:
+        if not isinstance(value, dict):
+            raise bad("expected an object")
+        _check_struct(types, typ, value, where)
+    elif typ == "address":
+        if not isinstance(value, str) or not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
+            raise bad(f"{value!r} is not an address")
+    elif typ == "bool":
+        if not isinstance(value, bool):
+            raise bad("expected true or false")
+    elif typ == "string":
+        if not isinstance(value, str):
+            raise bad("expected a string")
+    elif typ == "bytes" or _BYTES.match(typ):
+        m = _BYTES.match(typ)
+        if not isinstance(value, str) or not re.fullmatch(r"0x([0-9a-fA-F]{2})*", value):
+            raise bad("expected 0x hex bytes")
+        if m and len(value) - 2 > 2 * int(m.group(1)):
+            raise bad(f"longer than {m.group(1)} bytes")
+    elif _INT.match(typ):
+        m = _INT.match(typ)
+        assert m is not None
+        bits = int(m.group(2) or 256)
+        try:
+            if isinstance(value, bool) or not isinstance(value, (int, str)):
+                raise ValueError
+            num = int(value, 0) if isinstance(value, str) else value
+        except ValueError:
+            raise bad(f"{value!r} is not an integer") from None
+        lo, hi = (0, 2**bits - 1) if m.group(1) else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+        if not lo <= num <= hi:
+            raise bad(f"{value!r} is out of range")
+    else:
+        raise bad("unknown type")
+
+
+def _check_struct(types: dict[str, Any], name: str, value: dict[str, Any], where: str) -> None:
+    from mm_agent.errors import InvalidTypedData
+
+    declared = {f["name"]: f["type"] for f in types[name]}
+    missing = [k for k in declared if k not in value]
+    extra = [k for k in value if k not in declared]
+    if missing or extra:
+        raise InvalidTypedData(
+            f"{where}: fields do not match type {name}"
+            + (f"; missing {missing}" if missing else "")
+            + (f"; undeclared {extra}" if extra else "") + ".")
+    for key, typ in declared.items():
+        _check_value(types, typ, value[key], f"{where}.{key}")
+
+
+def typed_data_digest(payload: dict[str, Any]) -> str:
+    """The EIP-712 digest ``keccak(0x1901 ‖ domainSeparator ‖ hashStruct(message))``."""
+    from eth_account.messages import _hash_eip191_message, encode_typed_data
+
+    return "0x" + _hash_eip191_message(encode_typed_data(full_message=payload)).hex()

@@ -1,0 +1,2 @@
+"""Local state under ``MM_HOME``: the home folder, config, the sign-in
+session and the request log."""

@@ -1,0 +1,61 @@
+"""`mm mcp`: serve the agent tools over MCP (an operator command, never an agent tool).
+
+The server itself lives in ``mm_agent.toolkits.mcp_server``; it needs the ``mcp`` extra, so it
+is imported only here, when the command runs (``mm --version`` and ``mm chains list`` never
+load it).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..context import Context
+
+__all__ = ["McpArgs", "mcp_serve"]
+
+
+class McpArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    http: bool = Field(False, description="Serve streamable HTTP on loopback instead of stdio "
+                                          "(bearer token required, Origin checked).")
+    host: str = Field("127.0.0.1", description="With --http: loopback address to listen on "
+                                               "(127.0.0.1, ::1 or localhost).")
+    port: int = Field(8766, ge=1, le=65535, description="With --http: TCP port.")
+    prefix: str = Field("", max_length=20, pattern=r"^[a-zA-Z0-9_-]*$",
+                        description="Prefix for every tool name (e.g. mm_).")
+    read_only: bool = Field(False, description="Serve only the tools that never write.")
+    allow_origin: str | None = Field(
+        None, description="With --http: extra browser origins allowed, comma-separated "
+                          "(loopback origins on this port are always allowed).",
+        json_schema_extra={"cli_metavar": "ORIGIN[,ORIGIN…]"})
+
+
+def mcp_serve(ctx: Context, args: McpArgs) -> dict[str, Any]:
+    try:
+        from mm_agent.toolkits import mcp_server
+    except ImportError as exc:  # the `mcp` extra is missing
+        from mm_agent.errors import UsageError
+
+        raise UsageError(f"`mm mcp` needs the MCP SDK ({exc.name} is not installed).",
+                         hint="pip install 'mm-agent[mcp]'") from None
+
+    # stdio: stdout is the protocol, so every log line goes to stderr (and only warnings,
+    # unless -v asked for more: the CLI then configured logging already).
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    wallet = mcp_server.load_wallet(ctx.home, ctx.config)
+    options = mcp_server.McpOptions(prefix=args.prefix, read_only=args.read_only)
+    if args.http:
+        origins = [o.strip() for o in (args.allow_origin or "").split(",") if o.strip()]
+        mcp_server.serve_http(wallet, options, host=args.host, port=args.port,
+                              extra_origins=origins)
+    else:
+        mcp_server.serve_stdio(wallet, options)
+    # Like a foreground `mm devnet start`: no result envelope after serving (on stdio it
+    # would land on the client's pipe after the session ended).
+    raise SystemExit(0)

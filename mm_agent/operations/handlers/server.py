@@ -1,0 +1,107 @@
+"""`mm server start` and `mm server admin create-login` (operator commands, never agent tools)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..context import Context
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class ServerStartArgs(BaseModel):
+    model_config = _STRICT
+    host: str = Field("127.0.0.1", description="Interface to listen on.")
+    port: int = Field(8765, ge=1, le=65535, description="TCP port to listen on.")
+    data_dir: str | None = Field(
+        None, description="Service data directory (database, master key, outbox); "
+                          "default MM_HOME/server.")
+    dev: bool = Field(False, description="Development mode: mail goes to <data-dir>/outbox.")
+    rpc: str | None = Field(
+        None, description="Operator RPCs, CHAIN_ID=URL[,CHAIN_ID=URL…] (also "
+                          "MM_SERVER_RPC_<chainId>); the devnet of this MM_HOME is served "
+                          "automatically.", json_schema_extra={"cli_metavar": "ID=URL"})
+
+
+class CreateLoginArgs(BaseModel):
+    model_config = _STRICT
+    email: str = Field(description="Email address of the account.")
+    channel: Literal["email", "authenticator"] = Field(
+        "email", description="Approval channel: email links or authenticator codes.")
+    data_dir: str | None = Field(
+        None, description="The service's data directory; default MM_HOME/server.")
+    webhook: str | None = Field(
+        None, description="URL that receives a JSON notice for every approval request.")
+    create: bool = Field(
+        False, description="Create --data-dir if it is not yet a service data dir.")
+
+
+def _data_dir(ctx: Context, given: str | None) -> Path:
+    return Path(given).expanduser() if given else ctx.home.root / "server"
+
+
+def server_start(ctx: Context, args: ServerStartArgs) -> dict[str, Any]:
+    import re
+
+    from mm_agent.server.app import run
+    from mm_agent.server.datadir import check_port, lock_data_dir
+    from mm_agent.server.services.chains_served import parse_rpc_flags
+    from mm_agent.server.settings import ServerSettings, SmtpSettings
+
+    rpc_items = [i.strip() for i in re.split(r",(?=\s*\d+\s*=)", args.rpc or "") if i.strip()]
+    settings = ServerSettings(
+        data_dir=_data_dir(ctx, args.data_dir), host=args.host, port=args.port, dev=args.dev,
+        smtp=SmtpSettings.from_env(),
+        # Where people reach the pages when it is not host:port (a proxy, a public name).
+        public_url=os.environ.get("MM_SERVER_PUBLIC_URL") or None,
+        rpc=parse_rpc_flags(rpc_items),
+        # Serve the devnet `mm devnet start` runs under this MM_HOME (re-read on every use).
+        devnet_file=ctx.home.path("devnet.json"),
+    )
+    # Refuse clearly, before uvicorn: a second service on one SQLite data dir, a busy port.
+    lock_fd = None if settings.database_url else lock_data_dir(settings.data_dir)
+    try:
+        check_port(settings.host, settings.port)
+        if ctx.text_mode:
+            mail = "outbox" if settings.use_outbox else "SMTP"
+            print(f"mm-agent wallet service on {settings.base_url} (data: {settings.data_dir}, "
+                  f"mail: {mail}); Ctrl-C stops it.", file=sys.stderr, flush=True)
+        run(settings)  # blocks until interrupted
+    finally:
+        if lock_fd is not None:
+            os.close(lock_fd)
+    return {"stopped": True, "url": settings.base_url}
+
+
+def create_login(ctx: Context, args: CreateLoginArgs) -> dict[str, Any]:
+    from mm_agent.server.admin import create_login as create
+    from mm_agent.server.datadir import is_initialised
+    from mm_agent.server.services.signin import normalize_email
+
+    data_dir = _data_dir(ctx, args.data_dir)
+    normalize_email(args.email)  # INVALID_EMAIL first: it is the likelier mistake
+    if args.data_dir and not args.create and not is_initialised(data_dir):
+        # A typo here would create a second master key and a login no service knows.
+        from mm_agent.errors import NotInitialized
+
+        raise NotInitialized(
+            f"{data_dir} is not a wallet-service data dir (no mm.sqlite).",
+            hint="Give the --data-dir of `mm server start`, or add --create to set up a new "
+                 "one there.")
+    out = create(data_dir, args.email, args.channel)
+    if args.webhook:
+        from mm_agent.server.db.store import Store
+        from mm_agent.server.services.approvals import set_webhook
+
+        store = Store.for_data_dir(data_dir)
+        try:
+            set_webhook(store, args.email, args.webhook)
+        finally:
+            store.dispose()
+        out["webhook"] = args.webhook
+    return out

@@ -1,0 +1,340 @@
+"""The operation registry: each operation of the product is declared here exactly once.
+
+An ``Operation`` names its CLI path, its agent-facing description, its pydantic args model, its
+handler, whether it writes, and who may call it (an agent, or only a human/operator). The CLI,
+the LangChain tools, the function-calling schemas and the MCP server are all generated from
+this table, so they cannot drift apart (contract §8).
+
+Args models and handlers are referenced by dotted path and imported only when an operation is
+run or its schema is needed: importing pydantic alone costs ~200 ms here, and commands such as
+``mm chains list`` must start in well under that.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from .context import Context
+
+__all__ = [
+    "OPERATIONS",
+    "Audience",
+    "Operation",
+    "WalletMode",
+    "agent_operations",
+    "children",
+    "find",
+    "get",
+]
+
+Audience = Literal["agent", "human", "operator"]
+WalletMode = Literal["byok", "server-wallet"]
+
+
+@cache
+def _load(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str  # tool / function name, snake_case
+    path: tuple[str, ...]  # CLI words
+    summary: str  # one line for `--help` listings
+    description: str  # what an agent reads: when to use it, what it returns
+    handler: str  # "module:function" taking (ctx, args) and returning the JSON `data` object
+    args: str | None = None  # "module:Model"; None for operations without arguments
+    writes: bool = False
+    audience: Audience = "agent"
+    waits: bool = False  # takes --wait / --wallet-timeout
+    destructive: bool = False  # moves funds or deletes state (MCP destructiveHint)
+    # --- what agent surfaces need (function calling, LangChain, MCP) ---
+    result: str | None = None  # "module:Model" of the JSON `data` object (MCP outputSchema)
+    modes: tuple[WalletMode, ...] = ("byok", "server-wallet")  # wallet modes it works in
+    idempotent: bool | None = None  # same call twice = same effect; None → `not writes`
+    open_world: bool = True  # talks to a chain or the wallet service (MCP openWorldHint)
+    may_pause: bool | None = None  # can wait for a human's approval; None → `writes and waits`
+    account: bool = False  # takes the agent option `account` (acts for one of the accounts)
+
+    def __post_init__(self) -> None:
+        # Defaults that follow from other fields (a frozen dataclass: set them once here).
+        if self.idempotent is None:
+            object.__setattr__(self, "idempotent", not self.writes)
+        if self.may_pause is None:
+            object.__setattr__(self, "may_pause", self.writes and self.waits)
+
+    @property
+    def cli_name(self) -> str:
+        return " ".join(self.path)
+
+    @property
+    def agent_facing(self) -> bool:
+        return self.audience == "agent"
+
+    def args_model(self) -> type[BaseModel] | None:
+        return _load(self.args) if self.args else None
+
+    def result_model(self) -> type[BaseModel] | None:
+        return _load(self.result) if self.result else None
+
+    def handler_fn(self) -> Callable[[Context, Any], dict[str, Any]]:
+        return _load(self.handler)  # type: ignore[no-any-return]
+
+    def parse_args(self, raw: dict[str, Any]) -> Any:
+        """Validate raw arguments into the args model, with contract error codes."""
+        model = self.args_model()
+        if model is None:
+            if raw:
+                from mm_agent.errors import UnknownFlag
+
+                raise UnknownFlag(f"`{self.cli_name}` takes no arguments: {sorted(raw)}.")
+            return None
+        from .validation import validate_args
+
+        return validate_args(model, raw, self)
+
+    def run(self, ctx: Context, raw: dict[str, Any]) -> dict[str, Any]:
+        args = self.parse_args(raw)
+        return self.handler_fn()(ctx, args)
+
+
+def _op(*args: Any, **kwargs: Any) -> Operation:
+    return Operation(*args, **kwargs)
+
+
+_S = "mm_agent.operations.handlers.setup"
+_C = "mm_agent.operations.handlers.chains"
+_W = "mm_agent.operations.handlers.wallet"
+_D = "mm_agent.operations.handlers.devnet"
+_SS = "mm_agent.operations.handlers.session"
+_R = "mm_agent.operations.results"
+_SERVER: tuple[WalletMode, ...] = ("server-wallet",)
+
+OPERATIONS: tuple[Operation, ...] = (
+    # --- setup and session (human-facing) --------------------------------------------------------
+    _op("doctor", ("doctor",), "Check the installation, session and wallet.",
+        "Report CLI version, service URL, sign-in and wallet state, with hints to fix problems.",
+        "mm_agent.operations.handlers.status:doctor", audience="human"),
+    _op("config_get", ("config", "get"), "Show one config value, or all of them.",
+        "Show persisted configuration values and where each comes from.",
+        f"{_S}:config_get", f"{_S}:ConfigGetArgs", audience="human"),
+    _op("config_set", ("config", "set"), "Set a config value.",
+        "Persist a validated configuration value under MM_HOME/config.json.",
+        f"{_S}:config_set", f"{_S}:ConfigSetArgs", writes=True, audience="human"),
+    _op("config_unset", ("config", "unset"), "Remove a config value (back to its default).",
+        "Remove a persisted configuration value from MM_HOME/config.json.",
+        f"{_S}:config_unset", f"{_S}:ConfigUnsetArgs", writes=True, audience="human"),
+    _op("reset", ("reset",), "Delete all local state under MM_HOME.",
+        "Delete session, wallets, config, history and request records.",
+        f"{_S}:reset", f"{_S}:ResetArgs", writes=True, audience="human", destructive=True),
+    _op("init", ("init",), "Set up a wallet (BYOK or server wallet).",
+        "Initialise the wallet mode and the first account.",
+        f"{_S}:init", f"{_S}:InitArgs", writes=True, audience="human"),
+    _op("init_show", ("init", "show"), "Show the wallet mode, trading mode and address.",
+        "Show how the wallet is set up.",
+        "mm_agent.operations.handlers.status:init_show", audience="human"),
+    _op("wallet_password_set", ("wallet", "password", "set"), "Encrypt the BYOK vault.",
+        "Encrypt the BYOK mnemonic with a password of at least 8 characters. The password is "
+        "read from MM_NEW_PASSWORD (and MM_NEW_PASSWORD_CONFIRM) or a hidden prompt, never "
+        "from a flag.",
+        f"{_W}:password_set", writes=True, audience="human"),
+    _op("wallet_password_change", ("wallet", "password", "change"), "Change the vault password.",
+        "Re-encrypt the BYOK mnemonic under a new password (at least 8 characters). The "
+        "current password is read from MM_PASSWORD, the new one from MM_NEW_PASSWORD (and "
+        "MM_NEW_PASSWORD_CONFIRM), or hidden prompts; never from a flag.",
+        f"{_W}:password_change", writes=True, audience="human"),
+    _op("wallet_password_remove", ("wallet", "password", "remove"), "Decrypt the vault.",
+        "Store the BYOK mnemonic without a password. The current password is read from "
+        "MM_PASSWORD or a hidden prompt, never from a flag.",
+        f"{_W}:password_remove", writes=True, audience="human", destructive=True),
+    # --- wallet (agent-facing) -------------------------------------------------------------------
+    _op("wallet_create", ("wallet", "create"), "Create another account.",
+        "Create a new account in this wallet (next HD index for BYOK) and return its address.",
+        f"{_W}:wallet_create", f"{_W}:WalletCreateArgs", writes=True, result=f"{_R}:Account"),
+    _op("wallet_list", ("wallet", "list"), "List accounts.",
+        "List the wallet's accounts with address, name and which one is active.",
+        f"{_W}:wallet_list", result=f"{_R}:AccountList"),
+    _op("wallet_select", ("wallet", "select"), "Make an account active.",
+        "Make the account with this address the active one for later operations.",
+        f"{_W}:wallet_select", f"{_W}:WalletSelectArgs", writes=True, result=f"{_R}:Account",
+        idempotent=True),
+    _op("wallet_show", ("wallet", "show"), "Show an account.",
+        "Show one account (the active one by default): address, name, mode.",
+        f"{_W}:wallet_show", f"{_W}:WalletShowArgs", result=f"{_R}:Account"),
+    _op("wallet_address", ("wallet", "address"), "Print the active address.",
+        "Return the checksummed address of the active account.", f"{_W}:wallet_address",
+        result=f"{_R}:AddressResult", open_world=False),
+    _op("wallet_add_fund", ("wallet", "add-fund"), "Show how to fund the wallet.",
+        "Return the address to send funds to (a QR code on a terminal).",
+        f"{_W}:wallet_add_fund", result=f"{_R}:AddressResult", open_world=False),
+    _op("wallet_balance", ("wallet", "balance"), "Show balances.",
+        "Native and token balances of the active account per chain, as exact decimal strings. "
+        "Use before transfers to check funds.",
+        f"{_W}:wallet_balance", f"{_W}:BalanceArgs", result=f"{_R}:Balance", account=True),
+    _op("wallet_sign_message", ("wallet", "sign-message"), "Sign a text message.",
+        "Sign a message with personal_sign (EIP-191) after a threat scan. Returns a request "
+        "whose signature field holds the signature.",
+        f"{_W}:sign_message", f"{_W}:SignMessageArgs", writes=True, waits=True,
+        result=f"{_R}:RequestResult", account=True),
+    _op("wallet_sign_typed_data", ("wallet", "sign-typed-data"), "Sign EIP-712 typed data.",
+        "Sign EIP-712 typed data (v4) after validation and a threat scan (permits are checked "
+        "for who may spend what and until when).",
+        f"{_W}:sign_typed_data", f"{_W}:SignTypedDataArgs", writes=True, waits=True,
+        result=f"{_R}:RequestResult", account=True),
+    _op("wallet_send_transaction", ("wallet", "send-transaction"), "Send a raw transaction.",
+        "Send a contract call or payment given as a JSON payload. It is decoded, simulated and "
+        "scanned first; a reverting transaction is never broadcast; risky ones wait for a human.",
+        f"{_W}:send_transaction", f"{_W}:SendTransactionArgs", writes=True, waits=True,
+        destructive=True, result=f"{_R}:RequestResult", account=True),
+    _op("transfer", ("transfer",), "Transfer native tokens or ERC-20s.",
+        "Transfer an amount of the native coin or an ERC-20 token (by symbol or address) to a "
+        "recipient. Amounts are human decimals as strings ('0.5'). Returns the request with "
+        "txHash and status.",
+        f"{_W}:transfer", f"{_W}:TransferArgs", writes=True, waits=True, destructive=True,
+        result=f"{_R}:RequestResult", account=True),
+    _op("wallet_policy_get", ("wallet", "policy", "get"), "Show the wallet's policy.",
+        "Return the server wallet's policy document (YAML): allowlists, blocklist, allowed "
+        "chains, token recipients and the rolling 24h USD outflow limit.",
+        "mm_agent.operations.handlers.policy:policy_get", result=f"{_R}:PolicyDocument",
+        modes=_SERVER, account=True),
+    _op("wallet_policy_set", ("wallet", "policy", "set"), "Replace the wallet's policy.",
+        "Replace the policy with a complete YAML document. Tightening applies at once "
+        "(status confirmed); broadening waits for the human's approval (pending_approval).",
+        "mm_agent.operations.handlers.policy:policy_set",
+        "mm_agent.operations.handlers.policy:PolicySetArgs",
+        writes=True, waits=True, result=f"{_R}:PolicyChange", modes=_SERVER, account=True),
+    _op("wallet_policy_template", ("wallet", "policy", "template"), "Print a policy template.",
+        "Return a commented policy document to start from.",
+        "mm_agent.operations.handlers.policy:policy_template", result=f"{_R}:PolicyDocument",
+        open_world=False),
+    _op("wallet_trading_mode_get", ("wallet", "trading-mode", "get"), "Show the trading mode.",
+        "Return the wallet's trading mode: guard (all guardrails) or beast (threat scan only).",
+        "mm_agent.operations.handlers.policy:trading_mode_get", result=f"{_R}:TradingMode",
+        modes=_SERVER, account=True),
+    _op("wallet_trading_mode_set", ("wallet", "trading-mode", "set"), "Set the trading mode.",
+        "Switch the trading mode. guard → beast needs the human's approval "
+        "(pending_approval); beast → guard applies at once.",
+        "mm_agent.operations.handlers.policy:trading_mode_set",
+        "mm_agent.operations.handlers.policy:TradingModeSetArgs",
+        writes=True, waits=True, result=f"{_R}:TradingModeChange", modes=_SERVER,
+        account=True),
+    _op("wallet_requests_list", ("wallet", "requests", "list"), "List requests.",
+        "List signing and transaction requests that are not final yet (pending, awaiting "
+        "approval, submitted); all (--all) adds the finished ones.",
+        f"{_W}:requests_list", f"{_W}:RequestsListArgs", result=f"{_R}:RequestList"),
+    _op("wallet_requests_watch", ("wallet", "requests", "watch"), "Follow one request.",
+        "Wait for a request (by pollingId) to reach a final status and return it.",
+        f"{_W}:requests_watch", f"{_W}:RequestsWatchArgs", waits=True, result=f"{_R}:Request"),
+    _op("wallet_requests_cancel", ("wallet", "requests", "cancel"), "Cancel a request.",
+        "Cancel a request by pollingId: a PENDING or AWAITING_MFA one ends DENIED with "
+        "TX_CANCELLED; a SUBMITTED transaction is replaced by a 0-value self-transfer with "
+        "the same nonce (result.cancelTxHash).",
+        "mm_agent.operations.handlers.cancel:requests_cancel",
+        "mm_agent.operations.handlers.cancel:RequestsCancelArgs",
+        writes=True, result=f"{_R}:Request"),
+    # --- read-only helpers (agent-facing) --------------------------------------------------------
+    _op("decode", ("decode",), "Decode calldata.",
+        "Decode 0x calldata into function name, parameters and a readable intent. Unknown "
+        "selectors give functionName null.", f"{_W}:decode", f"{_W}:DecodeArgs",
+        result=f"{_R}:Decoded", open_world=False),
+    _op("tx", ("tx",), "Show a transaction.",
+        "Status, block, gas and parties of a transaction by hash.", f"{_W}:tx", f"{_W}:TxArgs",
+        result=f"{_R}:Transaction"),
+    _op("tx_history", ("tx", "history"), "List this wallet's transactions.",
+        "Recent transactions sent by this wallet, newest first.",
+        f"{_W}:tx_history", f"{_W}:TxHistoryArgs", result=f"{_R}:TxHistory"),
+    _op("chains_list", ("chains", "list"), "List supported chains.",
+        "List the EVM chains this wallet supports, with chainId, CAIP-2 id, name, native symbol "
+        "and whether each is a testnet. Use it to find the chainId for other tools.",
+        f"{_C}:chains_list", result=f"{_R}:ChainList", open_world=False),
+    _op("token_list", ("token", "list"), "List known tokens.",
+        "List the tokens this wallet knows by symbol (native coin, curated ERC-20s, devnet "
+        "tokens) per chain, with address and decimals. Use it to find a --token value.",
+        "mm_agent.operations.handlers.tokens:token_list",
+        "mm_agent.operations.handlers.tokens:TokenListArgs",
+        open_world=False, result=f"{_R}:TokenList"),
+    _op("token_list_search", ("token", "list", "search"), "Search known tokens.",
+        "Find known tokens whose symbol or name contains the query, per chain.",
+        "mm_agent.operations.handlers.tokens:token_search",
+        "mm_agent.operations.handlers.tokens:TokenSearchArgs",
+        open_world=False, result=f"{_R}:TokenList"),
+    # --- sign-in to the wallet service (human-facing) ----------------------------------------
+    _op("login", ("login",), "Sign in to the wallet service.",
+        "Sign in by email magic link (browser), by pairing an authenticator app (qr), or "
+        "headless with a cliToken:cliRefreshToken pair (--token or MM_CLI_TOKEN).",
+        f"{_SS}:login", f"{_SS}:LoginArgs", writes=True, audience="human"),
+    _op("auth_status", ("auth", "status"), "Show the sign-in session.",
+        "Check the session with the wallet service: email, approval channel, sign-in method, "
+        "service URL and access-token expiry.", f"{_SS}:auth_status", audience="human"),
+    _op("logout", ("logout",), "Sign out of the wallet service.",
+        "Revoke the CLI tokens on the wallet service and delete session.json.",
+        f"{_SS}:logout", f"{_SS}:LogoutArgs", writes=True, audience="human", destructive=True),
+    # --- devnet (operator) -----------------------------------------------------------------------
+    _op("devnet_start", ("devnet", "start"), "Start a local anvil chain with demo tokens.",
+        "Start anvil (chain 31337) and deploy the demo ERC-20/721/1155 contracts.",
+        f"{_D}:devnet_start", f"{_D}:DevnetStartArgs", writes=True, audience="operator"),
+    _op("devnet_stop", ("devnet", "stop"), "Stop the local devnet this CLI started.",
+        "Stop the anvil process recorded in MM_HOME/devnet.json.",
+        f"{_D}:devnet_stop", writes=True, audience="operator"),
+    _op("devnet_status", ("devnet", "status"), "Show the local devnet's status.",
+        "Show whether the local devnet runs, its RPC URL, block number and demo tokens.",
+        f"{_D}:devnet_status", audience="operator"),
+    # --- wallet service (operator) ---------------------------------------------------------------
+    _op("server_start", ("server", "start"), "Run the wallet service in the foreground.",
+        "Run the self-hosted wallet service (HTTP API, sign-in and approval pages) until "
+        "interrupted. Mail goes to <data-dir>/outbox with --dev or without MM_SMTP_HOST.",
+        "mm_agent.operations.handlers.server:server_start",
+        "mm_agent.operations.handlers.server:ServerStartArgs",
+        writes=True, audience="operator"),
+    _op("server_admin_create_login", ("server", "admin", "create-login"),
+        "Create a headless CLI login for an account.",
+        "Create or update an account in the service's data dir and print a "
+        "cliToken:cliRefreshToken pair for `mm login --token` (and, for the authenticator "
+        "channel, the TOTP provisioning URI).",
+        "mm_agent.operations.handlers.server:create_login",
+        "mm_agent.operations.handlers.server:CreateLoginArgs",
+        writes=True, audience="operator"),
+    # --- MCP server (operator: it serves agents, it is never an agent tool) ----------------------
+    _op("mcp", ("mcp",), "Serve the agent tools over MCP (stdio, or --http).",
+        "Serve this wallet's agent tools to an MCP client over stdio, or over streamable HTTP "
+        "on loopback with --http (bearer token, Origin checked), until the client disconnects "
+        "or Ctrl-C. BYOK: the vault is unlocked from MM_PASSWORD.",
+        "mm_agent.operations.handlers.mcp_serve:mcp_serve",
+        "mm_agent.operations.handlers.mcp_serve:McpArgs", audience="operator"),
+)
+
+_BY_NAME = {op.name: op for op in OPERATIONS}
+_BY_PATH = {op.path: op for op in OPERATIONS}
+assert len(_BY_NAME) == len(OPERATIONS), "duplicate operation name"
+assert len(_BY_PATH) == len(OPERATIONS), "duplicate CLI path"
+
+
+def get(name: str) -> Operation:
+    return _BY_NAME[name]
+
+
+def find(path: tuple[str, ...]) -> Operation | None:
+    return _BY_PATH.get(path)
+
+
+def children(prefix: tuple[str, ...]) -> dict[str, str]:
+    """Next command words under ``prefix`` with a one-line summary each (CLI help, REPL)."""
+    out: dict[str, str] = {}
+    for op in OPERATIONS:
+        if len(op.path) > len(prefix) and op.path[: len(prefix)] == prefix:
+            word = op.path[len(prefix)]
+            here = find((*prefix, word))
+            out.setdefault(word, here.summary if here else f"{word.capitalize()} commands.")
+    return out
+
+
+def agent_operations() -> Iterator[Operation]:
+    return (op for op in OPERATIONS if op.agent_facing)

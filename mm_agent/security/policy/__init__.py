@@ -1,0 +1,2 @@
+"""Wallet policies (contract §6): the document, its evaluation,
+and USD prices."""

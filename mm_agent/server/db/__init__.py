@@ -1,0 +1,1 @@
+"""The wallet service's database: tables, migrations, connections."""

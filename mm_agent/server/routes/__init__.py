@@ -1,0 +1,1 @@
+"""The wallet service's HTTP routers and server-rendered pages."""

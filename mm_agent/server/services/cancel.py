@@ -1,0 +1,151 @@
+"""Cancelling a request (`mm wallet requests cancel --polling-id`).
+
+Status after a cancel: ``DENIED`` with error code ``TX_CANCELLED`` (the contract's terminal
+statuses stay FAILED/DENIED/EXPIRED/COMPLETED; DENIED already means "not done on purpose").
+
+- ``PENDING`` / ``AWAITING_MFA``: nothing was signed. One conditional UPDATE moves the job to
+  DENIED only if it is still in one of those statuses (a worker that signs checks the status
+  in the same database transaction that takes the nonce, so a cancelled job is never signed);
+  its open approval is closed (``cancelled``) and its outflow reservation released.
+- ``SUBMITTED``: the transaction is out. A replacement that cancels it is signed: a 0-value
+  self-transfer with the same nonce, previewed by the pipeline like any transaction, with both
+  fees above anything sent for that nonce (the first fees bumped 12.5 % once per possible
+  automatic replacement, plus one). The job records ``result.cancelTxHash`` at once; when the
+  replacement is mined the job becomes DENIED/TX_CANCELLED. If the original is mined first
+  the job completes as usual: a cancel is a request, not a guarantee.
+- A finished request cannot be cancelled: ``ALREADY_DECIDED``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, select, update
+
+from mm_agent.errors import ApprovalClosed, MMError, RpcError, TxCancelled
+from mm_agent.evm.fees import bump
+from mm_agent.evm.rpc import hex_to_int
+
+from ..db.store import approvals, jobs, now
+from .jobs import job_to_request
+
+if TYPE_CHECKING:
+    from .jobs import JobRunner
+
+__all__ = ["CANCELLABLE", "cancel_job"]
+
+log = logging.getLogger("mm_agent.server.services.cancel")
+
+CANCELLABLE = ("PENDING", "AWAITING_MFA")
+
+
+def _error(message: str) -> dict[str, str]:
+    return {"code": TxCancelled.code, "message": message}
+
+
+def cancel_job(runner: JobRunner, account_id: str, polling_id: str) -> dict[str, Any]:
+    """Cancel one of the account's requests; returns the request as it now stands."""
+    row, address = runner.get(account_id, polling_id)  # REQUEST_NOT_FOUND for others' jobs
+    if row.status in CANCELLABLE and _cancel_unsigned(runner, polling_id):
+        row, address = runner.get(account_id, polling_id)
+        return job_to_request(row, address)
+    row, address = runner.get(account_id, polling_id)  # it may have moved on meanwhile
+    if row.status == "SUBMITTED" and row.raw_tx:
+        return _replace_submitted(runner, row, address)
+    raise ApprovalClosed(f"Request {polling_id} is {row.status}: there is nothing to cancel.",
+                         hint="Only PENDING, AWAITING_MFA and SUBMITTED requests can be "
+                              "cancelled.")
+
+
+def _cancel_unsigned(runner: JobRunner, polling_id: str) -> bool:
+    ts = now()
+    with runner.store.tx() as conn:
+        moved = conn.execute(update(jobs).where(and_(
+            jobs.c.polling_id == polling_id, jobs.c.status.in_(CANCELLABLE))).values(
+            status="DENIED", error=_error("Cancelled by its submitter before signing."),
+            version=jobs.c.version + 1, updated_at=ts)).rowcount
+        if moved:
+            conn.execute(update(approvals).where(and_(
+                approvals.c.polling_id == polling_id, approvals.c.status == "open"))
+                .values(status="cancelled", decided_at=ts))
+    if moved:
+        runner._release_outflow(polling_id)
+        runner._notify(polling_id)
+    return bool(moved)
+
+
+def _replace_submitted(runner: JobRunner, row: Any, address: str) -> dict[str, Any]:
+    from mm_agent.evm import signing
+    from mm_agent.evm.fees import estimate_fees
+
+    from ..db.store import wallets
+    from .keys import load_wallet_key
+
+    engine = runner.engine
+    chain_id = int(row.chain_id)
+    prepared = dict(row.prepared or {})
+    max_fee = int(prepared.get("maxFeePerGas") or 0)
+    tip = int(prepared.get("maxPriorityFeePerGas") or 0)
+    # Above the original and every automatic replacement the submitter may have sent.
+    for _ in range(4):
+        max_fee, tip = bump(max_fee), bump(tip)
+    current = estimate_fees(engine.rpc(chain_id))
+    max_fee = max(max_fee, current.max_fee_per_gas)
+    tip = max(tip, min(current.max_priority_fee_per_gas, max_fee))
+    tx = {"to": address, "value": 0, "data": "0x"}
+    # Through the pipeline like any transaction (decode, simulate, scan): nothing but gas
+    # leaves the wallet, so no policy approval is asked for.
+    preview = engine.preview_transaction(chain_id, address, tx,
+                                         intent=f"Cancel request {row.polling_id} "
+                                                f"(replace nonce {row.nonce})")
+    with runner.store.read() as conn:
+        wallet = conn.execute(select(wallets).where(wallets.c.id == row.wallet_id)).one()
+    key = load_wallet_key(runner.state.keys, wallet.address, wallet.key_enc,
+                          wallet.data_key_wrapped)
+    signed = {"type": 2, "chainId": chain_id, **tx, "gas": 21_000, "nonce": int(row.nonce),
+              "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip}
+    raw, cancel_hash = signing.sign_transaction(key, signed)
+    try:
+        engine.submitter(chain_id).broadcast(raw)
+    except RpcError as exc:
+        low = exc.message.lower()
+        if "nonce too low" in low or "already known" in low:
+            raise ApprovalClosed(f"Request {row.polling_id}'s transaction was already mined "
+                                 "(or replaced): too late to cancel.") from exc
+        raise
+    result = {**(row.result or {}), "cancelTxHash": cancel_hash,
+              "cancelPreview": preview.to_dict()}
+    with runner.store.tx() as conn:
+        conn.execute(update(jobs).where(jobs.c.polling_id == row.polling_id).values(
+            result=result, version=jobs.c.version + 1, updated_at=now()))
+    runner._notify(row.polling_id)
+    runner._pool.submit(_await_cancel, runner, row.polling_id, chain_id, cancel_hash)
+    out, address = runner.get(row.account_id, row.polling_id)
+    return job_to_request(out, address)
+
+
+def _await_cancel(runner: JobRunner, polling_id: str, chain_id: int, cancel_hash: str) -> None:
+    """When the replacement is mined, the job ends DENIED/TX_CANCELLED (if still SUBMITTED)."""
+    deadline = time.monotonic() + float(runner.state.config.wallet_timeout)
+    rpc = runner.engine.rpc(chain_id)
+    while time.monotonic() < deadline:
+        try:
+            receipt = rpc.call("eth_getTransactionReceipt", [cancel_hash])
+        except MMError:
+            receipt = None
+        if isinstance(receipt, dict):
+            with runner.store.tx() as conn:
+                moved = conn.execute(update(jobs).where(and_(
+                    jobs.c.polling_id == polling_id, jobs.c.status == "SUBMITTED")).values(
+                    status="DENIED",
+                    error=_error(f"Cancelled: replaced by {cancel_hash} (block "
+                                 f"{hex_to_int(receipt.get('blockNumber'))})."),
+                    version=jobs.c.version + 1, updated_at=now())).rowcount
+            if moved:
+                runner._release_outflow(polling_id)
+                runner._notify(polling_id)
+            return
+        time.sleep(0.2)
+    log.info("cancel replacement %s of %s not mined yet", cancel_hash, polling_id)

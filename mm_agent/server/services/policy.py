@@ -1,0 +1,303 @@
+"""Policies and trading modes of server wallets, and the rolling-24h outflow window.
+
+The window is kept in the ``outflows`` table: a request that the policy lets through reserves
+its USD outflow in the SAME database transaction that read the window (``BEGIN IMMEDIATE`` on
+SQLite), so concurrent requests cannot overrun the limit. The reservation is committed when
+the transaction confirms and released when the job fails, is denied or expires.
+
+Changes: tightening applies at once (``confirmed``); broadening (guard → beast, a higher limit,
+a new allowlisted address/chain/recipient, a removed blocklist entry) becomes a request that
+waits for the human (``pending_approval``) and applies only when approved. While one waits,
+another broadening change of the same kind is refused (``WALLET_POLICY_APPROVAL_IN_PROGRESS``,
+``TRADING_MODE_APPROVAL_IN_PROGRESS``); tightening still applies at once. An approved policy
+change is applied as the field diff the human saw, onto the then-current document.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, func, insert, select, update
+
+from mm_agent.errors import (
+    AlreadySetTradingMode,
+    PolicyApprovalInProgress,
+    PolicyDenied,
+    TradingModeApprovalInProgress,
+)
+from mm_agent.security.policy.document import (
+    PolicyDocument,
+    apply_broadening,
+    broadening_changes,
+    broadening_diff,
+    default_policy,
+    dump_policy,
+    field_changes,
+    mode_change_is_broadening,
+    parse_policy,
+    parse_trading_mode,
+    tighten_only,
+    tightening_changes,
+)
+from mm_agent.security.policy.evaluate import evaluate, price_outflow
+from mm_agent.security.policy.grants import PolicyGrant, grants_of, price_grants
+from mm_agent.security.policy.prices import (
+    ChainedPrices,
+    ChainlinkPrices,
+    PriceSource,
+    StaticPrices,
+)
+
+from ..db.store import jobs, now, outflows, policies, wallets
+from .jobs import body_hash, job_to_request
+
+if TYPE_CHECKING:
+    from mm_agent.security.pipeline import PolicyResult, Preview
+
+    from ..app import ServiceState
+
+__all__ = ["PolicyService"]
+
+WINDOW_SECONDS = 24 * 3600
+# Devnet defaults so the USD limit works out of the box on `mm devnet`.
+DEVNET_PRICES = {"31337:native": "2000", "31337:mUSD": "1", "31337:mDAI": "1"}
+
+
+def _cents(usd: Decimal) -> int:
+    return int((usd * 100).to_integral_value(rounding="ROUND_CEILING"))
+
+
+class PolicyService:
+    def __init__(self, state: ServiceState) -> None:
+        self.state = state
+        self.store = state.store
+        configured = state.home.read_json("prices.json", {}) or {}
+        static = StaticPrices({**DEVNET_PRICES, **(configured.get("prices") or {})})
+        self.prices: PriceSource = ChainedPrices(static, ChainlinkPrices(state.engine.rpc))
+
+    # --- documents ---------------------------------------------------------------------------
+    def document(self, conn: Any, wallet_row: Any) -> PolicyDocument:
+        row = conn.execute(select(policies.c.document).where(
+            policies.c.wallet_id == wallet_row.id)).first()
+        if row is None:
+            return default_policy(wallet_row.address)
+        return parse_policy(row.document["yaml"], wallet_address=wallet_row.address)
+
+    def _store_document(self, conn: Any, wallet_row: Any, doc: PolicyDocument) -> None:
+        payload = {"yaml": dump_policy(doc)}
+        exists = conn.execute(select(policies.c.wallet_id).where(
+            policies.c.wallet_id == wallet_row.id)).first()
+        if exists:
+            conn.execute(update(policies).where(policies.c.wallet_id == wallet_row.id)
+                         .values(document=payload, updated_at=now()))
+        else:
+            conn.execute(insert(policies).values(wallet_id=wallet_row.id, document=payload,
+                                                 updated_at=now()))
+
+    def get(self, wallet_row: Any) -> dict[str, Any]:
+        with self.store.read() as conn:
+            doc = self.document(conn, wallet_row)
+        return {"policy": dump_policy(doc), "address": wallet_row.address}
+
+    # --- evaluation and the window -------------------------------------------------------------
+    def _window_used(self, conn: Any, wallet_id: str) -> Decimal:
+        cents = conn.execute(select(func.coalesce(func.sum(outflows.c.usd_cents), 0)).where(and_(
+            outflows.c.wallet_id == wallet_id, outflows.c.state.in_(("reserved", "committed")),
+            outflows.c.created_at > now() - WINDOW_SECONDS))).scalar()
+        return Decimal(int(cents or 0)) / 100
+
+    def evaluate_and_reserve(self, polling_id: str | None, wallet_row: Any,
+                             preview: Preview) -> PolicyResult:
+        """The policy verdict; when it allows, the outflow is reserved in the same transaction."""
+        outflow = price_outflow(self.prices, preview)  # priced before taking the write lock
+        grant_values = self.grant_values(preview)
+        with self.store.tx() as conn:
+            doc = self.document(conn, wallet_row)
+            mode = conn.execute(select(wallets.c.trading_mode).where(
+                wallets.c.id == wallet_row.id)).scalar()
+            used = self._window_used(conn, wallet_row.id)
+            result = evaluate(doc, mode, preview, outflow_usd=outflow, window_used_usd=used,
+                              grant_values=grant_values)
+            if result.decision == "allow" and outflow and polling_id is not None:
+                self._reserve(conn, polling_id, wallet_row.id, outflow)
+        return result
+
+    def grant_values(self, preview: Preview) -> list[tuple[PolicyGrant, Decimal | None]]:
+        """Each grant of the preview with its USD value (token metadata read from the chain)."""
+        grants = grants_of(preview, tx=preview.tx, typed_data=preview.typed_data)
+        if not grants:
+            return []
+        lookup = self.state.engine.asset_lookup(preview.chain_id)
+        return price_grants(self.prices, preview, grants, lookup=lookup)
+
+    def reserve_approved(self, polling_id: str, wallet_row: Any, preview: Preview) -> None:
+        """A human approved: whatever it costs counts toward the window from now on."""
+        outflow = price_outflow(self.prices, preview)
+        if outflow:
+            with self.store.tx() as conn:
+                self._reserve(conn, polling_id, wallet_row.id, outflow)
+
+    @staticmethod
+    def _reserve(conn: Any, polling_id: str, wallet_id: str, usd: Decimal) -> None:
+        if conn.execute(select(outflows.c.polling_id).where(
+                outflows.c.polling_id == polling_id)).first():
+            return
+        conn.execute(insert(outflows).values(polling_id=polling_id, wallet_id=wallet_id,
+                                             usd_cents=_cents(usd), state="reserved",
+                                             created_at=now()))
+
+    def release(self, polling_id: str) -> None:
+        with self.store.tx() as conn:
+            conn.execute(update(outflows).where(and_(
+                outflows.c.polling_id == polling_id, outflows.c.state == "reserved"))
+                .values(state="released"))
+
+    def commit(self, polling_id: str) -> None:
+        with self.store.tx() as conn:
+            conn.execute(update(outflows).where(and_(
+                outflows.c.polling_id == polling_id, outflows.c.state == "reserved"))
+                .values(state="committed"))
+
+    # --- changes -------------------------------------------------------------------------------
+    @staticmethod
+    def _pending_change(conn: Any, wallet_id: str, kind: str) -> Any:
+        return conn.execute(select(jobs).where(and_(
+            jobs.c.wallet_id == wallet_id, jobs.c.kind == kind,
+            jobs.c.status.in_(("PENDING", "AWAITING_MFA"))))).first()
+
+    @staticmethod
+    def _insert_change(conn: Any, account_id: str, wallet_row: Any, kind: str,
+                       body: dict[str, Any], intent: str, status: str,
+                       result: dict[str, Any] | None = None) -> str:
+        polling_id = uuid.uuid4().hex
+        ts = now()
+        conn.execute(insert(jobs).values(
+            polling_id=polling_id, wallet_id=wallet_row.id, account_id=account_id,
+            kind=kind, status=status, intent=intent, chain_id=None, body=body,
+            body_hash=body_hash(body), idempotency_key=None, version=1,
+            result=result if result is not None else (
+                {"applied": True} if status == "COMPLETED" else None),
+            created_at=ts, updated_at=ts))
+        return polling_id
+
+    def set_policy(self, account_id: str, wallet_row: Any, text: str) -> dict[str, Any]:
+        """Tightening applies at once; broadening waits for the human. A document that does
+        both is split: its tightening half applies now (an emergency blocklist entry never
+        waits), its broadening half is what the human is asked about. While a broadening
+        change awaits approval, another one is refused (``WALLET_POLICY_APPROVAL_IN_PROGRESS``).
+        The read, the check and the write are one database transaction, so two concurrent
+        broadening requests cannot both open an approval."""
+        new = parse_policy(text, wallet_address=wallet_row.address)
+        address = wallet_row.address
+        with self.store.tx() as conn:
+            old = self.document(conn, wallet_row)
+            tightened = tighten_only(old, new)
+            tighter = tightening_changes(old, new)
+            broader = broadening_changes(tightened, new)
+            if tighter:
+                self._store_document(conn, wallet_row, tightened)
+            if not broader:
+                body = {"kind": "policy", "policy": dump_policy(tightened),
+                        "fields": field_changes(old, tightened)}
+                pid = self._insert_change(conn, account_id, wallet_row, "policy", body,
+                                          "Tighten the wallet policy", "COMPLETED")
+                return {"status": "confirmed", "pollingId": pid, "changes": tighter,
+                        "address": address}
+            pending = self._pending_change(conn, wallet_row.id, "policy")
+            if pending is None:
+                diff = broadening_diff(tightened, new)
+                body = {"kind": "policy", "policy": dump_policy(new),
+                        "base": dump_policy(tightened), "diff": diff,
+                        "changes": broader, "fields": field_changes(tightened, new)}
+                pid = self._insert_change(conn, account_id, wallet_row, "policy", body,
+                                          "Broaden the wallet policy: " + "; ".join(broader),
+                                          "PENDING")
+        if pending is not None:
+            applied = f" Its tightening changes were applied: {'; '.join(tighter)}." \
+                if tighter else ""
+            raise PolicyApprovalInProgress(
+                "A broadening policy change already awaits approval (pollingId "
+                f"{pending.polling_id}); this one broadens too and was refused.{applied}",
+                details={"pollingId": pending.polling_id, "applied": tighter})
+        self._ask_human(pid, "Policy change broadens: " + "; ".join(broader))
+        out: dict[str, Any] = {"status": "pending_approval", "pollingId": pid,
+                               "changes": broader, "address": address}
+        if tighter:
+            out["applied"] = tighter
+        return out
+
+    def set_mode(self, account_id: str, wallet_row: Any, mode: str) -> dict[str, Any]:
+        new = parse_trading_mode(mode)
+        body = {"kind": "trading-mode", "mode": new}
+        address = wallet_row.address
+        with self.store.tx() as conn:
+            old = conn.execute(select(wallets.c.trading_mode).where(
+                wallets.c.id == wallet_row.id)).scalar()
+            if new == old:
+                raise AlreadySetTradingMode(f"The wallet is already in {new} mode.")
+            if not mode_change_is_broadening(old, new):
+                conn.execute(update(wallets).where(wallets.c.id == wallet_row.id)
+                             .values(trading_mode=new))
+                pid = self._insert_change(conn, account_id, wallet_row, "trading-mode", body,
+                                          f"Switch trading mode {old} → {new}", "COMPLETED",
+                                          {"applied": True, "tradingMode": new})
+                return {"status": "confirmed", "pollingId": pid, "tradingMode": new,
+                        "address": address}
+            pending = self._pending_change(conn, wallet_row.id, "trading-mode")
+            if pending is None:
+                body["from"] = old
+                pid = self._insert_change(conn, account_id, wallet_row, "trading-mode", body,
+                                          f"Switch trading mode {old} → {new}", "PENDING")
+        if pending is not None:
+            raise TradingModeApprovalInProgress(
+                f"A switch to {new} mode already awaits approval (pollingId "
+                f"{pending.polling_id}).", details={"pollingId": pending.polling_id})
+        self._ask_human(pid, f"Trading mode {old} → {new} removes guardrails")
+        return {"status": "pending_approval", "pollingId": pid, "tradingMode": old,
+                "requestedMode": new, "address": address}
+
+    def _ask_human(self, polling_id: str, reason: str) -> None:
+        from mm_agent.errors import MMError
+
+        try:
+            self.state.jobs.open_approval(polling_id, reason)
+        except MMError as err:
+            # Nobody could be asked (mail down, no webhook): the change request fails.
+            self.state.jobs._fail(polling_id, "FAILED", err)
+            raise
+
+    def apply_approved(self, job: Any, wallet_row: Any) -> dict[str, Any]:
+        """Apply an approved change to the CURRENT state. A policy change is applied as the
+        diff the human saw, onto the document as it is now (it may have been tightened since),
+        and the result is re-checked: it may loosen nothing beyond that diff."""
+        if job.kind == "trading-mode":
+            with self.store.tx() as conn:
+                conn.execute(update(wallets).where(wallets.c.id == wallet_row.id)
+                             .values(trading_mode=job.body["mode"]))
+            return {"applied": True, "tradingMode": job.body["mode"]}
+        with self.store.tx() as conn:
+            current = self.document(conn, wallet_row)
+            diff = job.body.get("diff")
+            if diff is None:  # a request stored before diffs: its full document
+                target = parse_policy(job.body["policy"], wallet_address=wallet_row.address)
+                diff = broadening_diff(current, target)
+                approved = set(job.body.get("changes") or broadening_changes(current, target))
+            else:
+                approved = set(job.body.get("changes") or [])
+            result, skipped = apply_broadening(current, diff)
+            extra = [c for c in broadening_changes(current, result) if c not in approved]
+            if extra:  # cannot happen by construction; refuse rather than loosen unseen
+                raise PolicyDenied("The approved change would now loosen more than was "
+                                   "approved: " + "; ".join(extra) + ". Nothing was changed.")
+            self._store_document(conn, wallet_row, result)
+        out: dict[str, Any] = {"applied": True, "changes": field_changes(current, result)}
+        if skipped:
+            out["skipped"] = skipped
+        return out
+
+    def request_json(self, polling_id: str, wallet_row: Any) -> dict[str, Any]:
+        with self.store.read() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.polling_id == polling_id)).one()
+        return job_to_request(row, wallet_row.address)

@@ -1,0 +1,2 @@
+"""The Wallet API: the BYOK wallet (``byok/``), the server-wallet client
+(``remote/``), balances."""

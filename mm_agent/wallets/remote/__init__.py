@@ -1,0 +1,1 @@
+"""The server wallet: the wallet-service HTTP client and the Wallet over it."""
