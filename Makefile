@@ -7,9 +7,9 @@ ANVIL_VERSION := 1.7.1
 ANVIL_PKG := @foundry-rs/anvil-linux-$(if $(filter aarch64 arm64,$(shell uname -m)),arm64,amd64)
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup test demo lint bench clean contracts chromium
+.PHONY: setup test demo lint bench clean contracts chromium postgres
 
-setup: $(STAMP) $(TOOLS)/bin/anvil
+setup: $(STAMP) $(TOOLS)/bin/anvil postgres
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -32,10 +32,23 @@ chromium:
 	@if ! command -v chromium >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then (apt-get install -y -qq chromium >/dev/null 2>&1 || \
 	    (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)); \
-	  else echo "chromium missing and not root: browser tests will be skipped"; fi; fi
+	  else echo "chromium missing and not root: browser tests will be skipped (with CI=true they fail)"; fi; fi
 
+# PostgreSQL for the tests' throwaway clusters (tests/server/pg.py runs initdb/pg_ctl as the
+# `postgres` user): Debian's package, without the default cluster it would otherwise create.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    mkdir -p /etc/postgresql-common/createcluster.d && \
+	    echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/mm-agent.conf && \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null 2>&1 || \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)); \
+	  else echo "PostgreSQL missing and not root: the PostgreSQL tests will be skipped"; fi; fi
+
+# Everything: no marker is deselected. Two workers, one file per worker (fixtures are per file);
+# the ten slowest tests are listed so that creeping run time shows up (budget: ~10 min).
 test: setup chromium
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=10
 
 demo: setup
 	$(PY) scripts/demo.py

@@ -150,7 +150,7 @@ def main() -> None:
             w.start()
             time.sleep(0.02)  # let the waiter park on the event
             marks["changed"] = time.perf_counter()
-            jobs._update(pid, intent=row.intent)  # a change: bumps version, wakes waiters
+            jobs.queue.update(pid, intent=row.intent)  # a change: bumps version, wakes waiters
             w.join()
             notify.append((marks["returned"] - marks["changed"]) * 1000)
         # (c) throughput

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 
+from .version import version_line
+
 __all__ = ["main", "version_line"]
 
 _FORMAT_FLAGS = {"--json": "json", "--toon": "toon"}
@@ -68,19 +70,6 @@ def _run_fast(args: list[str]) -> int | None:
             out = "json" if not sys.stdout.isatty() else "text"
         emit_error(err, out)
         return err.exit_code
-
-
-def version_line() -> str:
-    """``mm-agent/0.1.0 linux-x86_64 python-3.12.3``: the package by name, as the reference CLI
-    answers (``@metamask/agentic-cli/4.0.1 darwin-arm64 node-v22.18.0``), so a bug report or an
-    agent's version check knows which ``mm`` it is talking to."""
-    import os
-
-    from mm_agent import __version__
-
-    machine = os.uname().machine if hasattr(os, "uname") else "unknown"
-    py = ".".join(str(p) for p in sys.version_info[:3])
-    return f"mm-agent/{__version__} {sys.platform}-{machine} python-{py}"
 
 
 def main(argv: list[str] | None = None) -> None:

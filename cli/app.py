@@ -19,9 +19,9 @@ import click
 from mm_agent.errors import InlineSecretRefused, MissingFlag, MMError, UnknownFlag, UsageError
 from mm_agent.operations.registry import OPERATIONS, Operation, children, find
 
-from . import version_line
 from .output import emit_error
 from .run import execute, resolve_format
+from .version import version_line
 
 __all__ = ["build_root", "main", "run_argv"]
 
@@ -60,6 +60,16 @@ def _record_globals(ctx: click.Context, values: dict[str, Any]) -> None:
         meta["verbose"] = True
 
 
+def _is_list(annotation: Any) -> bool:
+    """``list[str]`` or ``list[str] | None``."""
+    import types
+    import typing
+
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_is_list(a) for a in typing.get_args(annotation) if a is not type(None))
+    return typing.get_origin(annotation) is list
+
+
 def _params_for(op: Operation) -> list[click.Parameter]:
     """click parameters from the args model's fields (all strings; the model validates)."""
     model = op.args_model()
@@ -83,6 +93,12 @@ def _params_for(op: Operation) -> list[click.Parameter]:
         if field.annotation is bool:
             params.append(click.Option([*flags, name], is_flag=True, default=None,
                                        help=help_text, hidden=hidden))
+        elif _is_list(field.annotation):
+            # A list field is a repeatable flag (`--rpc A --rpc B`); not given → None.
+            params.append(click.Option([*flags, name], multiple=True, default=None,
+                                       help=help_text, hidden=hidden,
+                                       metavar=extra.get("cli_metavar", "TEXT"),
+                                       callback=lambda _c, _p, v: list(v) or None))
         else:
             params.append(click.Option([*flags, name], default=None, help=help_text,
                                        hidden=hidden, metavar=extra.get("cli_metavar", "TEXT")))
@@ -271,11 +287,14 @@ def main(argv: list[str] | None = None) -> None:
         # Fast path: nothing else to load.
         sys.stdout.write(version_line() + "\n")
         return
+    # httpx imports its own command line (rich, pygments: ~30 ms) when it is imported; mm never
+    # runs it. A None entry makes that import fail, which httpx handles (bench/cli_startup.py).
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     if not argv:
         if sys.stdin.isatty() and sys.stdout.isatty():
             from .repl import run_repl
 
-            sys.exit(run_repl())
+            sys.exit(run_repl(run_argv))
         argv = ["--help"]
     sys.exit(run_argv(argv))
 

@@ -1,10 +1,11 @@
 """The interactive `mm` shell (contract §2): `mm` with no arguments on a TTY.
 
 Each line is split like a shell would (``shlex``) and run in-process through
-:func:`mm_agent.cli.app.run_argv`, so a line behaves exactly like ``mm <line>``. History lives
-in ``MM_HOME/history`` (0600: lines may name addresses and amounts); tab completion follows the
-operation registry. Nothing heavy is imported here: the registry is a plain table, and an
-operation's own modules load only when a line runs it (or when its flags are tab-completed).
+:func:`mm_agent.cli.app.run_argv` (given to :func:`run_repl`), so a line behaves exactly like
+``mm <line>``. History lives in ``MM_HOME/history`` (0600: lines may name addresses and
+amounts); tab completion follows the operation registry. Nothing heavy is imported here: the
+registry is a plain table, and an operation's own modules load only when a line runs it (or
+when its flags are tab-completed).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import shlex
 import stat
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from pathlib import Path
 
@@ -22,10 +23,10 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 
-from mm_agent import __version__
 from mm_agent.errors import MMError
 from mm_agent.local.state import FILE_MODE, Home
 from mm_agent.operations.registry import Operation, children, find
+from mm_agent.version import __version__
 
 __all__ = ["MMCompleter", "SafeFileHistory", "has_secret", "open_history", "run_repl",
            "split_line"]
@@ -152,9 +153,7 @@ def split_line(line: str) -> list[str] | None:
     return words
 
 
-def _run_line(words: list[str]) -> int:
-    from .app import run_argv
-
+def _run_line(run_argv: Callable[[list[str]], int], words: list[str]) -> int:
     if words[0] == "help":
         words = [*words[1:], "--help"]
     try:
@@ -173,8 +172,11 @@ def _run_line(words: list[str]) -> int:
         sys.stderr.flush()
 
 
-def run_repl() -> int:
-    """Read-eval-print until `exit`, `quit` or Ctrl-D; returns the shell's exit code (0)."""
+def run_repl(run_argv: Callable[[list[str]], int]) -> int:
+    """Read-eval-print until `exit`, `quit` or Ctrl-D; returns the shell's exit code (0).
+
+    ``run_argv`` runs one command line and returns its exit code (``mm_agent.cli.app.run_argv``,
+    passed in by the caller so that the shell does not import the app that starts it)."""
     history: History
     try:
         history = SafeFileHistory(str(open_history(Home.from_env())))
@@ -203,4 +205,4 @@ def run_repl() -> int:
             continue
         if words[0] in EXIT_WORDS:
             return 0
-        _run_line(words)
+        _run_line(run_argv, words)

@@ -6,11 +6,11 @@ operations (``mm chains list``, ``mm init show``) without building the click tre
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
 from mm_agent.errors import MMError
+from mm_agent.local import env as env_vars
 from mm_agent.operations.registry import Operation
 
 from .output import emit_result
@@ -19,10 +19,11 @@ __all__ = ["execute", "resolve_format"]
 
 
 def resolve_format(explicit: str | None) -> str:
-    if explicit or os.environ.get("MM_FORMAT"):
+    explicit = explicit or env_vars.get(env_vars.FORMAT)
+    if explicit:
         from mm_agent.local.config import parse_format
 
-        return parse_format(explicit or os.environ["MM_FORMAT"])
+        return parse_format(explicit)
     from mm_agent.local.state import Home
 
     try:
@@ -37,25 +38,23 @@ def resolve_format(explicit: str | None) -> str:
 def execute(op: Operation, raw: dict[str, Any], *, fmt: str | None, verbose: bool) -> None:
     from mm_agent.operations.context import Context
 
+    from .terminal import TerminalConsole
+
     out_fmt = resolve_format(fmt)
     if verbose:
         import logging
 
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    text_mode = out_fmt == "text"
-    ctx = Context(interactive=interactive, text_mode=text_mode,
-                  approval_hook=_tty_approval if interactive else None,
-                  progress_factory=_spinner if text_mode and sys.stderr.isatty() else None)
+    console = TerminalConsole(out_fmt)
+    ctx = Context(console=console,
+                  approval_hook=_tty_approval if console.interactive else None)
     data = op.run(ctx, raw)
+    # A command that serves a protocol on stdout (`mm mcp`) prints nothing after it; one that
+    # showed its result while it ran (a foreground devnet) does not print it twice.
+    if op.quiet or console.shown:
+        return
     emit_result(data, out_fmt)
-
-
-def _spinner(label: str) -> Any:
-    from .spinner import spinner
-
-    return spinner(label, sys.stderr)
 
 
 def _tty_approval(preview: dict[str, Any], reason: str) -> bool:
@@ -75,6 +74,9 @@ def _tty_approval(preview: dict[str, Any], reason: str) -> bool:
         "balanceChanges": sim.get("balanceChanges") or [],
         "exposures": sim.get("exposures") or [],
     }
+    if preview.get("agentNote"):
+        # The agent's own words: below the engine's decoding, and labelled as the agent's.
+        shown[str(preview.get("agentNoteLabel") or "agentNote")] = preview["agentNote"]
     # The review and its question own the line: the spinner of the command stays quiet.
     with hold_line():
         click.echo("This request needs your review:\n" + render_text(shown), err=True)

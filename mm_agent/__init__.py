@@ -10,12 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from mm_agent import _recursion
 from mm_agent.errors import MMError
+from mm_agent.version import __version__
 
 # py_ecc (eth-account's dependency) raises the recursion limit to 100000 at import; with it a
 # deeply nested JSON document overruns the C stack and kills the process. Undo that, always.
 _recursion.install()
-
-__version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from mm_agent.local.request_log import WalletRequest

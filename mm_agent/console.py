@@ -1,4 +1,14 @@
-"""Who owns the terminal line: a running spinner gives it up to prompts and notices.
+"""How the engine talks to a person, and who owns the terminal line.
+
+:class:`Console` is the interface a handler uses (through its ``Context``) to reach the person
+at the other end: notices, prompts, confirmations, progress, a QR code, a result shown while a
+foreground command keeps running. Each edge implements it: the CLI with the terminal
+(``mm_agent.cli.console``); the base class here is the library default, with nobody to talk
+to: silent, and every prompt answers ``None`` so the handler raises the error that says which
+flag or environment variable to use instead. Library code never prints (an MCP server on
+stdio dies of a stray line on stdout).
+
+The terminal line: a running spinner gives it up to prompts and notices.
 
 A spinner redraws ``\\r<frame> <label>`` on stderr every tick. Anything else that writes to the
 terminal while it runs (a hidden-password prompt, a confirmation, the "approval needed" notice)
@@ -16,9 +26,46 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
-__all__ = ["LineOwner", "hold_line", "notify", "set_line_owner"]
+__all__ = ["Console", "LineOwner", "hold_line", "notify", "set_line_owner"]
+
+
+class Console:
+    """The person at the other end of an operation. This base: nobody (silent, no answers)."""
+
+    #: A person can answer prompts now (a TTY; never an agent or a pipe).
+    interactive: bool = False
+    #: Results are read by a person (text), not parsed by a program (JSON, TOON).
+    text_mode: bool = False
+
+    def notice(self, message: str, *, always: bool = False) -> None:
+        """A one-off message for the person. The CLI shows it on stderr in text mode, and in
+        every format with ``always`` (a sign-in page the person must open)."""
+
+    def prompt_secret(self, label: str, *, confirm: bool = False) -> str | None:
+        """A hidden answer (asked twice with ``confirm``); ``None`` when nobody can answer."""
+        return None
+
+    def prompt_choice(self, label: str, choices: tuple[str, ...], default: str) -> str | None:
+        """One of ``choices``; ``None`` when nobody can answer."""
+        return None
+
+    def confirm(self, question: str) -> bool | None:
+        """Yes or no; ``None`` when nobody can answer."""
+        return None
+
+    def progress(self, label: str) -> contextlib.AbstractContextManager[None]:
+        """Shows progress while the block runs (the CLI's spinner); the library draws nothing."""
+        return contextlib.nullcontext()
+
+    def qr(self, text: str, *, caption: str | None = None) -> None:
+        """Show ``text`` as a QR code for a phone (an address, a pairing page)."""
+
+    def show(self, data: Any) -> None:
+        """Show a result now, in the edge's format, while the command keeps running (a
+        foreground devnet's status before it waits for Ctrl-C). An edge that showed it does not
+        print the final result again."""
 
 
 class LineOwner(Protocol):

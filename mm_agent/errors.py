@@ -100,6 +100,10 @@ dispatcher, MCP, HTTP service) turn them into envelopes, ``ToolException``s or e
     └── ServiceError                     SERVICE_ERROR
         └── ServiceStopping (503)        SERVICE_STOPPING
 
+``http_status`` (a ClassVar, inherited) is the status the wallet service answers with: 400
+usage, 409 state, 404 ``*NotFound``, 401/403 auth, 410 expired, 428 sign-in pending, 422 chain,
+vault and transaction failures, 500 otherwise; a few classes override it (413, 429, 503...).
+
 ``MMError.from_payload`` rebuilds the right class from a ``{"code", "message", "hint"}``
 object, so an error raised in the wallet service surfaces as the same class in the client.
 """
@@ -212,7 +216,7 @@ _DOUBLED_END = re.compile(r"(?<![.])([.!?:;,])\s*\.$")
 _DOUBLED_INSIDE = re.compile(r"(?<![.])([.!?])\.(?=\s)")
 
 
-def tidy(text: str) -> str:
+def _tidy(text: str) -> str:
     """One closing mark: ``"… {reason}."`` where ``reason`` already ended in "." (an
     exception's text, a pydantic message) must not read "…." — at the end or before the next
     sentence. An ellipsis ("...") is left alone."""
@@ -225,8 +229,9 @@ class MMError(Exception):
 
     code: ClassVar[str] = "MM_ERROR"
     exit_code: ClassVar[int] = 1
-    # HTTP status the service answers with; None → decided by the class tree (status_for).
-    http_status: ClassVar[int | None] = None
+    # HTTP status the wallet service answers with; inherited down the tree, so a new class
+    # gets its family's status (never derived from the code's spelling).
+    http_status: ClassVar[int] = 500
     default_hint: ClassVar[str | None] = None
 
     def __init__(
@@ -236,11 +241,11 @@ class MMError(Exception):
         hint: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        message = tidy(message)
+        message = _tidy(message)
         super().__init__(message)
         self.message = message
         hint = hint if hint is not None else self.default_hint
-        self.hint = tidy(hint) if hint else hint
+        self.hint = _tidy(hint) if hint else hint
         # Extra machine-readable context (e.g. the preview for APPROVAL_REQUIRED). Must never
         # hold a secret: it is printed in envelopes.
         self.details = details or {}
@@ -283,6 +288,7 @@ _BY_CODE[MMError.code] = MMError
 # --- usage and validation (exit code 2) -------------------------------------------------------
 class UsageError(MMError):
     code = "USAGE_ERROR"
+    http_status = 400
     exit_code = 2
 
 
@@ -442,6 +448,7 @@ class TokenNoAddress(ValidationError):
 # --- local state ------------------------------------------------------------------------------
 class StateError(MMError):
     code = "STATE_ERROR"
+    http_status = 409
 
 
 class StateCorrupt(StateError):
@@ -468,21 +475,25 @@ class AlreadyInitialized(StateError):
 
 class WalletNotFound(StateError):
     code = "WALLET_NOT_FOUND"
+    http_status = 404
     default_hint = "`mm wallet list` shows your wallets."
 
 
 class RequestNotFound(StateError):
     code = "REQUEST_NOT_FOUND"
+    http_status = 404
     default_hint = "`mm wallet requests list` shows known requests."
 
 
 class AccountNotFound(StateError):
     code = "ACCOUNT_NOT_FOUND"
+    http_status = 404
     default_hint = "`mm server admin create-login --email E` creates the account."
 
 
 class ApprovalNotFound(StateError):
     code = "APPROVAL_NOT_FOUND"
+    http_status = 404
     default_hint = "Open the link from the approval mail exactly as it was sent."
 
 
@@ -537,10 +548,12 @@ class UnsupportedInMode(StateError):
 # --- BYOK vault -------------------------------------------------------------------------------
 class VaultError(MMError):
     code = "VAULT_ERROR"
+    http_status = 422
 
 
 class AlreadyEncrypted(VaultError):
     code = "ALREADY_ENCRYPTED"
+    http_status = 409
     default_hint = "Use `mm wallet password change`."
 
 
@@ -577,6 +590,7 @@ class PasswordTooShort(VaultError):
 # --- chain / RPC ------------------------------------------------------------------------------
 class ChainError(MMError):
     code = "CHAIN_ERROR"
+    http_status = 422
 
 
 class RpcError(ChainError):
@@ -603,11 +617,13 @@ class NonceTooLow(ChainError):
 
 class TxNotFound(ChainError):
     code = "TX_NOT_FOUND"
+    http_status = 404
 
 
 # --- transactions and requests ----------------------------------------------------------------
 class TransactionError(MMError):
     code = "TX_FAILED"
+    http_status = 422
 
 
 class TxReverted(TransactionError):
@@ -636,6 +652,7 @@ class TxCancelled(TransactionError):
 
 class TxExpired(TransactionError):
     code = "TX_EXPIRED"
+    http_status = 410
 
 
 class PolicyDenied(TransactionError):
@@ -644,16 +661,19 @@ class PolicyDenied(TransactionError):
 
 class ApprovalRequired(MMError):
     code = "APPROVAL_REQUIRED"
+    http_status = 422
     default_hint = "Run the command on a terminal to review and confirm it, or use --dry-run."
 
 
 class JobTimeout(MMError):
     code = "JOB_TIMEOUT"
+    http_status = 422
     default_hint = "The request goes on; `mm wallet requests watch <pollingId>` follows it."
 
 
 class IdempotencyConflict(MMError):
     code = "IDEMPOTENCY_CONFLICT"
+    http_status = 409
 
 
 class RateLimited(MMError):
@@ -674,12 +694,14 @@ class MethodNotAllowed(MMError):
 
 class PortInUse(MMError):
     code = "PORT_IN_USE"
+    http_status = 422
     exit_code = 2
 
 
 # --- service ----------------------------------------------------------------------------------
 class AuthError(MMError):
     code = "AUTH_ERROR"
+    http_status = 401
 
 
 class NotAuthenticated(AuthError):
@@ -689,6 +711,7 @@ class NotAuthenticated(AuthError):
 
 class Forbidden(AuthError):
     code = "FORBIDDEN"
+    http_status = 403
 
 
 class InvalidOtp(AuthError):
@@ -697,33 +720,39 @@ class InvalidOtp(AuthError):
         "Enter the current 6-digit code from your authenticator app (each code works once).")
 
 
-# Not AuthErrors: the service maps them to 428/410/409/404, not 401.
+# Not AuthErrors: the service answers them with 428/410/409/404, not 401.
 class SignInError(MMError):
     code = "SIGNIN_ERROR"
+    http_status = 422
 
 
 class AuthorizationPending(SignInError):
     code = "AUTHORIZATION_PENDING"
+    http_status = 428
     default_hint = "Finish signing in on the page the CLI showed; the CLI keeps polling."
 
 
 class LoginExpired(SignInError):
     code = "EXPIRED"
+    http_status = 410
     default_hint = "Start again with `mm login`."
 
 
 class LinkUsed(SignInError):
     code = "ALREADY_USED"
+    http_status = 409
     default_hint = "Each link works once; start again with `mm login` if you need to."
 
 
 class LoginNotFound(SignInError):
     code = "LOGIN_NOT_FOUND"
+    http_status = 404
     default_hint = "Start again with `mm login`."
 
 
 class DevnetError(MMError):
     code = "DEVNET_ERROR"
+    http_status = 422
 
 
 class AnvilNotFound(DevnetError):

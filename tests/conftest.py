@@ -4,29 +4,25 @@ with the demo contracts deployed; an isolated MM_HOME per test."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from helpers import CliRunner, free_port, run_mm, wait_rpc
 
 from mm_agent import devnet
 from mm_agent.local.state import Home
 
+# Re-exported for the many `from conftest import ...` call sites; new code imports `helpers`.
+__all__ = ["ACCOUNT0", "ACCOUNT1", "TEST_MNEMONIC", "Anvil", "CliRunner", "free_port", "run_mm",
+           "start_anvil"]
+
 TEST_MNEMONIC = "test test test test test test test test test test test junk"
 ACCOUNT0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 ACCOUNT1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Anvil:
@@ -64,16 +60,12 @@ def start_anvil(*extra: str) -> tuple[str, subprocess.Popen[bytes]]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId",
-                                  "params": []}, timeout=1)
-            return url, proc
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("anvil did not start")
+    try:
+        wait_rpc(url, timeout=15, proc=proc)
+    except BaseException:
+        proc.kill()
+        raise
+    return url, proc
 
 
 @pytest.fixture(scope="session")
@@ -133,17 +125,20 @@ def wallet(byok_home: Home) -> Any:
     return Wallet.from_env(home=byok_home)
 
 
-def run_mm(*args: str, env: dict[str, str] | None = None, input: str | None = None,
-           timeout: float = 60) -> tuple[int, Any, str]:
-    """Run the real `mm` executable; returns (exit code, parsed JSON or raw stdout, stderr)."""
-    exe = str(Path(os.environ.get("VIRTUAL_ENV", ".venv")) / "bin" / "mm")
-    if not Path(exe).exists():
-        exe = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "mm")
-    full_env = {**os.environ, **(env or {})}
-    proc = subprocess.run([exe, *args], capture_output=True, text=True, env=full_env,
-                          input=input, timeout=timeout)
-    try:
-        out: Any = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else proc.stdout
-    except json.JSONDecodeError:
-        out = proc.stdout
-    return proc.returncode, out, proc.stderr
+@pytest.fixture
+def mm_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """The real CLI entry point (``run_argv``) in-process with ``--json``: no interpreter
+    start-up per call. ``env`` applies only for the call. Returns (rc, parsed JSON, stderr).
+    The tests that matter most for the executable itself use ``run_mm``."""
+    from mm_agent.cli.app import run_argv
+
+    def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, Any, str]:
+        with monkeypatch.context() as m:
+            for key, value in (env or {}).items():
+                m.setenv(key, value)
+            capsys.readouterr()
+            rc = run_argv([*args, "--json"])
+            out, err = capsys.readouterr()
+        return rc, json.loads(out), err
+
+    return run

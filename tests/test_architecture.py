@@ -30,16 +30,24 @@ PACKAGE_ROOTS = {"mm_agent": "mm_agent", "cli": "mm_agent.cli", "toolkits": "mm_
 # Lowest first. A module's layer is its longest matching entry; "=name" matches only that module.
 # A module may import its own layer and lower ones; cycles inside a layer are rule 1's business.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("errors", ("mm_agent.errors", "mm_agent.version", "mm_agent._recursion")),
+    # Leaves (stdlib only): the error tree, the version, the recursion guard, and the console
+    # interface every edge implements (mm_agent.console: Console, hold_line).
+    ("errors", ("mm_agent.errors", "mm_agent.version", "mm_agent._recursion",
+                "mm_agent.console")),
     ("local", ("mm_agent.local",)),
     ("evm", ("mm_agent.evm",)),
+    ("markets (demo prediction-market contracts)", ("mm_agent.markets",)),
     ("security", ("mm_agent.security",)),
+    ("markets (predict/swap groundwork)", ("mm_agent.markets",)),
     ("wallets", ("mm_agent.wallets",)),
     ("operations (registry, context, fields)", ("mm_agent.operations",)),
     ("devnet", ("mm_agent.devnet",)),
-    ("server: settings", ("mm_agent.server.settings", "mm_agent.server.datadir")),
+    # http (the JSON envelope) and html (page templates) are leaves every server layer uses.
+    ("server: settings", ("mm_agent.server.settings", "mm_agent.server.datadir",
+                          "mm_agent.server.http", "mm_agent.server.html")),
     ("server: db", ("mm_agent.server.db",)),
     ("server: services", ("mm_agent.server.services",)),
+    ("server: dependencies", ("mm_agent.server.deps",)),
     ("server: routes", ("mm_agent.server.routes",)),
     ("server: app", ("=mm_agent.server", "mm_agent.server.app", "mm_agent.server.admin",
                      "mm_agent.server.middleware", "mm_agent.server.openapi")),

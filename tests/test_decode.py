@@ -147,13 +147,13 @@ def test_native_transfer(data: str | bytes) -> None:
     d = decode_calldata(data, to=BOB.lower(), value=10**18)
     assert d.function_name is None and d.selector is None and d.category == "native"
     assert d.effective_recipient == BOB and d.recipients == [BOB]
-    assert d.intent == f"Send {10**18} wei to {BOB}"
+    assert d.intent == f"Send 1 of the native coin to {BOB}"
 
 
 def test_weth() -> None:
     dep = decode_calldata(call("deposit()"), to=TOKEN, value=5)
     assert dep.category == "weth" and dep.effective_recipient is None
-    assert dep.intent == f"Wrap 5 wei into {TOKEN}"
+    assert dep.intent == f"Wrap 0.000000000000000005 of the native coin into {TOKEN}"
     wd = decode_calldata(call("withdraw(uint256)", 5), to=TOKEN)
     assert wd.effective_recipient is None
     assert wd.intent == f"Unwrap 5 units of token {TOKEN} to native currency"
@@ -229,8 +229,8 @@ def test_uniswap_v2_swaps() -> None:
     eth = decode_calldata(call("swapExactETHForTokens(uint256,address[],address,uint256)",
                                5, [TOKEN_B, TOKEN], ALICE, 1), to=ROUTER, value=7)
     assert eth.effective_recipient == ALICE
-    assert eth.intent == (f"Swap 7 wei for at least 5 units of token {TOKEN} via Uniswap V2, "
-                          f"recipient {ALICE}")
+    assert eth.intent == (f"Swap 0.000000000000000007 of the native coin for at least 5 units "
+                          f"of token {TOKEN} via Uniswap V2, recipient {ALICE}")
     v2 = "(uint256,uint256,address[],address,uint256)"
     out = decode_calldata(call(f"swapTokensForExactTokens{v2}", 5, 9, [TOKEN, TOKEN_B], BOB, 1),
                           to=ROUTER)
@@ -288,8 +288,8 @@ def test_universal_router_surfaces_permit2_permit() -> None:
     assert intent_for(d, fmt) == (
         f"Execute via Uniswap Universal Router: Permit2: permit {EVIL} to spend unlimited of "
         f"token {TOKEN}, expires at the end of this block; Swap 1 USDC for at least "
-        f"1 units of token {TOKEN_B} via Uniswap V2, recipient you; Sweep at least 0 wei to "
-        f"{BOB} (allowed to fail)")
+        f"1 units of token {TOKEN_B} via Uniswap V2, recipient you; Sweep at least 0 of the "
+        f"native coin to {BOB} (allowed to fail)")
 
 
 # --- batching: multicall, Safe, EIP-7702 -----------------------------------------------------
@@ -348,7 +348,7 @@ def test_safe_exec_transaction() -> None:
     assert dc.to_dict()["inner"][0]["operation"] == "DELEGATECALL"
     native = decode_calldata(_safe(BOB, 3, b"", 0), to=ROUTER)
     assert native.inner[0].effective_recipient == BOB
-    assert native.intent.endswith(f"Send 3 wei to {BOB}")
+    assert native.intent.endswith(f"Send 0.000000000000000003 of the native coin to {BOB}")
 
 
 def test_safe_multisend_two_levels_deep() -> None:
@@ -376,7 +376,7 @@ def test_erc7579_execute() -> None:
     b = decode_calldata(call("execute(bytes32,bytes)", batch_mode, batch), to=ALICE)
     assert b.recipients == [EVIL, BOB]
     assert b.intent == (f"Execute from smart account {ALICE}: Transfer 5 units of token {TOKEN} "
-                        f"to {EVIL}; Send 9 wei to {BOB}")
+                        f"to {EVIL}; Send 0.000000000000000009 of the native coin to {BOB}")
 
 
 # --- admin -------------------------------------------------------------------------------------

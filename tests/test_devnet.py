@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import httpx
 import pytest
 from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from helpers import free_port, wait_rpc, wait_until
 
 from mm_agent import devnet
 from mm_agent.errors import AnvilNotFound, DevnetError, DevnetNotRunning
@@ -31,12 +31,6 @@ needs_anvil = pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed")
 
 
 # --- helpers ----------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def rpc_raw(url: str, method: str, params: list[Any] | None = None) -> dict[str, Any]:
     """The whole JSON-RPC response (so tests can look at error.data)."""
     resp = httpx.post(
@@ -85,13 +79,10 @@ def send(url: str, sender: str, to: str, signature: str, args: list[Any]) -> dic
     types = arg_types(signature)
     tx = {"from": sender, "to": to, "data": calldata(signature, types, args)}
     tx_hash = rpc(url, "eth_sendTransaction", [tx])
-    for _ in range(100):
-        receipt = rpc(url, "eth_getTransactionReceipt", [tx_hash])
-        if receipt:
-            assert int(receipt["status"], 16) == 1, receipt
-            return receipt
-        time.sleep(0.05)
-    raise AssertionError(f"no receipt for {tx_hash}")
+    receipt = wait_until(lambda: rpc(url, "eth_getTransactionReceipt", [tx_hash]), timeout=5,
+                         what=f"a receipt for {tx_hash}")
+    assert int(receipt["status"], 16) == 1, receipt
+    return receipt
 
 
 def selector(signature: str) -> bytes:
@@ -132,13 +123,7 @@ def chain() -> Iterator[dict[str, Any]]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        for _ in range(200):
-            with contextlib.suppress(httpx.TransportError):
-                rpc(url, "eth_chainId")
-                break
-            time.sleep(0.05)
-        else:
-            raise AssertionError("anvil did not start")
+        wait_rpc(url, timeout=10, proc=proc)
         deployed = devnet.deploy_demo_contracts(url)
         accounts = [to_checksum_address(a) for a in rpc(url, "eth_accounts")]
         yield {"url": url, "accounts": accounts, **deployed}
@@ -164,7 +149,7 @@ def test_find_anvil_explicit_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 def test_find_anvil_nowhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("MM_ANVIL", raising=False)
     monkeypatch.setenv("PATH", "")
-    monkeypatch.setattr(devnet, "_bundled_anvil", lambda: tmp_path / "missing" / "anvil")
+    monkeypatch.setattr(devnet.process, "_bundled_anvil", lambda: tmp_path / "missing" / "anvil")
     with pytest.raises(AnvilNotFound):
         devnet.find_anvil()
 
@@ -178,7 +163,7 @@ def test_find_anvil_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     bundled.parent.mkdir()
     bundled.write_text("#!/bin/sh\n")
     bundled.chmod(0o755)
-    monkeypatch.setattr(devnet, "_bundled_anvil", lambda: bundled)
+    monkeypatch.setattr(devnet.process, "_bundled_anvil", lambda: bundled)
     # MM_ANVIL wins over everything.
     monkeypatch.setenv("MM_ANVIL", str(bundled))
     monkeypatch.setenv("PATH", str(fake.parent))
@@ -192,8 +177,8 @@ def test_find_anvil_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 
 
 def test_bundled_anvil_location() -> None:
-    repo = Path(devnet.__file__).resolve().parent.parent
-    assert devnet._bundled_anvil() == repo / ".tools" / "bin" / "anvil"
+    repo = Path(devnet.__file__).resolve().parents[2]  # mm_agent/devnet/__init__.py
+    assert devnet.process._bundled_anvil() == repo / ".tools" / "bin" / "anvil"
 
 
 def test_load_artifact() -> None:
@@ -470,10 +455,8 @@ def test_reverter(chain: dict[str, Any]) -> None:
             }
         ],
     )
-    for _ in range(100):
-        if rpc(url, "eth_getTransactionReceipt", [tx_hash]):
-            break
-        time.sleep(0.05)
+    wait_until(lambda: rpc(url, "eth_getTransactionReceipt", [tx_hash]), timeout=5,
+               what=f"a receipt for {tx_hash}")
     assert int(rpc(url, "eth_getBalance", [reverter, "latest"]), 16) == 10**18
 
 

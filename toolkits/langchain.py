@@ -57,7 +57,7 @@ from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, BaseToolkit, ToolException
-from mm_agent.toolkits.function_calling import _Runner
+from mm_agent.toolkits.runner import ToolRunner
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model
 
 from mm_agent.errors import MMError
@@ -174,7 +174,7 @@ def args_model(op: Operation, name: str | None = None) -> type[BaseModel]:
 
 
 # --- the shared runner ------------------------------------------------------------------------
-class _Core(_Runner):
+class _Core(ToolRunner):
     """The function-calling runner plus what the tools add: a human's BYOK approval bound to a
     digest, and the server-wallet waits that stop at AWAITING_MFA."""
 
@@ -510,6 +510,8 @@ def _byok_payload(tool: str, call: Call, error: dict[str, Any]) -> dict[str, Any
         "type": APPROVAL_REQUIRED, "wallet": "byok", "tool": tool,
         "toolCallId": _TOOL_CALL_ID.get(), "pollingId": None,
         "intent": preview.get("intent"),
+        # The agent's own words, never the headline; shown labelled as the agent's.
+        "agentNote": details.get("agentNote"), "agentNoteLabel": details.get("agentNoteLabel"),
         "reason": "; ".join(reasons) or error.get("message"),
         "channel": "application", "expiresAt": None,
         "digest": details["digest"], "preview": summary,

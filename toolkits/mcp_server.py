@@ -55,6 +55,7 @@ from mcp.server.lowlevel import Server
 
 from mm_agent import __version__
 from mm_agent.errors import MMError
+from mm_agent.local import env as env_vars
 from mm_agent.local.config import Config
 from mm_agent.local.state import Home
 from mm_agent.operations.agent_calls import Call
@@ -68,7 +69,7 @@ from mm_agent.operations.agent_schema import (
 from mm_agent.operations.context import Context
 from mm_agent.operations.registry import Operation
 
-from .function_calling import _Runner
+from .runner import ToolRunner
 
 __all__ = ["McpOptions", "WalletTools", "build_server", "http_app", "load_wallet", "mcp_tools",
            "serve_http", "serve_stdio"]
@@ -104,7 +105,7 @@ def load_wallet(home: Home | None = None, config: Config | None = None) -> Any:
     wallet = Wallet.from_env(home=home, config=config)  # headless: never prompts
     if wallet.mode == "byok":
         # Unlock once (scrypt is slow by design); PASSWORD_REQUIRED/WRONG_PASSWORD surface here.
-        wallet.keyring._mnemonic()
+        wallet.unlock()
     return wallet
 
 
@@ -128,7 +129,7 @@ class _Extras:
     on_awaiting: Callable[[Any], None] | None = None
 
 
-class _McpRunner(_Runner):
+class _McpRunner(ToolRunner):
     """The function-calling runner (tool set, wallet binding, envelopes), plus what MCP adds per
     call: a BYOK confirmation digest and a hook that sees a request reach ``AWAITING_MFA``."""
 
@@ -435,7 +436,6 @@ def serve_http(wallet: Any, options: McpOptions | None = None, *, host: str = "1
                extra_origins: Iterable[str] = ()) -> None:
     """Serve streamable HTTP on loopback until interrupted. The bearer token is
     ``MM_MCP_TOKEN`` when set, else generated now and shown once on stderr."""
-    import os
 
     import uvicorn
 
@@ -446,7 +446,7 @@ def serve_http(wallet: Any, options: McpOptions | None = None, *, host: str = "1
                          "on 127.0.0.1, ::1 or localhost only.",
                          hint="Put a TLS proxy with its own authentication in front to expose "
                               "it.")
-    token = token or os.environ.get("MM_MCP_TOKEN") or None
+    token = token or env_vars.get(env_vars.MCP_TOKEN)
     generated = token is None
     if token is None:
         token = secrets.token_urlsafe(32)

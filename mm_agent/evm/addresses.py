@@ -1,6 +1,6 @@
 """EVM address validation and EIP-55 checksumming.
 
-Uses pycryptodome's keccak (cheap to import) rather than eth_utils so the CLI stays fast.
+Uses ``mm_agent.evm.keccak`` (cheap to import) rather than eth_utils so the CLI stays fast.
 Addresses are validated and checksummed, never guessed: an all-lower or all-upper address is
 accepted and checksummed; a mixed-case one must carry a correct checksum.
 """
@@ -18,9 +18,9 @@ _HEX40 = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
 def _keccak_hex(data: bytes) -> str:
-    from Crypto.Hash import keccak
+    from .keccak import keccak256
 
-    return keccak.new(digest_bits=256, data=data).hexdigest()
+    return keccak256(data).hex()
 
 
 def to_checksum_address(address: str) -> str:

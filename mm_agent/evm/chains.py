@@ -14,6 +14,7 @@ from mm_agent.errors import InvalidChainId, TokenNoAddress, UnknownToken, Unsupp
 
 __all__ = [
     "CHAINS",
+    "DEFAULT_CHAIN_IDS",
     "DEVNET_CHAIN_ID",
     "Chain",
     "Token",
@@ -25,6 +26,9 @@ __all__ = [
 ]
 
 DEVNET_CHAIN_ID = 31337
+# The chains used when none is named (balances, `mm chains list`'s "selected", the chains a
+# wallet service serves): Ethereum, Base, Linea. The devnet replaces them while it runs.
+DEFAULT_CHAIN_IDS: tuple[int, ...] = (1, 8453, 59144)
 
 
 @dataclass(frozen=True)

@@ -13,23 +13,12 @@ import threading
 from typing import Any
 
 from mm_agent.errors import RpcChainMismatch, RpcError
+from mm_agent.evm.rpc import redact_url
 
-__all__ = ["forget", "shown_url", "verify_chain_id"]
+__all__ = ["forget", "verify_chain_id"]
 
 _VERIFIED: set[tuple[str, int]] = set()
 _LOCK = threading.Lock()
-
-
-def shown_url(url: str) -> str:
-    """scheme://host:port of ``url``: no credentials, path or query (they may hold keys)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}"
 
 
 def verify_chain_id(client: Any, chain_id: int) -> None:
@@ -50,7 +39,7 @@ def verify_chain_id(client: Any, chain_id: int) -> None:
     actual = int(raw, 16) if isinstance(raw, str) else int(raw)
     if actual != chain_id:
         raise RpcChainMismatch(
-            f"The RPC endpoint {shown_url(key[0])} configured for chain {chain_id} serves chain "
+            f"The RPC endpoint {redact_url(key[0])} configured for chain {chain_id} serves chain "
             f"{actual}. Nothing was previewed or signed.",
             hint=f"Point rpc.{chain_id} at a node of chain {chain_id} (`mm config set "
                  f"rpc.{chain_id} URL`, MM_RPC_{chain_id}, or for the service "

@@ -2,8 +2,8 @@
 
 The table itself lives in ``signatures_data.py`` as human-readable ABI fragments (so parameter
 and struct-field names come for free); this module parses it once at import, computes selectors
-and topics with pycryptodome's keccak (cheap to import, unlike eth_utils) and offers a small
-ABI decoder.
+and topics with ``mm_agent.evm.keccak`` (cheap to import, unlike eth_utils) and offers a small ABI
+decoder.
 
 Why our own decoder rather than ``eth_abi.decode``: calldata is attacker-controlled, and ABI
 offsets may point many array elements at the same large tail, so a 200 KB payload can make
@@ -19,12 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from Crypto.Hash import keccak
-
 from mm_agent.errors import InvalidCalldata
 
 from . import signatures_data as _data
 from .addresses import to_checksum_address
+from .keccak import keccak256
 
 __all__ = [
     "ERRORS",
@@ -49,10 +48,6 @@ __all__ = [
 ]
 
 SIGNATURES_VERSION = "2026.11.1"
-
-
-def keccak256(data: bytes) -> bytes:
-    return keccak.new(digest_bits=256, data=data).digest()
 
 
 # --- ABI types ----------------------------------------------------------------------------------

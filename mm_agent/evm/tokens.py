@@ -49,7 +49,8 @@ _CACHE: dict[tuple[int, str], TokenInfo] = {}
 
 
 def encode_call(selector: str, types: list[str], values: list[Any]) -> str:
-    from eth_abi import encode
+    """Calldata for elementary argument types (``mm_agent.evm.abi``: no eth-abi import)."""
+    from .abi import encode
 
     return selector + encode(types, values).hex()
 
@@ -59,11 +60,11 @@ def erc20_transfer_data(to: str, amount: int) -> str:
 
 
 def _decode_symbol(raw: str) -> str:
-    from eth_abi import decode
+    from .abi import decode_string
 
     data = bytes.fromhex(raw[2:])
     try:
-        return str(decode(["string"], data)[0])
+        return decode_string(data)
     except Exception:
         return data[:32].rstrip(b"\0").decode("utf-8", "replace")
 

@@ -24,6 +24,7 @@ from mm_agent.errors import (
     InvalidUrl,
 )
 
+from .env import environ
 from .state import Home
 
 __all__ = [
@@ -43,10 +44,29 @@ _RPC_KEY = re.compile(r"^(rpc|privateRpc)\.([0-9]+)$")
 
 
 def parse_url(value: str, *, field: str = "url") -> str:
+    """An http(s) URL with a real host, as text that can be stored: a lone surrogate (bytes
+    that were not UTF-8 on the command line), control characters, spaces, a host that is not
+    a valid name or an out-of-range port are refused (INVALID_URL), never written."""
     text = str(value).strip()
+    bad = InvalidUrl(f"{field}: {value!r} is not an http(s) URL.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise bad from None
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise bad
     parsed = urlparse(text)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise InvalidUrl(f"{field}: {value!r} is not an http(s) URL.")
+        raise bad
+    try:
+        host = parsed.hostname or ""
+        _ = parsed.port  # ValueError when not a number in 0-65535
+        if not host.startswith("[") and ":" not in host:
+            host.encode("idna")  # UnicodeError for names no resolver could look up
+    except (ValueError, UnicodeError):
+        raise bad from None
+    if not host:
+        raise bad
     return text.rstrip("/")
 
 
@@ -195,7 +215,7 @@ class Config:
 
     def __init__(self, home: Home | None = None, env: dict[str, str] | None = None) -> None:
         self.home = home or Home.from_env()
-        self._env = os.environ if env is None else env
+        self._env = environ() if env is None else env
         self._stored: dict[str, Any] | None = None
 
     @property
@@ -222,6 +242,11 @@ class Config:
     def set(self, name: str, value: str) -> Any:
         """Validate and persist; nothing is written if validation fails."""
         key = _key_for(name)
+        try:
+            str(value).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate from argv: never stored
+            raise InvalidConfigValue(
+                f"{name}: the value is not valid UTF-8 text ({value!r}).") from None
         parsed = key.parse(value)
         if name in _FILE_KEYS:
             check_readable_file(str(parsed), field=name)

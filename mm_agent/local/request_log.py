@@ -48,6 +48,7 @@ _CAMEL = {
     "tx_hash": "txHash",
     "created_at": "createdAt",
     "updated_at": "updatedAt",
+    "agent_note": "agentNote",
 }
 
 
@@ -66,6 +67,9 @@ class WalletRequest:
     preview: dict[str, Any] | None = None
     approval: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
+    # The agent's own words about the request (``--intent``), sanitised: never the headline
+    # (``intent`` is the engine's decoding), always shown labelled as the agent's.
+    agent_note: str | None = None
     created_at: str = field(default_factory=_now)
     updated_at: str = field(default_factory=_now)
 
@@ -91,7 +95,7 @@ class WalletRequest:
         for f in fields(self):
             value = getattr(self, f.name)
             if value is None and f.name in ("tx_hash", "signature", "error", "preview",
-                                             "approval", "result", "nonce"):
+                                             "approval", "result", "nonce", "agent_note"):
                 continue
             out[_CAMEL.get(f.name, f.name)] = value
         return out

@@ -18,6 +18,8 @@ from typing import Any
 
 from mm_agent.errors import StateCorrupt, StatePermissions
 
+from . import env as env_vars
+
 __all__ = ["STATE_FILES", "Home", "atomic_write_bytes"]
 
 # Every file `mm reset` removes (contract §1).
@@ -68,7 +70,7 @@ class Home:
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         if root is None:
-            root = os.environ.get("MM_HOME") or Path.home() / ".metamask"
+            root = env_vars.get(env_vars.HOME) or Path.home() / ".metamask"
         self.root = Path(root).expanduser()
 
     @classmethod

@@ -82,7 +82,7 @@ class ToolSet:
         if model is not None:
             from .validation import validate_args
 
-            args = validate_args(model, raw, op, agent=True)
+            args = validate_args(model, raw, op.name, agent=True)
         elif raw:
             from mm_agent.errors import UnknownFlag
 

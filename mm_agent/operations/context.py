@@ -2,29 +2,29 @@
 
 The CLI, the LangChain tools, the dispatcher and MCP each build a ``Context``; handlers use it
 to reach local state, config and the wallet, and to talk to a person when one is present.
-Interaction goes through overridable hooks so that the same handler prompts on a TTY, fails
-with ``APPROVAL_REQUIRED`` headless, or raises a LangGraph interrupt inside an agent.
+Talking goes through the context's :class:`~mm_agent.console.Console`, which each edge
+implements (the CLI: prompts, stderr notices and a spinner on a terminal). The default console
+is silent and answers no prompt, so the same handler prompts on a TTY, fails with the error
+that names the missing flag (``MISSING_FLAG``, ``CONFIRMATION_REQUIRED``…) headless, and
+never writes to stdout inside an MCP server.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from mm_agent import console
+from mm_agent.console import Console
 from mm_agent.local.config import Config
 from mm_agent.local.state import Home
+from mm_agent.wallets.base import ApprovalHook
 
 if TYPE_CHECKING:
     from mm_agent.wallets.wallet import Wallet
 
-__all__ = ["ApprovalHook", "Context", "ProgressFactory"]
+__all__ = ["ApprovalHook", "Context"]  # ApprovalHook: defined by the wallets, re-exported
 
-# Given the request preview and a reason, return True to go ahead, False to refuse.
-ApprovalHook = Callable[[dict[str, Any], str], bool]
-# Given a label, a context manager that shows progress while the block runs (the CLI's spinner).
-ProgressFactory = Callable[[str], contextlib.AbstractContextManager[None]]
+_SILENT = Console()
 
 
 class Context:
@@ -33,75 +33,71 @@ class Context:
         *,
         home: Home | None = None,
         config: Config | None = None,
-        interactive: bool = False,
         wallet: Wallet | None = None,
         approval_hook: ApprovalHook | None = None,
-        text_mode: bool = False,
-        progress_factory: ProgressFactory | None = None,
+        console: Console | None = None,
     ) -> None:
         self.home = home or Home.from_env()
         self.config = config or Config(self.home)
-        self.interactive = interactive
-        self.text_mode = text_mode
         self._wallet = wallet
         self.approval_hook = approval_hook
-        self.progress_factory = progress_factory
+        self.console = console or _SILENT
+
+    @property
+    def interactive(self) -> bool:
+        """A person can answer prompts (the console says so)."""
+        return self.console.interactive
+
+    @property
+    def text_mode(self) -> bool:
+        """Results are read by a person rather than parsed by a program."""
+        return self.console.text_mode
 
     @property
     def wallet(self) -> Wallet:
         if self._wallet is None:
-            from mm_agent.wallets.wallet import Wallet
+            from mm_agent.wallets.factory import open_wallet
 
-            self._wallet = Wallet.from_env(
+            self._wallet = open_wallet(
                 home=self.home, config=self.config, approval_hook=self.approval_hook,
-                interactive=self.interactive,
+                interactive=self.interactive, on_awaiting=self._awaiting_notice,
+                password=self._vault_password,
             )
         return self._wallet
 
-    def notice(self, message: str) -> None:
-        """A one-off message for the person (stderr in text mode; silent otherwise)."""
-        if self.text_mode:
-            console.notify(message)
+    def _vault_password(self) -> str | None:
+        """BYOK: ``MM_PASSWORD``, else the console's hidden prompt (``None`` headless)."""
+        from mm_agent.local import env as env_vars
+
+        return env_vars.get(env_vars.PASSWORD) or self.console.prompt_secret("Wallet password")
+
+    def _awaiting_notice(self, request: Any) -> None:
+        """A server-wallet request waited for needs a human (AWAITING_MFA): say once how to
+        approve it, in every format (contract §4), through the console (silent in the
+        library, where it is only logged)."""
+        from mm_agent.wallets.remote.client import approval_notice, log_awaiting
+
+        log_awaiting(request)
+        self.console.notice(approval_notice(request), always=True)
+
+    # --- the person, through the console (shorthands) ----------------------------------------
+    def notice(self, message: str, *, always: bool = False) -> None:
+        self.console.notice(message, always=always)
 
     def prompt_secret(self, label: str, *, confirm: bool = False) -> str | None:
-        """Hidden prompt on a TTY; ``None`` when nobody can answer."""
-        if not self.interactive:
-            return None
-        import getpass
-
-        # Prompts own the line: a running spinner clears it and waits until they are answered.
-        with console.hold_line():
-            value = getpass.getpass(f"{label}: ")
-            again = getpass.getpass(f"Repeat {label.lower()}: ") if confirm else value
-        if confirm:
-            if again != value:
-                from mm_agent.errors import PasswordMismatch
-
-                raise PasswordMismatch("The two entries differ.")
-        return value
+        return self.console.prompt_secret(label, confirm=confirm)
 
     def prompt_choice(self, label: str, choices: tuple[str, ...], default: str) -> str | None:
-        if not self.interactive:
-            return None
-        import click
-
-        with console.hold_line():
-            return str(click.prompt(label, type=click.Choice(choices), default=default))
+        return self.console.prompt_choice(label, choices, default)
 
     def confirm(self, question: str) -> bool | None:
-        if not self.interactive:
-            return None
-        import click
+        return self.console.confirm(question)
 
-        with console.hold_line():
-            return bool(click.confirm(question, default=False))
+    def progress(self, label: str) -> contextlib.AbstractContextManager[None]:
+        return self.console.progress(label)
 
-    @contextlib.contextmanager
-    def progress(self, label: str) -> Iterator[None]:
-        """Progress while the block runs, if the edge gave a way to show it (the CLI's spinner
-        on a TTY in text mode); the library itself never draws anything."""
-        if self.progress_factory is None or not self.text_mode:
-            yield
-            return
-        with self.progress_factory(label):
-            yield
+    def qr(self, text: str, *, caption: str | None = None) -> None:
+        self.console.qr(text, caption=caption)
+
+    def show(self, data: Any) -> None:
+        self.console.show(data)

@@ -63,6 +63,8 @@ class Operation:
     open_world: bool = True  # talks to a chain or the wallet service (MCP openWorldHint)
     may_pause: bool | None = None  # can wait for a human's approval; None → `writes and waits`
     account: bool = False  # takes the agent option `account` (acts for one of the accounts)
+    # --- what the CLI needs ---
+    quiet: bool = False  # prints no result on success: its stdout is a protocol (`mm mcp`)
 
     def __post_init__(self) -> None:
         # Defaults that follow from other fields (a frozen dataclass: set them once here).
@@ -99,7 +101,7 @@ class Operation:
             return None
         from .validation import validate_args
 
-        return validate_args(model, raw, self)
+        return validate_args(model, raw, self.cli_name)
 
     def run(self, ctx: Context, raw: dict[str, Any]) -> dict[str, Any]:
         args = self.parse_args(raw)
@@ -302,13 +304,21 @@ OPERATIONS: tuple[Operation, ...] = (
         "mm_agent.operations.handlers.server:create_login",
         "mm_agent.operations.handlers.server:CreateLoginArgs",
         writes=True, audience="operator"),
+    _op("server_admin_migrate", ("server", "admin", "migrate"),
+        "Apply pending database migrations.",
+        "Bring the service database (SQLite in the data dir, or --database-url / "
+        "MM_DATABASE_URL) to the current schema, as `mm server start` does, under a lock so "
+        "that replicas starting at once migrate once; adopts a database made before Alembic.",
+        "mm_agent.operations.handlers.server:migrate",
+        "mm_agent.operations.handlers.server:MigrateArgs",
+        writes=True, audience="operator", open_world=False),
     # --- MCP server (operator: it serves agents, it is never an agent tool) ----------------------
     _op("mcp", ("mcp",), "Serve the agent tools over MCP (stdio, or --http).",
         "Serve this wallet's agent tools to an MCP client over stdio, or over streamable HTTP "
         "on loopback with --http (bearer token, Origin checked), until the client disconnects "
         "or Ctrl-C. BYOK: the vault is unlocked from MM_PASSWORD.",
-        "mm_agent.operations.handlers.mcp_serve:mcp_serve",
-        "mm_agent.operations.handlers.mcp_serve:McpArgs", audience="operator"),
+        "mm_agent.toolkits.mcp_command:serve_command",
+        "mm_agent.toolkits.mcp_command:McpArgs", audience="operator", quiet=True),
 )
 
 _BY_NAME = {op.name: op for op in OPERATIONS}

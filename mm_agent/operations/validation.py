@@ -9,8 +9,6 @@ from mm_agent.errors import MissingFlag, UnknownFlag, ValidationError
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from .registry import Operation
-
 __all__ = ["flag_name", "validate_args"]
 
 
@@ -18,10 +16,11 @@ def flag_name(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def validate_args(model: type[BaseModel], raw: dict[str, Any], op: Operation | None = None,
+def validate_args(model: type[BaseModel], raw: dict[str, Any], command: str | None = None,
                   *, agent: bool = False) -> Any:
     """Validate; errors name CLI flags (``--chain-id``), or with ``agent`` the tool argument
-    (``chain_id``) as the agent's schema calls it."""
+    (``chain_id``) as the agent's schema calls it. ``command`` (the CLI words, or the tool
+    name for an agent) is named in missing/unknown-argument errors."""
     import pydantic
 
     name = (lambda f: f"`{f}`") if agent else flag_name
@@ -35,7 +34,7 @@ def validate_args(model: type[BaseModel], raw: dict[str, Any], op: Operation | N
         first = errors[0]
         loc = ".".join(str(p) for p in first["loc"]) or "arguments"
         field = str(first["loc"][0]) if first["loc"] else loc
-        where = f" for `{op.name if agent else op.cli_name}`" if op else ""
+        where = f" for `{command}`" if command else ""
         if first["type"] == "missing":
             raise MissingFlag(f"Missing {name(field)}{where}.") from None
         if first["type"] == "extra_forbidden":

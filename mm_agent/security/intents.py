@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mm_agent.evm.addresses import ZERO_ADDRESS, to_checksum_address
+from mm_agent.evm.amounts import format_units
 from mm_agent.evm.signatures import command_for, function_for
 
 from .decode_types import (
@@ -28,13 +29,37 @@ __all__ = ["intent_for"]
 
 
 # --- helpers --------------------------------------------------------------------------------
+class _Formatter:
+    """The caller's token formatter plus the chain's native currency (symbol, decimals):
+    native amounts read "0.5 ETH", never a raw wei count."""
+
+    def __init__(self, tokens: TokenFormatter | None, native: tuple[str, int] | None) -> None:
+        self.tokens = tokens
+        self.native = native
+
+    def __call__(self, token: str, raw: int) -> str:
+        return self.tokens(token, raw) if self.tokens is not None else ""
+
+    def native_amount(self, raw: int) -> str:
+        if self.native is None:  # no chain known (bare decoding): every supported chain's
+            return f"{format_units(raw, 18)} of the native coin"  # native has 18 decimals
+        symbol, decimals = self.native
+        return f"{format_units(raw, decimals)} {symbol}"
+
+
+def _native(fmt: TokenFormatter | None, raw: int) -> str:
+    if isinstance(fmt, _Formatter):
+        return fmt.native_amount(raw)
+    return _Formatter(None, None).native_amount(raw)
+
+
 def _who(addr: str | None) -> str:
     return addr or "the target contract"
 
 
 def _amt(fmt: TokenFormatter | None, token: str | None, raw: int) -> str:
     if token == ZERO_ADDRESS:  # Universal Router's marker for the native currency
-        return f"{raw} wei"
+        return _native(fmt, raw)
     if fmt is not None and token:
         text = fmt(token, raw)
         if text:
@@ -89,17 +114,22 @@ _VALUE_STATED = {"deposit", "swapExactETHForTokens", "swapETHForExactTokens",
                  "swapExactETHForTokensSupportingFeeOnTransferTokens", "addLiquidityETH"}
 
 
-def intent_for(decoded: DecodedCall, token_formatter: TokenFormatter | None = None) -> str:
-    """A readable one-line intent; ``token_formatter`` turns raw token amounts into text."""
+def intent_for(decoded: DecodedCall, token_formatter: TokenFormatter | None = None, *,
+               native: tuple[str, int] | None = None) -> str:
+    """A readable one-line intent; ``token_formatter`` turns raw token amounts into text and
+    ``native`` is the chain's (symbol, decimals) for native amounts (``Chain.native_symbol``,
+    ``Chain.native_decimals``)."""
     c = decoded
+    fmt = (token_formatter if isinstance(token_formatter, _Formatter)
+           else _Formatter(token_formatter, native))
     try:
-        text = _intent(c, token_formatter)
+        text = _intent(c, fmt)
     except (KeyError, TypeError, ValueError, IndexError, AttributeError):
         # Odd-but-decodable arguments must never break the pipeline.
         text = f"Call {c.function_name or c.selector} on {_who(c.to)}"
     native_send = c.function_name is None and c.selector is None
     if c.value and not native_send and c.function_name not in _VALUE_STATED:
-        text += f", sending {c.value} wei"
+        text += f", sending {fmt.native_amount(c.value)}"
     if c.allow_failure:
         text += " (allowed to fail)"
     return text
@@ -125,7 +155,7 @@ def _intent(c: DecodedCall, fmt: TokenFormatter | None) -> str:
         if c.error:
             return f"Call {_who(c.to)} with {c.error}"
         if c.selector is None:
-            return f"Send {c.value} wei to {_who(c.to)}"
+            return f"Send {_native(fmt, c.value)} to {_who(c.to)}"
         return f"Call unknown function {c.selector}"
     if c.error == "unknown command":
         return f"Unknown Universal Router command {c.function_name}"
@@ -159,7 +189,7 @@ def _intent(c: DecodedCall, fmt: TokenFormatter | None) -> str:
     if name == "safeBatchTransferFrom":
         return f"Transfer {len(a('ids'))} token ids of {_who(tok)} from {a('from')} to {a('to')}"
     if name == "deposit":
-        return f"Wrap {c.value} wei into {_who(tok)}"
+        return f"Wrap {_native(fmt, c.value)} into {_who(tok)}"
     if name == "withdraw":
         return f"Unwrap {_amt(fmt, tok, int(a('amount')))} to native currency"
     if cat == "permit":
@@ -238,7 +268,7 @@ def _uniswap_intent(c: DecodedCall, fmt: TokenFormatter | None) -> str:
     if name.startswith("swap"):  # V2 router
         path = a("path")
         exact_in = name.startswith("swapExact")
-        ain: int | str = f"{c.value} wei" if "ETHFor" in name else int(
+        ain: int | str = _native(fmt, c.value) if "ETHFor" in name else int(
             a("amountIn") if exact_in else a("amountInMax"))
         aout = int(a("amountOutMin") if exact_in else a("amountOut"))
         return _swap(fmt, "Uniswap V2", path[0], ain, path[-1], aout, exact_in, a("to"))
@@ -247,7 +277,8 @@ def _uniswap_intent(c: DecodedCall, fmt: TokenFormatter | None) -> str:
                 f"{_amt(fmt, a('tokenB'), int(a('amountBDesired')))}")
         return f"Add liquidity to Uniswap V2: {pair}, LP tokens to {a('to')}"
     if name == "addLiquidityETH":
-        pair = f"{_amt(fmt, a('token'), int(a('amountTokenDesired')))} and {c.value} wei"
+        pair = (f"{_amt(fmt, a('token'), int(a('amountTokenDesired')))} and "
+                f"{_native(fmt, c.value)}")
         return f"Add liquidity to Uniswap V2: {pair}, LP tokens to {a('to')}"
     p = a("params")
     if name.startswith("exact") and isinstance(p, dict):  # V3 SwapRouter / SwapRouter02

@@ -257,17 +257,26 @@ class Engine:
     # --- threat-scan context (owned by the scan rules; see
     # mm_agent/security/scan/known_protocols.py) ---
     def known_protocols(self, chain_id: int) -> dict[str, str]:
-        """Verified protocols of a chain: built-in registry, devnet tokens, config file."""
-        from .scan.known_protocols import known_protocols_for, load_known_protocols
+        """Verified protocols of a chain: built-in registry, devnet tokens and market contracts
+        (``devnet.json``'s ``markets`` deployment), config file."""
+        from .scan.known_protocols import (
+            devnet_contracts,
+            known_protocols_for,
+            load_known_protocols,
+        )
 
         if self._known_protocols is None:
             path = self.config.known_protocols_path
             self._known_protocols = load_known_protocols(path) if path else {}
         devnet = self.devnet() if chain_id == DEVNET_CHAIN_ID else None
-        tokens = [(str(t.get("address")), str(t.get("symbol")))
-                  for t in (devnet or {}).get("tokens", []) if isinstance(t, dict)]
         return known_protocols_for(chain_id, extra=self._known_protocols,
-                                   devnet_contracts=tokens)
+                                   devnet_contracts=devnet_contracts(devnet))
+
+    def ctf_exchanges(self, chain_id: int) -> dict[str, dict[str, Any]]:
+        """CTF exchanges beyond the built-in table: the devnet's markets deployment."""
+        from .scan.known_protocols import devnet_ctf_exchanges
+
+        return devnet_ctf_exchanges(self.devnet()) if chain_id == DEVNET_CHAIN_ID else {}
 
     def token_balance(self, chain_id: int, token: str, holder: str) -> int | None:
         """``balanceOf(holder)`` at ``latest``; None when the token does not answer."""
@@ -285,6 +294,7 @@ class Engine:
     def _scan_context(self, chain_id: int) -> dict[str, Any]:
         assets = frozenset(t.address.lower() for t in self._known_tokens(chain_id) if t.address)
         return {"known_protocols": self.known_protocols(chain_id), "known_assets": assets,
+                "ctf_exchanges": self.ctf_exchanges(chain_id),
                 "balance_of": lambda token, holder: self.token_balance(chain_id, token, holder)}
 
     def format_token_amount(self, chain_id: int) -> Callable[[str, int], str]:
@@ -361,6 +371,8 @@ class Engine:
 
     def preview_transaction(self, chain_id: int, sender: str, tx: dict[str, Any],
                             *, intent: str | None = None) -> Preview:
+        """``intent``: a headline the engine itself wrote (a transfer's, a cancellation's);
+        never an agent's words, which are only ever the labelled ``agentNote``."""
         from .decode import decode_calldata, decode_revert
         from .intents import intent_for
 
@@ -379,7 +391,8 @@ class Engine:
                 intent = (f"Send {format_units(value, chain.native_decimals)} "
                           f"{chain.native_symbol} to {tx.get('to')}")
             else:
-                intent = intent_for(decoded, self.format_token_amount(chain_id))
+                intent = intent_for(decoded, self.format_token_amount(chain_id),
+                                    native=(chain.native_symbol, chain.native_decimals))
         from .txplan import plan_transaction
 
         plan = plan_transaction(
@@ -415,11 +428,18 @@ class Engine:
                                     None, None, scan, PolicyResult(), message=message))
 
     def preview_typed_data(self, chain_id: int, sender: str, typed: dict[str, Any],
-                           *, intent: str | None = None) -> Preview:
+                           *, intent: str | None = None,
+                           reference_prices: dict[str, Any] | None = None) -> Preview:
+        """``reference_prices``: outcome-token prices for the CTF order rule (``ScanInput``);
+        default: those of an enclosing ``scan.reference_prices(...)`` block, else none."""
+        from .scan.rules_ctf_orders import current_reference_prices
+
         domain = typed.get("domain", {})
         what = typed.get("primaryType", "typed data")
         where = domain.get("name") or domain.get("verifyingContract") or "unknown app"
-        scan = self._scan(chain_id, sender, kind="typed-data", typed_data=typed)
+        refs = reference_prices if reference_prices is not None else current_reference_prices()
+        scan = self._scan(chain_id, sender, kind="typed-data", typed_data=typed,
+                          reference_prices=dict(refs))
         return self._finish(Preview("typed-data", chain_id, sender,
                                     intent or f"Sign {what} for {where}",
                                     {"functionName": what, "params": [],

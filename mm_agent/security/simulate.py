@@ -48,9 +48,9 @@ ERC1155_ID = "d9b67a26" + "0" * 56
 
 
 def _topic(sig: str) -> str:
-    from Crypto.Hash import keccak
+    from mm_agent.evm.keccak import keccak256
 
-    return "0x" + keccak.new(digest_bits=256, data=sig.encode()).hexdigest()
+    return "0x" + keccak256(sig.encode()).hex()
 
 
 T_TRANSFER = _topic("Transfer(address,address,uint256)")

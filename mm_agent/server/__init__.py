@@ -1,17 +1,19 @@
 """The wallet service (`mm server`): keys held only here, requests as async jobs.
 
-Modules: ``settings`` (ServerSettings), ``store`` (database, migrations), ``keys`` (master key,
-wallet key encryption), ``auth`` (tokens and scopes), ``signin`` (device, magic-link and
-authenticator sign-in), ``mailer`` (SMTP / dev outbox), ``jobs`` (the worker running the engine
-pipeline), ``app`` (FastAPI application factory), ``pages`` (server-rendered HTML),
-``routes_*`` (API routers).
+Layers, lowest first (``tests/test_architecture.py`` keeps them acyclic): ``settings``,
+``datadir``, ``http`` (the JSON envelope), ``html`` (page templates); ``db/`` (store,
+migrations); ``services/`` (auth, signin, keys, mailer, policy, outflows, approvals,
+approval_guard, cancel, precheck, ratelimit, webhooks, chains_served, ``jobs/``: queue, steps,
+reconcile, runner); ``deps`` (the collaborators and typed FastAPI dependencies); ``routes/``;
+``app`` (the factory), ``middleware`` (the front door), ``openapi``, ``admin``.
 
 HTTP API (the client in ``mm_agent/wallets/remote/client.py`` speaks exactly this)
 -------------------------------------------------------------------
 Every JSON response is the CLI's envelope: ``{"ok": true, "data": {...}}`` or
 ``{"ok": false, "error": {"code", "message", "hint"?}}`` with a 4xx/5xx status
-(400 validation, 401 NOT_AUTHENTICATED / INVALID_OTP, 403 FORBIDDEN, 404 *_NOT_FOUND, 409
-IDEMPOTENCY_CONFLICT / ALREADY_*, 428 AUTHORIZATION_PENDING, 410 EXPIRED, 500 otherwise).
+from the error class's ``http_status`` (400 validation, 401 NOT_AUTHENTICATED / INVALID_OTP,
+403 FORBIDDEN, 404 *_NOT_FOUND, 409 IDEMPOTENCY_CONFLICT / ALREADY_* / state, 410 EXPIRED,
+422 chain and transaction errors, 428 AUTHORIZATION_PENDING, 429, 503 SERVICE_STOPPING).
 Authenticated calls send ``Authorization: Bearer <accessToken>``. Tokens are opaque:
 ``mma_…`` access (15 min), ``mmr_…`` refresh (30 days, rotated on use). Scope ``agent`` is what
 CLI tokens carry: submit, read, tighten. Approving, broadening a policy and key material are

@@ -35,8 +35,12 @@ LOCK_FILE = ".server.lock"
 DB_FILE = "mm.sqlite"
 
 
-def is_initialised(data_dir: Path) -> bool:
-    """True if a service has set this folder up (its SQLite database exists)."""
+def is_initialised(data_dir: Path, database_url: str | None = None) -> bool:
+    """True if a service has set this folder up: its SQLite database exists, or, with a
+    database URL (PostgreSQL), its master key file does (or MM_SERVER_MASTER_KEY is set)."""
+    if database_url:
+        return (data_dir / "master.key").is_file() or bool(
+            os.environ.get("MM_SERVER_MASTER_KEY"))
     return (data_dir / DB_FILE).is_file()
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 
@@ -36,6 +36,13 @@ from mm_agent.errors import (
     RequestTooLarge,
     ValidationError,
 )
+
+from .http import envelope_error
+from .services.auth import Principal, authenticate
+from .services.ratelimit import hit
+
+if TYPE_CHECKING:
+    from .deps import Services
 
 __all__ = ["FrontDoor", "json_shape_problem"]
 
@@ -100,11 +107,11 @@ def _client_host(scope: Scope) -> str:
 
 
 class FrontDoor:
-    """See the module docstring. ``state`` is the app's ``ServiceState``."""
+    """See the module docstring. ``services``: the app's collaborators (``deps.Services``)."""
 
-    def __init__(self, app: ASGIApp, state: Any) -> None:
+    def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
-        self.state = state
+        self.services = services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -118,7 +125,7 @@ class FrontDoor:
         await self.app(scope, receive, send)
 
     async def _admit(self, scope: Scope, receive: Receive) -> Receive:
-        settings = self.state.settings
+        settings = self.services.settings
         path: str = scope.get("path", "")
         method: str = scope.get("method", "GET")
         api = path.startswith("/v1/")
@@ -143,10 +150,8 @@ class FrontDoor:
                 raise problem
         return _replay(body, receive)
 
-    def _authorize(self, token: str, path: str, method: str) -> Any:
-        from .services.auth import authenticate
-
-        principal = authenticate(self.state.store, token)
+    def _authorize(self, token: str, path: str, method: str) -> Principal:
+        principal = authenticate(self.services.store, token)
         if method == "POST" and path == "/v1/wallets":
             self._limit("wallet_create", principal.account_id,
                         "Too many wallets created on this account.")
@@ -156,10 +161,8 @@ class FrontDoor:
         return principal
 
     def _limit(self, scope_name: str, key: str, message: str) -> None:
-        from .services.ratelimit import hit
-
-        limits = self.state.settings.rate_limits
-        hit(self.state.store, scope_name, key, limits.get(scope_name), message=message)
+        limits = self.services.settings.rate_limits
+        hit(self.services.store, scope_name, key, limits.get(scope_name), message=message)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -215,8 +218,6 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 async def _send_error(send: Send, err: MMError) -> None:
-    from .app import envelope_error
-
     response = envelope_error(err)
     await send({"type": "http.response.start", "status": response.status_code,
                 "headers": response.raw_headers})

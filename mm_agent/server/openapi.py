@@ -1,9 +1,11 @@
 """The OpenAPI document, as the service really behaves.
 
-FastAPI's generated document knows nothing of the front door (``middleware.py``): it misses
-the bearer scheme, declares ``422`` where the service answers ``400`` with the error envelope,
-and omits 401/404/409/413/429. ``install_openapi`` post-processes it once, so clients and
-fuzzers (schemathesis, in the tests) see the real contract.
+The success bodies come from the routes' ``response_model``s (``routes/models.py``) and their
+``status_code``s. FastAPI's generated document knows nothing of the front door
+(``middleware.py``) nor of the error envelope: it misses the bearer scheme, declares ``422``
+where the service answers ``400`` with the envelope, and omits 401/404/409/413/429.
+``install_openapi`` post-processes it once, so clients and fuzzers (schemathesis, in the
+tests) see the real contract.
 """
 
 from __future__ import annotations
@@ -44,17 +46,15 @@ _DESCRIPTIONS = {
     "409": "Conflict (IDEMPOTENCY_CONFLICT, ALREADY_*, approval in progress).",
     "410": "Expired (EXPIRED).",
     "413": "Body over the size limit (REQUEST_TOO_LARGE).",
-    "422": "Well-formed but refused by the engine (e.g. UNKNOWN_TOKEN on chain).",
+    "422": ("Well-formed but refused by the engine or the chain (UNKNOWN_TOKEN, RPC_ERROR, "
+            "NETWORK_UNREACHABLE, INSUFFICIENT_FUNDS, ...)."),
     "428": "Sign-in not finished yet (AUTHORIZATION_PENDING).",
     "429": "Rate limited (RATE_LIMITED); see Retry-After and details.retryAfterSeconds.",
     "500": "Internal error (INTERNAL_ERROR).",
-    "502": "Upstream chain error (RPC_ERROR, NETWORK_UNREACHABLE).",
+    "503": "The service is stopping (SERVICE_STOPPING); retry in a few seconds.",
 }
 _HEADER_RETRY = {"Retry-After": {"description": "Seconds to wait.",
                                  "schema": {"type": "integer"}}}
-# Successful statuses other than 200.
-_SUCCESS = {("post", "/v1/wallets"): ["201"],
-            ("post", "/v1/wallets/{address}/requests"): ["200", "202"]}
 _AUTH_PUBLIC_ERRORS = {"/v1/auth/device/token": ["404", "409", "410", "428"],
                        "/v1/auth/refresh": ["401"]}
 
@@ -80,15 +80,10 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         for method, op in ops.items():
             responses: dict[str, Any] = op.setdefault("responses", {})
             responses.pop("422", None)  # FastAPI's validation answer; ours is 400
-            success = _SUCCESS.get((method, path))
-            if success:
-                template = responses.pop("200", {"description": "OK"})
-                for status in success:
-                    responses[status] = dict(template)
             codes = ["400", "405", "413", "500"]
             if path.startswith("/v1/") and path not in PUBLIC_API:
                 op["security"] = [{"bearerAuth": []}]
-                codes += ["401", "403", "404", "409", "422", "502"]
+                codes += ["401", "403", "404", "409", "422"]
             elif path in PUBLIC_API:
                 op["security"] = []
                 codes += _AUTH_PUBLIC_ERRORS.get(path, [])
@@ -96,6 +91,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 codes.append("429")
             if method == "post" and path == "/v1/auth/device":
                 codes.append("429")
+            if path.endswith("/wait"):  # the long poll ends early on shutdown
+                codes.append("503")
             for status in sorted(set(codes)):
                 responses.setdefault(status, _error(status))
     return doc

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT0, ACCOUNT1, TEST_MNEMONIC, run_mm
+from conftest import ACCOUNT0, ACCOUNT1, TEST_MNEMONIC
 from eth_account import Account
 from eth_account.messages import encode_defunct
+from helpers import CliRunner, run_mm
 
 from mm_agent import MMError, Wallet
 from mm_agent.local.state import Home
@@ -19,24 +19,7 @@ from mm_agent.wallets.byok import vault
 
 ACCOUNT2 = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # index 2 of the test mnemonic
 
-CliRunner = Callable[..., tuple[int, Any, str]]
 
-
-@pytest.fixture
-def mm_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    """The real CLI entry point (run_argv) in-process: no interpreter start-up per call."""
-    from mm_agent.cli.app import run_argv
-
-    def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, Any, str]:
-        with monkeypatch.context() as m:
-            for key, value in (env or {}).items():
-                m.setenv(key, value)
-            capsys.readouterr()
-            rc = run_argv([*args, "--json"])
-            out, err = capsys.readouterr()
-        return rc, json.loads(out), err
-
-    return run
 
 
 def _code(out: Any) -> str:

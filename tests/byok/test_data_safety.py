@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT0, TEST_MNEMONIC, free_port, run_mm
+from conftest import ACCOUNT0, TEST_MNEMONIC
+from helpers import free_port, run_mm
 
 from mm_agent import devnet
 from mm_agent.local.state import Home
@@ -107,8 +108,8 @@ def test_reset_warns_about_unencrypted_mnemonic_and_stops_devnet(mm_home: Home) 
         assert rc == 0, (out, err)
         assert out["data"]["devnetStopped"]["pid"] == info["pid"]
         assert any("UNENCRYPTED" in w for w in out["data"]["warnings"])
-        assert not devnet._is_our_anvil(int(info["pid"]), int(info["port"]))
+        assert not devnet.process._is_our_anvil(int(info["pid"]), int(info["port"]))
         assert not mm_home.path("devnet.json").exists()
     finally:
-        if devnet._is_our_anvil(int(info["pid"]), int(info["port"])):
-            devnet._terminate(int(info["pid"]))
+        if devnet.process._is_our_anvil(int(info["pid"]), int(info["port"])):
+            devnet.process._terminate(int(info["pid"]))

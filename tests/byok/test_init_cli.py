@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT0, TEST_MNEMONIC, run_mm
+from conftest import ACCOUNT0, TEST_MNEMONIC
+from helpers import CliRunner, run_mm
 
 from mm_agent import Wallet
 from mm_agent.local.state import Home
@@ -22,7 +22,6 @@ WORDS = sorted(set(TEST_MNEMONIC.split()))
 WEAK = {"n": 2**14, "r": 8, "p": 1}
 MESSY = "  TEST test\ttest  Test test test\n test test test test TEST   JUNK  "
 
-CliRunner = Callable[..., tuple[int, Any, str]]
 
 
 @pytest.fixture(autouse=True)
@@ -30,23 +29,6 @@ def _no_inherited_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("MM_MNEMONIC", "MM_PASSWORD", "MM_NEW_PASSWORD", "MM_NEW_PASSWORD_CONFIRM"):
         monkeypatch.delenv(var, raising=False)
 
-
-@pytest.fixture
-def mm_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    """The real CLI entry point (run_argv) in-process, env applied only for the call: saves the
-    interpreter start-up of a subprocess for the long password matrix."""
-    from mm_agent.cli.app import run_argv
-
-    def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, Any, str]:
-        with monkeypatch.context() as m:
-            for key, value in (env or {}).items():
-                m.setenv(key, value)
-            capsys.readouterr()
-            rc = run_argv([*args, "--json"])
-            out, err = capsys.readouterr()
-        return rc, json.loads(out), err
-
-    return run
 
 
 def _wallets(home: Home) -> dict[str, Any]:
@@ -67,8 +49,10 @@ def test_init_plain_show_and_second_init(mm_home: Home, mm_cli: CliRunner) -> No
     assert out["data"]["address"] == ACCOUNT0
     assert out["data"]["walletMode"] == "byok"
     assert out["data"]["encrypted"] is False
-    # Headless without MM_PASSWORD: stored in plain, with a warning on stderr.
+    # Headless without MM_PASSWORD: stored in plain, with a warning on stderr (the CLI's
+    # console) and in the result (the library never prints).
     assert "warning" in err.lower() and "unencrypted" in err.lower()
+    assert any("unencrypted" in w for w in out["data"]["warnings"])
     data = _wallets(mm_home)
     assert data["mode"] == "byok"
     assert data["active"] == ACCOUNT0
@@ -146,7 +130,7 @@ def test_init_encrypted_then_password_required(devnet_home: Home, mm_cli: CliRun
     assert rc == 0, (out, err)
     assert out["data"]["encrypted"] is True
     assert out["data"]["address"] == ACCOUNT0
-    assert "unencrypted" not in err
+    assert "unencrypted" not in err and "warnings" not in out["data"]
     text = (devnet_home.root / "wallets.json").read_text()
     for word in WORDS:
         assert word not in text.lower()

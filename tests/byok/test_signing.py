@@ -8,9 +8,10 @@ import json
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT0, TEST_MNEMONIC, run_mm
+from conftest import ACCOUNT0, TEST_MNEMONIC
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
+from helpers import run_mm
 
 from mm_agent import MMError
 from mm_agent.wallets.byok.keyring import typed_data_digest

@@ -4,11 +4,11 @@ EIP-1559 submission, payload fields, validation codes, pre-broadcast refusals, r
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT0, ACCOUNT1, run_mm
+from conftest import ACCOUNT0, ACCOUNT1
+from helpers import CliRunner, run_mm
 
 from mm_agent import AsyncWallet, MMError
 from mm_agent.evm.addresses import to_checksum_address
@@ -20,22 +20,7 @@ CAROL = to_checksum_address("0x00000000000000000000000000000000000ca401")
 GWEI = 10**9
 
 
-CliRunner = Callable[..., tuple[int, Any, str]]
 
-
-@pytest.fixture
-def mm_cli(capsys: pytest.CaptureFixture[str]) -> CliRunner:
-    """The real CLI entry point (run_argv) in-process: no interpreter start-up per call. The
-    tests that matter most for the executable itself use ``run_mm``."""
-    from mm_agent.cli.app import run_argv
-
-    def run(*args: str) -> tuple[int, Any, str]:
-        capsys.readouterr()
-        rc = run_argv([*args, "--json"])
-        out, err = capsys.readouterr()
-        return rc, json.loads(out), err
-
-    return run
 
 
 def _err(exc: pytest.ExceptionInfo[MMError]) -> str:
@@ -188,7 +173,10 @@ def test_send_transaction_payload_fields_honoured(wallet: Any, chain: Any,
     req = wallet.send_transaction(chain_id=31337, payload=json.dumps(payload),
                                   intent="Pay Bob with a note")
     assert req.status == "COMPLETED", req.error
-    assert req.intent == "Pay Bob with a note"
+    # The headline is the engine's decoding; the agent's words are the labelled agentNote.
+    assert req.intent.startswith("Call unknown function 0xc0ffee01")
+    assert req.agent_note == "Pay Bob with a note"
+    assert wallet.requests.get(req.polling_id).to_dict()["agentNote"] == "Pay Bob with a note"
     tx = chain.rpc("eth_getTransactionByHash", [req.tx_hash])
     assert tx["type"] == "0x2"
     assert int(tx["gas"], 16) == 60_000
@@ -218,7 +206,8 @@ def test_send_transaction_cli(wallet: Any, chain: Any, mm_cli: CliRunner) -> Non
     assert rc == 0, (out, err)
     data = out["data"]
     assert data["status"] == "COMPLETED"
-    assert data["intent"] == "Tip Bob"
+    assert data["intent"] == f"Send 0.000000000000000042 ETH to {BOB}"
+    assert data["agentNote"] == "Tip Bob"
     assert chain.balance(BOB) - before == 42
     tx = chain.rpc("eth_getTransactionByHash", [data["txHash"]])
     assert tx["type"] == "0x2"

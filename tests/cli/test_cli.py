@@ -14,7 +14,7 @@ from typing import Any
 
 import pexpect
 import pytest
-from conftest import run_mm
+from helpers import run_mm
 from mm_agent.cli.app import run_argv
 
 from mm_agent import __version__

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 
-from conftest import free_port, run_mm
+from helpers import free_port, run_mm
 
 from mm_agent.local.state import Home
 
@@ -26,7 +26,8 @@ def test_doctor_probes_devnet_and_configured_rpcs(byok_home: Home) -> None:
     devnet = rows[(31337, "devnet")]
     assert devnet["reachable"] is True and devnet["chainIdMatches"] is True
     broken = rows[(1, "rpc")]
-    assert broken["reachable"] is False and broken["url"] == f"http://127.0.0.1:{dead}"
+    # The one redactor (evm.rpc.redact_url): port kept, key-like path segment and query hidden.
+    assert broken["reachable"] is False and broken["url"] == f"http://127.0.0.1:{dead}/v3/***?***"
     assert "SECRET" not in json.dumps(out) + err  # the key in the path/query is never shown
     assert any("RPC of chain 1" in h for h in data["hints"])
     assert not any("chain 31337" in h for h in data["hints"])

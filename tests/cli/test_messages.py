@@ -17,7 +17,8 @@ import click
 import pytest
 from mm_agent.cli.app import build_root
 
-from mm_agent.errors import MMError, UnknownToken, ValidationError, tidy
+from mm_agent.errors import MMError, UnknownToken, ValidationError
+from mm_agent.errors import _tidy as tidy
 from mm_agent.operations.registry import OPERATIONS, find
 
 REPO = Path(__file__).resolve().parents[2]

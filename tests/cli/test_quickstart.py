@@ -5,35 +5,24 @@ transfer --token mUSD → approve by the mailed link → watch → stop everythi
 
 from __future__ import annotations
 
-import email
-import email.policy
 import os
-import re
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from conftest import ACCOUNT1, TEST_MNEMONIC, free_port, run_mm
+from conftest import ACCOUNT1, TEST_MNEMONIC
+from helpers import approve_by_mail, free_port, mm_exe, run_mm, wait_http_ok
 
 from mm_agent import devnet
 from mm_agent.local.state import Home
-
-LINK_RE = re.compile(r"(http://\S+/approvals/([0-9a-f]+)\?t=([\w-]+))")
 
 
 def _ok(result: tuple[int, Any, str]) -> dict[str, Any]:
     rc, out, err = result
     assert rc == 0 and isinstance(out, dict) and out["ok"], (out, err)
     return dict(out["data"])
-
-
-def _mm_exe() -> str:
-    exe = Path(os.environ.get("VIRTUAL_ENV", ".venv")) / "bin" / "mm"
-    return str(exe if exe.exists() else Path(__file__).resolve().parents[2] / ".venv/bin/mm")
 
 
 def test_readme_quickstart(mm_home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,18 +42,10 @@ def test_readme_quickstart(mm_home: Home, monkeypatch: pytest.MonkeyPatch) -> No
         # The service, from the same MM_HOME: it follows MM_HOME/devnet.json.
         data_dir = mm_home.root / "server"
         service = subprocess.Popen(
-            [_mm_exe(), "server", "start", "--port", str(svc_port), "--dev", "--json"],
+            [mm_exe(), "server", "start", "--port", str(svc_port), "--dev", "--json"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         url = f"http://127.0.0.1:{svc_port}"
-        deadline = time.monotonic() + 30
-        while True:
-            assert service.poll() is None, service.communicate()
-            try:
-                httpx.get(f"{url}/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
+        wait_http_ok(f"{url}/healthz", timeout=30, proc=service)
         token = _ok(run_mm("server", "admin", "create-login", "--email", "me@example.com",
                            "--json"))["token"]
         _ok(run_mm("config", "set", "serviceUrl", url, "--json"))
@@ -100,20 +81,7 @@ def test_readme_quickstart(mm_home: Home, monkeypatch: pytest.MonkeyPatch) -> No
         assert (waiting.get("data") or waiting["error"].get("details", {}).get("request", {})
                 ).get("status", "AWAITING_MFA") == "AWAITING_MFA"
         # Guard mode, empty allowlists: the human approves by the mailed link.
-        deadline = time.monotonic() + 15
-        while True:
-            mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-                     for p in sorted((data_dir / "outbox").glob("*.eml"))]
-            links = [LINK_RE.search(m.get_body(preferencelist=("plain",)).get_content())
-                     for m in mails if str(m["Subject"]).startswith("Approval needed")]
-            if links and links[-1]:
-                break
-            assert time.monotonic() < deadline, "no approval mail"
-            time.sleep(0.1)
-        _link, approval_id, secret = links[-1].groups()
-        r = httpx.post(f"{url}/approvals/{approval_id}", data={"t": secret,
-                                                               "decision": "approve"})
-        assert r.status_code == 200, r.text
+        approve_by_mail(data_dir, url)
         final = _ok(run_mm("wallet", "requests", "watch", req["pollingId"], "--json"))
         assert final["status"] == "COMPLETED" and final["intent"].startswith(
             "Transfer 12.5 mUSD"), final
@@ -128,4 +96,4 @@ def test_readme_quickstart(mm_home: Home, monkeypatch: pytest.MonkeyPatch) -> No
         run_mm("devnet", "stop", "--json")
         status = devnet.status(mm_home)
         if status["running"]:
-            devnet._terminate(int(status["pid"]))
+            devnet.process._terminate(int(status["pid"]))

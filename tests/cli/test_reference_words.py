@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_mm
+from helpers import run_mm
 from mm_agent.cli.app import run_argv
 
 from mm_agent.local.state import Home

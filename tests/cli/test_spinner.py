@@ -13,13 +13,15 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import wait_until
 from mm_agent.cli.spinner import FRAMES, Spinner, spinner
+from mm_agent.cli.terminal import TerminalConsole
 
 from mm_agent import console
 from mm_agent.local.request_log import WalletRequest
 from mm_agent.local.state import Home
 from mm_agent.operations.context import Context
-from mm_agent.wallets.remote.client import _print_notice, approval_notice
+from mm_agent.wallets.remote.client import approval_notice
 
 
 class FakeTTY(io.StringIO):
@@ -58,10 +60,8 @@ def screen(text: str) -> list[str]:
 
 def wait_for_frames(stream: FakeTTY, n: int = 2) -> None:
     start = stream.writes
-    deadline = time.monotonic() + 3
-    while stream.writes < start + n and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert stream.writes >= start + n, "the spinner never drew"
+    wait_until(lambda: stream.writes >= start + n, timeout=3, interval=0.02,
+               what="the spinner to draw")
 
 
 def test_spinner_draws_and_clears() -> None:
@@ -110,7 +110,7 @@ def test_nested_holds_resume_only_after_the_outer_one() -> None:
             with console.hold_line():
                 pass
             before = tty.writes
-            time.sleep(0.1)
+            time.sleep(0.1)  # proving an absence: a held line draws nothing for a few ticks
             assert tty.writes == before
     finally:
         s.stop()
@@ -119,8 +119,8 @@ def test_nested_holds_resume_only_after_the_outer_one() -> None:
 def test_context_notice_and_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tty = FakeTTY()
     monkeypatch.setattr("sys.stderr", tty)
-    ctx = Context(home=Home(tmp_path / "h"), text_mode=True,
-                  progress_factory=lambda label: spinner(label, tty))
+    # The CLI's console: the spinner on stderr (a TTY here), notices in text mode.
+    ctx = Context(home=Home(tmp_path / "h"), console=TerminalConsole("text", interactive=False))
     with ctx.progress("Sending transaction"):
         wait_for_frames(tty)
         ctx.notice("The wallet service is unreachable; signed out locally only.")
@@ -128,24 +128,32 @@ def test_context_notice_and_progress(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert "The wallet service is unreachable; signed out locally only." in screen(tty.getvalue())
 
 
-def test_server_wallet_approval_notice_under_the_spinner(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_server_wallet_approval_notice_under_the_spinner(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     tty = FakeTTY()
     monkeypatch.setattr("sys.stderr", tty)
     req = WalletRequest.from_dict({"pollingId": "p1", "kind": "transaction", "intent":
                                    "Transfer 0.5 ETH to 0x7099", "status": "AWAITING_MFA",
                                    "approval": {"channel": "email", "reason": "outflow_limit"}})
+    # The wallet's on_awaiting hook of a CLI context (the library itself only logs it).
+    ctx = Context(home=Home(tmp_path / "h"), console=TerminalConsole("json", interactive=False))
     with spinner("Sending transfer", tty):
         wait_for_frames(tty)
-        _print_notice(req)
+        ctx._awaiting_notice(req)
         wait_for_frames(tty)
     assert approval_notice(req) in screen(tty.getvalue())
 
 
 def test_no_progress_without_a_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The library never draws: without the CLI's factory, progress is silent even in text mode.
+    # The library never draws: without the CLI's console, progress and notices are silent.
     tty = FakeTTY()
     monkeypatch.setattr("sys.stderr", tty)
-    ctx = Context(home=Home(tmp_path / "h"), text_mode=True)
+    monkeypatch.setattr("sys.stdout", tty)
+    ctx = Context(home=Home(tmp_path / "h"))
     with ctx.progress("Sending"):
-        time.sleep(0.25)
+        ctx.notice("nobody hears this", always=True)
+        ctx.qr("0x0000000000000000000000000000000000000001")
+        ctx.show({"a": 1})
+        time.sleep(0.25)  # proving an absence: no frame in a few ticks' time
     assert tty.getvalue() == ""
+    assert ctx.prompt_secret("Password") is None and ctx.confirm("Sure?") is None

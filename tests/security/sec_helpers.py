@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import httpx
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
+from helpers import wait_until
 
 from mm_agent.local.config import Config
 from mm_agent.local.state import Home
@@ -39,11 +39,9 @@ def tx_payload(to: str, data: str = "0x", value: int = 0) -> dict[str, Any]:
 def send_unlocked(chain: Any, sender: str, to: str, data: str) -> dict[str, Any]:
     """A setup transaction from one of anvil's unlocked accounts; returns its receipt."""
     tx_hash = chain.rpc("eth_sendTransaction", [{"from": sender, "to": to, "data": data}])
-    deadline = time.monotonic() + 10
     # anvil's automine answers with the hash and mines right after: poll for the receipt.
-    while (receipt := chain.rpc("eth_getTransactionReceipt", [tx_hash])) is None:
-        assert time.monotonic() < deadline, f"setup tx {tx_hash} not mined"
-        time.sleep(0.01)
+    receipt = wait_until(lambda: chain.rpc("eth_getTransactionReceipt", [tx_hash]), timeout=10,
+                         interval=0.01, what=f"setup tx {tx_hash} to be mined")
     assert int(receipt["status"], 16) == 1, f"setup tx {tx_hash} reverted"
     return receipt
 

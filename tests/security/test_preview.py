@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT1, run_mm
+from conftest import ACCOUNT1
+from helpers import run_mm
 from sec_helpers import (
     FRESH,
     MAX_UINT256,

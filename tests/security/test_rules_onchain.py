@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT1, run_mm
+from conftest import ACCOUNT1
+from helpers import run_mm
 from sec_helpers import (
     FRESH,
     FRESH2,

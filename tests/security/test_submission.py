@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import ACCOUNT1, TEST_MNEMONIC, start_anvil
+from helpers import wait_until
 from sec_helpers import FRESH, RpcProxy, calldata, make_wallet, nonce, tx_payload
 
 from mm_agent.evm.fees import BUMP_DENOMINATOR, BUMP_NUMERATOR, bump
@@ -183,10 +183,7 @@ def _start_confirm(sub: Submitter, result: SubmitResult, tx: dict[str, Any], sig
 
 
 def _wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
+    wait_until(cond, timeout=timeout, interval=0.01, what="the submitter's next step")
 
 
 def test_stuck_transaction_is_replaced(paused_chain: RpcClient, signer: Any) -> None:

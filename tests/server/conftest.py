@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import email.policy
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,11 +13,13 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from conftest import free_port
+from helpers import free_port, skip_or_fail, wait_until
 
 from mm_agent.server import admin
 from mm_agent.server.app import ServiceState, create_app
 from mm_agent.server.settings import ServerSettings
+
+from . import pg
 
 
 @dataclass
@@ -58,27 +59,74 @@ def _start(settings: ServerSettings) -> Service:
     thread = threading.Thread(target=server.run, name="mm-test-service", daemon=True)
     thread.start()
     base = f"http://{settings.host}:{settings.port}"
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if not thread.is_alive():
-            raise RuntimeError("the test service failed to start")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.02)
-    else:
+    try:
+        wait_until(lambda: httpx.get(f"{base}/healthz", timeout=1).status_code == 200,
+                   timeout=15, interval=0.02, what="the test service's /healthz",
+                   ignore=(httpx.HTTPError,), alive=thread.is_alive)
+    except BaseException:
         server.should_exit = True
-        raise RuntimeError("the test service did not answer /healthz")
+        raise
     return Service(base_url=base, data_dir=settings.data_dir, settings=settings,
                    state=app.state.mm, app=app, server=server, thread=thread)
 
 
+# --- database backends (pg.py): SQLite always, PostgreSQL for the store-heavy modules --------
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_backend" in metafunc.fixturenames:
+        module = metafunc.module.__name__.rsplit(".", 1)[-1]
+        backends = pg.backends_for(module)
+        if backends != ["sqlite"]:
+            metafunc.parametrize("db_backend", backends, ids=backends)
+
+
 @pytest.fixture
-def service_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def db_backend(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[pg.PgCluster]:
+    """The session's throwaway PostgreSQL (skips the PostgreSQL tests if there is none)."""
+    import os
+
+    if os.environ.get("MM_TEST_DB", "").lower() == "sqlite":
+        pytest.skip("MM_TEST_DB=sqlite")
+    cluster = pg.start_cluster()
+    if isinstance(cluster, str):
+        if os.environ.get("MM_TEST_PG_REQUIRED") == "1":
+            pytest.fail(f"PostgreSQL tests required: {cluster}")
+        skip_or_fail(cluster)  # fails with CI=true, where `make setup` installs PostgreSQL
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def database_urls(db_backend: str, request: pytest.FixtureRequest
+                  ) -> Iterator[Callable[[Path], str | None]]:
+    """data dir → database URL: None on SQLite (the data dir's mm.sqlite); on PostgreSQL a
+    fresh database per data dir (a restart on the same data dir finds its data again)."""
+    if db_backend != "postgres":
+        yield lambda _data_dir: None
+        return
+    cluster: pg.PgCluster = request.getfixturevalue("pg_cluster")
+    made: dict[Path, str] = {}
+
+    def url_for(data_dir: Path) -> str:
+        if data_dir not in made:
+            made[data_dir] = cluster.create_database()
+        return cluster.url(made[data_dir])
+
+    yield url_for
+    for name in made.values():
+        cluster.drop_database(name)
+
+
+@pytest.fixture
+def service_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                    database_urls: Callable[[Path], str | None]
                     ) -> Iterator[Callable[..., Service]]:
-    """Start services with custom settings (``dev``, ``smtp``, lifetimes...)."""
+    """Start services with custom settings (``dev``, ``smtp``, lifetimes...), on the test's
+    database backend (``db_backend``)."""
     monkeypatch.delenv("MM_SERVER_MASTER_KEY", raising=False)
     started: list[Service] = []
 
@@ -86,6 +134,8 @@ def service_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         values: dict[str, Any] = {"data_dir": tmp_path / f"server{len(started)}", "dev": True,
                                   "host": "127.0.0.1", "port": free_port()}
         values.update(overrides)
+        if "database_url" not in values:
+            values["database_url"] = database_urls(Path(values["data_dir"]))
         svc = _start(ServerSettings(**values))
         started.append(svc)
         return svc

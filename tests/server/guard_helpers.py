@@ -4,12 +4,12 @@ service's wallet on anvil for setup (impersonation), encode calls, submit and re
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
+from helpers import wait_until
 
 from .test_jobs import Api
 
@@ -23,10 +23,8 @@ def calldata(signature: str, *values: Any) -> str:
 
 
 def mined(chain: Any, tx_hash: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while (receipt := chain.rpc("eth_getTransactionReceipt", [tx_hash])) is None:
-        assert time.monotonic() < deadline, tx_hash
-        time.sleep(0.01)
+    receipt = wait_until(lambda: chain.rpc("eth_getTransactionReceipt", [tx_hash]), timeout=10,
+                         interval=0.01, what=f"tx {tx_hash} to be mined")
     assert int(receipt["status"], 16) == 1, receipt
     return dict(receipt)
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pyotp
 import pytest
-from conftest import free_port, run_mm
+from helpers import free_port, mm_exe, run_mm, wait_http_ok
 from sqlalchemy import select
 
 from mm_agent.errors import InvalidEmail
@@ -104,24 +103,13 @@ def test_create_login_defaults_to_mm_home_server(mm_home: Home) -> None:
 def test_server_start_runs_until_interrupted(tmp_path: Path, mm_home: Home) -> None:
     port = free_port()
     data_dir = tmp_path / "srv"
-    exe = Path(os.environ.get("VIRTUAL_ENV", ".venv")) / "bin" / "mm"
-    if not exe.exists():
-        exe = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "mm"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MM_SMTP_",
                                                                   "MM_SERVER_MASTER"))}
-    proc = subprocess.Popen([str(exe), "server", "start", "--port", str(port), "--data-dir",
+    proc = subprocess.Popen([mm_exe(), "server", "start", "--port", str(port), "--data-dir",
                              str(data_dir), "--dev", "--json"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert proc.poll() is None, proc.communicate()
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, "service did not start"
-                time.sleep(0.1)
+        r = wait_http_ok(f"http://127.0.0.1:{port}/healthz", timeout=20, proc=proc)
         assert r.json()["data"]["status"] == "ok"
         r = httpx.post(f"http://127.0.0.1:{port}/v1/auth/device", json={"method": "browser"})
         assert r.json()["data"]["verificationUrl"].startswith(f"http://127.0.0.1:{port}/login/")

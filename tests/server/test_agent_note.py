@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import httpx
-from conftest import free_port
+from helpers import free_port
 from sqlalchemy import update
 
 from mm_agent.security.agent_note import AGENT_NOTE_LABEL, MAX_AGENT_NOTE, sanitize_agent_note

@@ -4,9 +4,9 @@ self-transfer with the same nonce; a finished request cannot be cancelled."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from helpers import wait_until
 from sqlalchemy import select
 
 from mm_agent.server.db.store import approvals
@@ -15,14 +15,12 @@ from .test_jobs import BOB, Api, funded  # noqa: F401  (fixture)
 
 
 def _wait_status(api: Api, polling_id: str, wanted: str, timeout: float = 20) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
+    def reached() -> dict[str, Any] | None:
         status, out = api.call("GET", f"/v1/requests/{polling_id}")
         assert status == 200, out
-        if out["data"]["status"] == wanted:
-            return dict(out["data"])
-        assert time.monotonic() < deadline, out
-        time.sleep(0.05)
+        return dict(out["data"]) if out["data"]["status"] == wanted else None
+
+    return wait_until(reached, timeout=timeout, what=f"request {polling_id} to be {wanted}")
 
 
 def test_cancel_awaiting_mfa_closes_the_approval(service: Any,

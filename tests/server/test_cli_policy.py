@@ -46,7 +46,7 @@ def test_trading_mode_guard_to_beast_waits_for_approval(service: Any, guard_wall
 
     # --wait blocks until the human approves (the approval's effect, applied by the service).
     def approve_later() -> None:
-        time.sleep(1.0)
+        time.sleep(1.0)  # the behaviour under test: approval arrives while --wait blocks
         for job in service.state.jobs.list(service.state.jobs._load(pending["pollingId"])[0]
                                            .account_id):
             if job["status"] == "AWAITING_MFA":

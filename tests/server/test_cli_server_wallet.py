@@ -15,7 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ACCOUNT1, Anvil, free_port, run_mm
+from conftest import ACCOUNT1, Anvil
+from helpers import free_port, run_mm, wait_until
 from mm_agent.cli.app import run_argv
 
 from mm_agent.local.session import SessionStore
@@ -177,13 +178,10 @@ def test_login_browser_no_wait_then_resume(service: Any, cli_home: Home, capsys:
 def test_login_browser_waits_for_the_person(service: Any, cli_home: Home,
                                             capsys: Capsys) -> None:
     def person() -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            session = SessionStore(cli_home).load()
-            if session and session.pending_device:
-                _finish_browser_login(service, session.pending_device["verificationUrl"])
-                return
-            time.sleep(0.1)
+        session = wait_until(
+            lambda: (s := SessionStore(cli_home).load()) and s.pending_device and s,
+            timeout=20, interval=0.1, what="the CLI's pending device login")
+        _finish_browser_login(service, session.pending_device["verificationUrl"])
 
     helper = threading.Thread(target=person)
     helper.start()

@@ -8,6 +8,7 @@ replayed without it) and a scan proving no token reached a cassette.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -33,13 +34,19 @@ from mm_agent.local.session import Session, SessionStore
 from mm_agent.local.state import Home
 from mm_agent.operations.context import Context
 from mm_agent.operations.registry import get
+from mm_agent.wallets.remote.async_wallet import AsyncRemoteWallet
 from mm_agent.wallets.remote.client import RemoteClient, approval_notice
-from mm_agent.wallets.remote.wallet import AsyncRemoteWallet, RemoteWallet
+from mm_agent.wallets.remote.wallet import RemoteWallet
 
 from .test_jobs import approve_mode_changes
 
 EMAIL = "agent@example.com"
 CASSETTES = Path(__file__).parent / "cassettes"
+# Recording is an explicit opt-in: MM_RECORD_CASSETTES=<dir outside the repo> records fresh
+# cassettes from the real service into <dir>; copy them into tests/server/cassettes/ by hand
+# after reading them. A normal run only replays (record mode "none") and never writes here.
+RECORD_ENV = "MM_RECORD_CASSETTES"
+REPO = Path(__file__).resolve().parents[2]
 _TOKEN_RE = re.compile(r"mm[ard]_[A-Za-z0-9_\-]+")
 
 
@@ -233,7 +240,7 @@ def test_tokens_of_one_service_are_not_sent_to_another(service: Any, signed_in: 
 
 def test_service_down_is_network_unreachable(mm_home: Home,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from conftest import free_port
+    from helpers import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("MM_SERVICE_URL", url)
@@ -409,7 +416,7 @@ def test_job_timeout_carries_the_request_and_the_job_goes_on(
     text = approval_notice(notices[0])
     assert "email" in text and "http" not in text and "t=" not in text
     # The job goes on: still waiting for the human, not failed.
-    time.sleep(1)
+    time.sleep(1)  # proving an absence: the job is not failed a moment after the timeout
     assert w.requests.get(request["pollingId"]).status == "AWAITING_MFA"
 
 
@@ -471,9 +478,9 @@ def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
-def _vcr() -> vcr.VCR:
+def _vcr(library: Path) -> vcr.VCR:
     return vcr.VCR(
-        cassette_library_dir=str(CASSETTES),
+        cassette_library_dir=str(library),
         filter_headers=["authorization", "idempotency-key"],
         before_record_request=_scrub_request,
         before_record_response=_scrub_response,
@@ -490,14 +497,14 @@ def _replay_home(home: Home, base_url: str) -> None:
                                     email=EMAIL, channel="email"))
 
 
-def _exchanges(home: Home, expire: Any) -> dict[str, Any]:
-    """The client calls recorded into (or replayed from) the cassettes."""
+def _exchanges(home: Home, expire: Any, library: Path, record: bool) -> dict[str, Any]:
+    """The client calls recorded into (``record``) or replayed from the cassettes."""
     out: dict[str, Any] = {}
-    with _vcr().use_cassette("auth_status.yaml", **_mode("auth_status.yaml")), \
-            RemoteClient(home) as client:
+    cassettes = _vcr(library)
+    mode = {"record_mode": "all" if record else "none"}
+    with cassettes.use_cassette("auth_status.yaml", **mode), RemoteClient(home) as client:
         out["status"] = client.auth_status()
-    with _vcr().use_cassette("wallets.yaml", **_mode("wallets.yaml")), \
-            RemoteClient(home) as client:
+    with cassettes.use_cassette("wallets.yaml", **mode), RemoteClient(home) as client:
         out["created"] = client.create_wallet("vcr", "guard")
         out["wallets"] = client.list_wallets()
         out["wallet"] = client.get_wallet(out["created"]["address"])
@@ -505,14 +512,26 @@ def _exchanges(home: Home, expire: Any) -> dict[str, Any]:
             client.get_request("f" * 32)
         out["missing"] = err.value.code
     expire()
-    with _vcr().use_cassette("refresh.yaml", **_mode("refresh.yaml")), \
-            RemoteClient(home) as client:
+    with cassettes.use_cassette("refresh.yaml", **mode), RemoteClient(home) as client:
         out["after_refresh"] = client.auth_status()
     return out
 
 
-def _mode(name: str) -> dict[str, Any]:
-    return {"record_mode": "none" if (CASSETTES / name).exists() else "once"}
+def _record_dir() -> Path | None:
+    """Where to record (the opt-in), refused inside the source tree."""
+    value = os.environ.get(RECORD_ENV, "").strip()
+    if not value:
+        return None
+    target = Path(value).expanduser().resolve()
+    if target == REPO or REPO in target.parents:
+        pytest.fail(f"{RECORD_ENV}={value} is inside the source tree: record into a temporary "
+                    "directory and copy the cassettes into tests/server/cassettes/ by hand.",
+                    pytrace=False)
+    return target
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
 
 
 _NAMES = ("auth_status.yaml", "wallets.yaml", "refresh.yaml")
@@ -520,9 +539,15 @@ _NAMES = ("auth_status.yaml", "wallets.yaml", "refresh.yaml")
 
 def test_cassettes_replay(request: pytest.FixtureRequest, mm_home: Home,
                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """Recorded from the real service when a cassette is missing; replayed (no service, no
-    network) when present: the client's parsing and refresh logic on real wire data."""
-    if all((CASSETTES / n).exists() for n in _NAMES):
+    """Replayed (no service, no network, record mode "none") from the committed cassettes:
+    the client's parsing and refresh logic on real wire data. With MM_RECORD_CASSETTES set,
+    recorded from the real service into that directory instead (never into the repo)."""
+    record_dir = _record_dir()
+    if record_dir is None:
+        missing = [n for n in _NAMES if not (CASSETTES / n).exists()]
+        assert not missing, (f"cassettes missing: {missing}. Record them with "
+                             f"{RECORD_ENV}=$(mktemp -d) and copy them in by hand.")
+        library, before = CASSETTES, _snapshot(CASSETTES)
         base = "http://127.0.0.1:1"
         monkeypatch.setenv("MM_SERVICE_URL", base)
         _replay_home(mm_home, base)
@@ -530,15 +555,19 @@ def test_cassettes_replay(request: pytest.FixtureRequest, mm_home: Home,
         def expire() -> None:
             return None
     else:
+        library, before = record_dir, None
+        library.mkdir(parents=True, exist_ok=True)
         for name in _NAMES:
-            (CASSETTES / name).unlink(missing_ok=True)  # record a consistent set
+            (library / name).unlink(missing_ok=True)  # record a consistent set
         svc = request.getfixturevalue("service")
         sign_in(svc, mm_home, monkeypatch)
 
         def expire() -> None:
             expire_access_tokens(svc)
     t0 = time.monotonic()
-    out = _exchanges(mm_home, expire)
+    out = _exchanges(mm_home, expire, library, record=record_dir is not None)
+    if before is not None:
+        assert _snapshot(CASSETTES) == before, "a test run wrote into tests/server/cassettes/"
     assert out["status"]["email"] == EMAIL and out["status"]["scope"] == "agent"
     assert out["created"]["name"] == "vcr" and out["created"]["tradingMode"] == "guard"
     assert [w["address"] for w in out["wallets"]] == [out["created"]["address"]]
@@ -548,12 +577,15 @@ def test_cassettes_replay(request: pytest.FixtureRequest, mm_home: Home,
     # The 401 → refresh → retry sequence was on the wire, and the rotated pair was stored.
     session = SessionStore(mm_home).require()
     assert session.access_token not in ("replay-access",)
-    if all((CASSETTES / n).exists() for n in _NAMES):
+    if record_dir is None:
         assert time.monotonic() - t0 < 5
 
 
 def test_cassettes_hold_no_secrets() -> None:
     files = sorted(CASSETTES.glob("*.yaml"))
+    record_dir = _record_dir()  # freshly recorded ones are checked before anyone copies them
+    if record_dir is not None:
+        files += sorted(record_dir.glob("*.yaml"))
     assert files, "no cassettes recorded yet"
     for path in files:
         text = path.read_text()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port, run_mm
+from helpers import free_port, run_mm
 
 from mm_agent.errors import DatabaseCorrupt, DataDirLocked, InvalidConfigValue
 from mm_agent.local.state import Home

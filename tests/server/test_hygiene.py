@@ -7,7 +7,8 @@ import logging
 from typing import Any
 
 import pytest
-from conftest import Anvil, free_port
+from conftest import Anvil
+from helpers import free_port
 from mm_agent.cli.app import run_argv
 
 from mm_agent.errors import NetworkUnreachable

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import concurrent.futures
-import time
 from typing import Any
 
 import pytest
+from helpers import wait_until
 
 from .test_jobs import BOB, Api, prepare_service
 
@@ -40,8 +40,8 @@ def guard(service: Any, chain: Any) -> tuple[Api, str, Any, Any]:
     data = "0xa9059cbb" + address[2:].lower().rjust(64, "0") + amount
     tx = chain.rpc("eth_sendTransaction", [{"from": chain.deployed["deployer"], "to": musd,
                                             "data": data}])
-    while chain.rpc("eth_getTransactionReceipt", [tx]) is None:
-        time.sleep(0.01)
+    wait_until(lambda: chain.rpc("eth_getTransactionReceipt", [tx]), timeout=10, interval=0.01,
+               what=f"setup tx {tx} to be mined")
     return api, address, chain, service
 
 

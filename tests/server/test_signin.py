@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pyotp
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import inspect, select, text, update
 
 from mm_agent.server.db.store import accounts, device_logins
 from mm_agent.server.services import signin
@@ -388,8 +388,7 @@ def test_no_secrets_in_logs_or_database(service: Service,
         assert secret not in logs  # ... never a secret
     # Nothing in any column of any table, nor anywhere in the database files.
     with service.state.store.read() as conn:
-        names = [r[0] for r in conn.execute(text(
-            "SELECT name FROM sqlite_master WHERE type='table'"))]
+        names = inspect(conn).get_table_names()  # SQLite or PostgreSQL
         dump = "".join(repr(tuple(row)) for name in names
                        for row in conn.execute(text(f'SELECT * FROM "{name}"')))
     raw = b"".join(p.read_bytes() for p in service.data_dir.glob("mm.sqlite*"))

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from conftest import ACCOUNT1, Anvil
+from helpers import wait_until
 from langchain.agents import create_agent
 from langchain.agents.middleware import HumanInTheLoopMiddleware
 from langchain_core.messages import HumanMessage, ToolMessage
@@ -97,14 +97,10 @@ def approval_links(svc: Any) -> dict[str, tuple[str, str]]:
 
 
 def new_link(svc: Any, before: dict[str, Any], timeout: float = 15) -> tuple[str, str, str]:
-    deadline = time.monotonic() + timeout
-    while True:
-        fresh = {k: v for k, v in approval_links(svc).items() if k not in before}
-        if fresh:
-            ((approval_id, (link, secret)),) = fresh.items()
-            return link, approval_id, secret
-        assert time.monotonic() < deadline, "no approval mail"
-        time.sleep(0.05)
+    fresh = wait_until(lambda: {k: v for k, v in approval_links(svc).items() if k not in before},
+                       timeout=timeout, what="a new approval mail")
+    ((approval_id, (link, secret)),) = fresh.items()
+    return link, approval_id, secret
 
 
 # --- the toolkit ------------------------------------------------------------------------------
@@ -209,7 +205,10 @@ def test_byok_risk_interrupts_and_only_the_previewed_digest_signs(wallet: Wallet
     # 1. Interrupted: the payload says what and why; nothing signed.
     graph, config, payload = start("risk-reject")
     assert payload["type"] == APPROVAL_REQUIRED and payload["wallet"] == "byok"
-    assert payload["intent"] == "let 0x7099 spend mUSD" and payload["reason"]
+    # The headline is the engine's decoding; the agent's words come labelled as its note.
+    assert payload["intent"].startswith(f"Approve {ACCOUNT1} to spend unlimited")
+    assert payload["agentNote"] == "let 0x7099 spend mUSD" and payload["agentNoteLabel"]
+    assert payload["reason"]
     assert payload["preview"]["scan"]["resultType"] in ("Warning", "Malicious")
     assert len(payload["digest"]) == 64 and payload["tool"] == "wallet_send_transaction"
     json.dumps(payload)  # JSON, as checkpointers and UIs need
@@ -248,7 +247,7 @@ def test_byok_risk_interrupts_and_only_the_previewed_digest_signs(wallet: Wallet
 
 async def test_async_agent_and_tool_node_graph(wallet: Wallet, chain: Anvil) -> None:
     """A hand-built StateGraph with a ToolNode, run with ``ainvoke`` on an AsyncWallet."""
-    tools = list(tools_of(AsyncWallet(wallet)).values())
+    tools = list(tools_of(AsyncWallet.of(wallet)).values())
     model = ScriptedChatModel(turns=[tool_turn(
         call("wallet_balance", {"chain_ids": [31337]}, "a1"),
         call("transfer", {"to": ACCOUNT2, "amount": "0.01", "chain_id": 31337,

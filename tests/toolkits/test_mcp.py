@@ -5,13 +5,10 @@ link)."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,11 +18,11 @@ import anyio
 import httpx
 import mcp_types as types
 import pytest
-from conftest import ACCOUNT1, Anvil, free_port
+from conftest import ACCOUNT1, Anvil
+from helpers import approve_by_mail, free_port, outbox_links, wait_until
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from server.conftest import service, service_factory  # noqa: F401  (fixtures)
-from server.test_approvals import LINK_RE
 from server.test_client import attach_chain, fund, init_server_wallet, sign_in
 
 from mm_agent import Wallet
@@ -81,26 +78,9 @@ async def failed(session: ClientSession, name: str, args: dict[str, Any] | None 
     return env
 
 
-def approve_by_mail(data_dir: Path, base_url: str, seen: int) -> None:
-    """The human: open the newest approval mail (beyond the first ``seen``) and approve."""
-    deadline = time.monotonic() + 15
-    while True:
-        mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-                 for p in sorted((data_dir / "outbox").glob("*.eml"))]
-        links = [m for msg in mails[seen:] if (m := LINK_RE.search(
-            msg.get_body(preferencelist=("plain",)).get_content()))]
-        if links:
-            break
-        assert time.monotonic() < deadline, "no approval mail"
-        time.sleep(0.05)
-    _link, approval_id, secret = links[-1].groups()
-    resp = httpx.post(f"{base_url}/approvals/{approval_id}",
-                      data={"t": secret, "decision": "approve"}, timeout=30)
-    assert resp.status_code == 200, resp.text
-
-
 def outbox_count(data_dir: Path) -> int:
-    return len(list((data_dir / "outbox").glob("*.eml")))
+    """Approval mails so far (``approve_by_mail``'s ``seen``)."""
+    return len(outbox_links(data_dir))
 
 
 # --- tool declarations (no server process) ------------------------------------------------
@@ -282,13 +262,9 @@ def http_server(guarded: Home) -> Any:
         assert "Authorization: Bearer " in line, line
         token = line.rsplit("Bearer ", 1)[1].strip()
         url = f"http://127.0.0.1:{port}/mcp"
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(url, timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
+        wait_until(lambda: httpx.get(url, timeout=1) is not None, timeout=15,
+                   what="`mm mcp --http` to answer", ignore=(httpx.HTTPError,),
+                   alive=lambda: proc.poll() is None)
         yield url, token
     finally:
         proc.terminate()

@@ -1,1 +1,1 @@
-"""Operation handlers and their args models, grouped by concern. Declared in ``operations.py``."""
+"""Operation handlers and their args models, grouped by concern. Declared in ``registry.py``."""

@@ -12,7 +12,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mm_agent.errors import ApprovalClosed, TxCancelled
 from mm_agent.local.request_log import WalletRequest
 
 from ..context import Context
@@ -28,53 +27,12 @@ class RequestsCancelArgs(BaseModel):
 
 
 def requests_cancel(ctx: Context, args: RequestsCancelArgs) -> dict[str, Any]:
-    wallet = ctx.wallet
-    if wallet.mode == "byok":
-        return cancel_byok(wallet, args.polling_id).to_dict()
-    return wallet.requests.cancel(args.polling_id).to_dict()  # type: ignore[attr-defined]
+    # Both modes: ``wallet.requests.cancel`` (BYOK: ``mm_agent.wallets.byok.cancel``).
+    return ctx.wallet.requests.cancel(args.polling_id).to_dict()
 
 
 def cancel_byok(wallet: Any, polling_id: str) -> WalletRequest:
-    from mm_agent.evm.fees import bump, estimate_fees
-    from mm_agent.evm.rpc import hex_to_int
-    from mm_agent.security.pipeline import gate
+    """Kept for callers of the earlier name: ``wallet.requests.cancel`` on a BYOK wallet."""
+    from mm_agent.wallets.byok.cancel import cancel_request
 
-    log = wallet._log
-    req: WalletRequest = log.get(polling_id)
-    if req.status in ("PENDING", "AWAITING_MFA"):
-        # Left by a process that died before it signed: nothing is out, just close it.
-        req.fail("DENIED", TxCancelled("Cancelled by its submitter before signing."))
-        log.save(req)
-        return req
-    if req.status != "SUBMITTED" or not req.tx_hash or req.nonce is None:
-        raise ApprovalClosed(f"Request {polling_id} is {req.status}: there is nothing to cancel.",
-                             hint="Only PENDING, AWAITING_MFA and SUBMITTED requests can be "
-                                  "cancelled.")
-    chain_id, sender = int(req.chain_id or 0), str(req.address or wallet.address)
-    engine = wallet.engine
-    rpc = engine.rpc(chain_id)
-    if rpc.call("eth_getTransactionReceipt", [req.tx_hash]):
-        raise ApprovalClosed(f"Request {polling_id}'s transaction is already mined: too late "
-                             "to cancel.", hint="`mm wallet requests watch` shows its outcome.")
-    sent = rpc.call("eth_getTransactionByHash", [req.tx_hash]) or {}
-    max_fee = hex_to_int(sent.get("maxFeePerGas") or sent.get("gasPrice") or 0)
-    tip = hex_to_int(sent.get("maxPriorityFeePerGas") or 0)
-    for _ in range(4):  # above the original and any automatic replacement of it
-        max_fee, tip = bump(max_fee), bump(tip)
-    current = estimate_fees(rpc)
-    max_fee = max(max_fee, current.max_fee_per_gas)
-    tip = max(tip, min(current.max_priority_fee_per_gas, max_fee))
-    tx = {"to": sender, "value": 0, "data": "0x"}
-    preview = engine.preview_transaction(
-        chain_id, sender, tx, intent=f"Cancel request {polling_id} (replace nonce {req.nonce})")
-    gate(preview, wallet.approval_hook)
-    prepared = {"type": 2, "chainId": chain_id, **tx, "gas": 21_000, "maxFeePerGas": max_fee,
-                "maxPriorityFeePerGas": tip}
-    result = engine.submit(chain_id, sender, prepared,
-                           lambda t: wallet.keyring.sign_transaction(sender, t),
-                           nonce=int(req.nonce), timeout=float(wallet.config.wallet_timeout))
-    req.result = {**(req.result or {}), "cancelTxHash": result.tx_hash}
-    if result.mined:
-        req.fail("DENIED", TxCancelled(f"Cancelled: replaced by {result.tx_hash}."))
-    log.save(req)
-    return req
+    return cancel_request(wallet, polling_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mm_agent.evm.chains import CHAINS, DEVNET_CHAIN_ID
+from mm_agent.evm.chains import CHAINS, DEFAULT_CHAIN_IDS, DEVNET_CHAIN_ID
 
 if TYPE_CHECKING:
     from ..context import Context
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 def chains_list(ctx: Context, _args: None) -> dict[str, Any]:
     devnet = ctx.home.read_json("devnet.json")
-    selected = {1, 8453, 59144} | ({DEVNET_CHAIN_ID} if devnet else set())
+    selected = set(DEFAULT_CHAIN_IDS) | ({DEVNET_CHAIN_ID} if devnet else set())
     return {
         "chains": [
             {

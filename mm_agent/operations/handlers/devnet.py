@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from mm_agent import devnet
+from mm_agent.errors import DevnetError
 
 from ..context import Context
 
@@ -20,21 +19,21 @@ class DevnetStartArgs(BaseModel):
 
 
 def devnet_start(ctx: Context, args: DevnetStartArgs) -> dict[str, Any]:
+    """Detached: start and return the status. Foreground: show the status at once (the edge
+    prints it in its format and then nothing more), wait until Ctrl-C, return the stop."""
     if args.detach:
         return devnet.start(args.port, detach=True, home=ctx.home)
 
     def ready(status: dict[str, Any]) -> None:
-        # Foreground: show the status now, then block until Ctrl-C.
-        if ctx.text_mode:
-            from mm_agent.cli.output import render_text
-
-            print(render_text(status), flush=True)
-            print("Devnet running; press Ctrl-C to stop.", file=sys.stderr, flush=True)
-        else:
-            print(json.dumps({"ok": True, "data": status}), flush=True)
+        ctx.show(status)
+        ctx.notice("Devnet running; press Ctrl-C to stop.")
 
     code = devnet.run_foreground(args.port, home=ctx.home, on_ready=ready)
-    raise SystemExit(code if code and code > 0 else 0)
+    if code and code > 0:
+        raise DevnetError(f"anvil exited with code {code}.",
+                          hint=f"See {ctx.home.path(devnet.LOG_FILE)}.",
+                          details={"exitCode": code})
+    return {"stopped": True, "port": args.port}
 
 
 def devnet_stop(ctx: Context, _args: None) -> dict[str, Any]:

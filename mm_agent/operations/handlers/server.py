@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from mm_agent.local import env as env_vars
 
 from ..context import Context
 
@@ -22,10 +23,15 @@ class ServerStartArgs(BaseModel):
         None, description="Service data directory (database, master key, outbox); "
                           "default MM_HOME/server.")
     dev: bool = Field(False, description="Development mode: mail goes to <data-dir>/outbox.")
-    rpc: str | None = Field(
-        None, description="Operator RPCs, CHAIN_ID=URL[,CHAIN_ID=URL…] (also "
-                          "MM_SERVER_RPC_<chainId>); the devnet of this MM_HOME is served "
-                          "automatically.", json_schema_extra={"cli_metavar": "ID=URL"})
+    rpc: list[str] | None = Field(
+        None, description="Operator RPC, CHAIN_ID=URL; repeat the flag for more chains, or "
+                          "give CHAIN_ID=URL[,CHAIN_ID=URL…] (also MM_SERVER_RPC_<chainId>); the "
+                          "devnet of this MM_HOME is served automatically.",
+        json_schema_extra={"cli_metavar": "ID=URL"})
+    database_url: str | None = Field(
+        None, description="Database URL, e.g. postgresql+psycopg://user:pass@host/db (also "
+                          "MM_DATABASE_URL); default SQLite in the data dir.",
+        json_schema_extra={"cli_metavar": "URL"})
 
 
 class CreateLoginArgs(BaseModel):
@@ -39,38 +45,68 @@ class CreateLoginArgs(BaseModel):
         None, description="URL that receives a JSON notice for every approval request.")
     create: bool = Field(
         False, description="Create --data-dir if it is not yet a service data dir.")
+    database_url: str | None = Field(
+        None, description="Database URL, e.g. postgresql+psycopg://user:pass@host/db (also "
+                          "MM_DATABASE_URL); default SQLite in the data dir.",
+        json_schema_extra={"cli_metavar": "URL"})
+
+
+class MigrateArgs(BaseModel):
+    model_config = _STRICT
+    data_dir: str | None = Field(
+        None, description="The service's data directory (its SQLite database); default "
+                          "MM_HOME/server.")
+    database_url: str | None = Field(
+        None, description="Database URL, e.g. postgresql+psycopg://user:pass@host/db (also "
+                          "MM_DATABASE_URL); default SQLite in the data dir.",
+        json_schema_extra={"cli_metavar": "URL"})
 
 
 def _data_dir(ctx: Context, given: str | None) -> Path:
     return Path(given).expanduser() if given else ctx.home.root / "server"
 
 
-def server_start(ctx: Context, args: ServerStartArgs) -> dict[str, Any]:
+def _database_url(given: str | None) -> str | None:
+    """--database-url, else MM_DATABASE_URL, else None (SQLite in the data dir)."""
+    from mm_agent.server.db.urls import normalize_url
+
+    url = given or env_vars.get(env_vars.DATABASE_URL)
+    return normalize_url(url) if url else None
+
+
+def rpc_items_of(given: list[str] | None) -> list[str]:
+    """``--rpc 8453=… --rpc 10=…`` and ``--rpc 8453=…,10=…`` alike → ``["8453=…", "10=…"]``
+    (a comma inside a URL stays: only ``,<digits>=`` starts the next item)."""
     import re
 
+    return [i.strip() for value in given or () for i in re.split(r",(?=\s*\d+\s*=)", value)
+            if i.strip()]
+
+
+def server_start(ctx: Context, args: ServerStartArgs) -> dict[str, Any]:
     from mm_agent.server.app import run
     from mm_agent.server.datadir import check_port, lock_data_dir
     from mm_agent.server.services.chains_served import parse_rpc_flags
     from mm_agent.server.settings import ServerSettings, SmtpSettings
 
-    rpc_items = [i.strip() for i in re.split(r",(?=\s*\d+\s*=)", args.rpc or "") if i.strip()]
+    rpc_items = rpc_items_of(args.rpc)
     settings = ServerSettings(
         data_dir=_data_dir(ctx, args.data_dir), host=args.host, port=args.port, dev=args.dev,
         smtp=SmtpSettings.from_env(),
         # Where people reach the pages when it is not host:port (a proxy, a public name).
-        public_url=os.environ.get("MM_SERVER_PUBLIC_URL") or None,
+        public_url=env_vars.get(env_vars.SERVER_PUBLIC_URL),
         rpc=parse_rpc_flags(rpc_items),
         # Serve the devnet `mm devnet start` runs under this MM_HOME (re-read on every use).
         devnet_file=ctx.home.path("devnet.json"),
+        database_url=_database_url(args.database_url),
     )
     # Refuse clearly, before uvicorn: a second service on one SQLite data dir, a busy port.
     lock_fd = None if settings.database_url else lock_data_dir(settings.data_dir)
     try:
         check_port(settings.host, settings.port)
-        if ctx.text_mode:
-            mail = "outbox" if settings.use_outbox else "SMTP"
-            print(f"mm-agent wallet service on {settings.base_url} (data: {settings.data_dir}, "
-                  f"mail: {mail}); Ctrl-C stops it.", file=sys.stderr, flush=True)
+        mail = "outbox" if settings.use_outbox else "SMTP"
+        ctx.notice(f"mm-agent wallet service on {settings.base_url} (data: "
+                   f"{settings.data_dir}, mail: {mail}); Ctrl-C stops it.")
         run(settings)  # blocks until interrupted
     finally:
         if lock_fd is not None:
@@ -85,7 +121,8 @@ def create_login(ctx: Context, args: CreateLoginArgs) -> dict[str, Any]:
 
     data_dir = _data_dir(ctx, args.data_dir)
     normalize_email(args.email)  # INVALID_EMAIL first: it is the likelier mistake
-    if args.data_dir and not args.create and not is_initialised(data_dir):
+    database_url = _database_url(args.database_url)
+    if args.data_dir and not args.create and not is_initialised(data_dir, database_url):
         # A typo here would create a second master key and a login no service knows.
         from mm_agent.errors import NotInitialized
 
@@ -93,15 +130,43 @@ def create_login(ctx: Context, args: CreateLoginArgs) -> dict[str, Any]:
             f"{data_dir} is not a wallet-service data dir (no mm.sqlite).",
             hint="Give the --data-dir of `mm server start`, or add --create to set up a new "
                  "one there.")
-    out = create(data_dir, args.email, args.channel)
+    from mm_agent.server.settings import ServerSettings
+
+    settings = ServerSettings(data_dir=data_dir, database_url=database_url)
+    out = create(data_dir, args.email, args.channel, settings=settings)
     if args.webhook:
         from mm_agent.server.db.store import Store
         from mm_agent.server.services.approvals import set_webhook
 
-        store = Store.for_data_dir(data_dir)
+        store = Store.open(data_dir, database_url)
         try:
             set_webhook(store, args.email, args.webhook)
         finally:
             store.dispose()
         out["webhook"] = args.webhook
     return out
+
+
+def migrate(ctx: Context, args: MigrateArgs) -> dict[str, Any]:
+    """Apply pending schema migrations (what `mm server start` does first), e.g. once before
+    rolling out replicas. Adopts a database made before Alembic."""
+    from mm_agent.server.datadir import is_initialised
+    from mm_agent.server.db.migrate import upgrade
+    from mm_agent.server.db.store import Store
+    from mm_agent.server.db.urls import redact_url
+
+    data_dir = _data_dir(ctx, args.data_dir)
+    database_url = _database_url(args.database_url)
+    if database_url is None and not is_initialised(data_dir):
+        from mm_agent.errors import NotInitialized
+
+        raise NotInitialized(f"{data_dir} is not a wallet-service data dir (no mm.sqlite).",
+                             hint="Give the --data-dir of `mm server start`, or "
+                                  "--database-url.")
+    store = Store.open(data_dir, database_url)
+    try:
+        report = upgrade(store)
+    finally:
+        store.dispose()
+    where = redact_url(store.url) if database_url else str(data_dir / "mm.sqlite")
+    return {"database": where, **report.to_dict()}

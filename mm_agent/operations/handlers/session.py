@@ -6,8 +6,6 @@ never printed, logged or returned: results carry the email, channel and expiry o
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from typing import Annotated, Any, Literal
 
@@ -23,6 +21,7 @@ from mm_agent.errors import (
     NotAuthenticated,
     ValidationError,
 )
+from mm_agent.local import env as env_vars
 from mm_agent.local.config import parse_timeout
 from mm_agent.local.session import Session, SessionStore, iso_in, parse_time
 
@@ -80,7 +79,7 @@ def _status(session: Session, server: dict[str, Any] | None = None) -> dict[str,
 # --- mm login -------------------------------------------------------------------------------
 def login(ctx: Context, args: LoginArgs) -> dict[str, Any]:
     _refuse_if_signed_in(ctx)
-    token = args.token or os.environ.get("MM_CLI_TOKEN")
+    token = args.token or env_vars.get(env_vars.CLI_TOKEN)
     if args.token:
         # argv is readable by every local user (ps, /proc/<pid>/cmdline) and lands in shell
         # history; the environment variable is not.
@@ -139,22 +138,12 @@ def _login_token(ctx: Context, token: str) -> dict[str, Any]:
 
 
 def _show_page(ctx: Context, method: str, url: str) -> None:
-    # stderr in every format: the person needs the page even when stdout is JSON for a tool.
-    from mm_agent.console import hold_line
-
-    with hold_line():
-        _print_page(method, url)
-
-
-def _print_page(method: str, url: str) -> None:
+    # In every format (``always``): the person needs the page even when stdout is JSON.
     if method == "qr":
-        import segno
-
-        print("Scan this code with your phone to pair an authenticator app:", file=sys.stderr)
-        segno.make(url, error="m").terminal(out=sys.stderr, compact=True)
-        print(f"or open {url}", file=sys.stderr, flush=True)
+        ctx.qr(url, caption="Scan this code with your phone to pair an authenticator app:")
+        ctx.notice(f"or open {url}", always=True)
     else:
-        print(f"Open this page to sign in by email: {url}", file=sys.stderr, flush=True)
+        ctx.notice(f"Open this page to sign in by email: {url}", always=True)
 
 
 def _login_device(ctx: Context, method: str, timeout: int | None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from mm_agent.errors import (
@@ -12,6 +11,7 @@ from mm_agent.errors import (
     UnsupportedInMode,
     WalletExists,
 )
+from mm_agent.local import env as env_vars
 from mm_agent.local.wallets_file import load_wallets, move_aside
 
 from ..context import Context
@@ -125,10 +125,10 @@ def _switch_mode(ctx: Context, existing: dict[str, Any], mode: str) -> dict[str,
 def _init_byok(ctx: Context, force: bool = False) -> dict[str, Any]:
     from mm_agent.wallets.byok.keyring import ByokKeyring
 
-    mnemonic = os.environ.get("MM_MNEMONIC") or ctx.prompt_secret("Mnemonic (hidden)")
+    mnemonic = env_vars.get(env_vars.MNEMONIC) or ctx.prompt_secret("Mnemonic (hidden)")
     if not mnemonic:
         raise MissingFlag("No mnemonic: set MM_MNEMONIC or run `mm init` on a terminal.")
-    password = os.environ.get("MM_PASSWORD")
+    password = env_vars.raw(env_vars.PASSWORD)
     if password is None:
         password = ctx.prompt_secret("Encryption password (empty for none)", confirm=True)
     if password:
@@ -138,6 +138,13 @@ def _init_byok(ctx: Context, force: bool = False) -> dict[str, Any]:
     state = ByokKeyring.initial_state(mnemonic, password or None)
     out: dict[str, Any] = {"walletMode": "byok", "tradingMode": None, "address": state["active"],
                            "encrypted": bool(password), "serviceUrl": None}
+    warnings = ByokKeyring.initial_warnings(password or None)
+    if warnings:
+        # The library never prints: the console shows these (stderr, every format) and the
+        # result carries them.
+        out["warnings"] = warnings
+        for warning in warnings:
+            ctx.notice(warning, always=True)
     with ctx.home.locked():
         _set_aside(ctx, force, out)
         if ctx.home.path("wallets.json").exists():

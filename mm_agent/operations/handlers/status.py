@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from mm_agent import __version__
 from mm_agent.errors import MMError, NotInitialized
+from mm_agent.version import __version__
 
 if TYPE_CHECKING:
     from ..context import Context
@@ -23,10 +22,10 @@ PROBE_TIMEOUT = 3.0  # seconds per check: a doctor that hangs helps nobody
 
 
 def redact_url(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}"
+    # Lazily: mm_agent.evm.rpc loads httpx, which `mm init show` must not pay for.
+    from mm_agent.evm.rpc import redact_url as redact
+
+    return redact(url)
 
 
 def _http_ok(url: str, body: dict[str, Any] | None = None) -> Any:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from mm_agent.errors import MMError
+from mm_agent.local import env as env_vars
 from mm_agent.local.request_log import WalletRequest
 
 from ..context import Context
@@ -201,9 +201,7 @@ def wallet_address(ctx: Context, _args: None) -> dict[str, Any]:
 def wallet_add_fund(ctx: Context, _args: None) -> dict[str, Any]:
     address = wallet_address(ctx, None)["address"]
     if ctx.text_mode and ctx.interactive:
-        import segno
-
-        segno.make(address, error="m").terminal(compact=True)
+        ctx.qr(address)
     return {"address": address}
 
 
@@ -292,7 +290,7 @@ def _password(ctx: Context, action: str) -> dict[str, Any]:
         raise NotEncrypted("The wallet has no password.")
 
     def ask(env: str, label: str) -> str:
-        value = os.environ.get(env)
+        value = env_vars.raw(env)
         if value is None:
             value = ctx.prompt_secret(label)
         if value is None:
@@ -302,10 +300,11 @@ def _password(ctx: Context, action: str) -> dict[str, Any]:
     def ask_new() -> tuple[str, str]:
         from mm_agent.wallets.byok.passwords import check_new_password
 
-        new = check_new_password(ask("MM_NEW_PASSWORD", "New password"))
-        if "MM_NEW_PASSWORD" in os.environ:
-            return new, os.environ.get("MM_NEW_PASSWORD_CONFIRM", new)
-        return new, ask("MM_NEW_PASSWORD", "Repeat new password")
+        new = check_new_password(ask(env_vars.NEW_PASSWORD, "New password"))
+        if env_vars.is_set(env_vars.NEW_PASSWORD):
+            confirm = env_vars.raw(env_vars.NEW_PASSWORD_CONFIRM)
+            return new, new if confirm is None else confirm
+        return new, ask(env_vars.NEW_PASSWORD, "Repeat new password")
 
     if action == "set":
         new, confirm = ask_new()

@@ -8,7 +8,7 @@ which edits need a human.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -285,10 +285,36 @@ def default_policy(wallet_address: str) -> PolicyDocument:
                           DEFAULT_ALLOWED_CHAINS, (), DEFAULT_ROLLING_24H_USD)
 
 
-def template(wallet_address: str | None = None) -> str:
-    """A commented document explaining each field; parses for any wallet (or the one given)."""
+MARKET_SUGGESTION_CHAINS = (137, 31337)
+
+
+def _market_suggestions(devnet: Mapping[str, Any] | None,
+                        chains: Iterable[int]) -> str:
+    """Commented allowlist suggestions: the prediction-market exchanges and routers the scanner
+    knows on ``chains`` (31337: the devnet record's markets deployment, when given)."""
+    from mm_agent.security.scan.known_protocols import market_contracts
+
+    lines = []
+    for chain_id in chains:
+        for address, name in market_contracts(chain_id, devnet if chain_id == 31337 else None):
+            if chain_id == 31337 and devnet is None:
+                continue
+            lines.append(f'  #   - "{to_checksum_address(address)}"  # {name}, chain {chain_id}')
+    if not lines:
+        return ""
+    return ("  # Prediction markets and swaps: in guard mode an order's exchange (and a swap's\n"
+            "  # router) must be allowlisted like any contract. Known ones you may copy in:\n"
+            + "\n".join(lines) + "\n")
+
+
+def template(wallet_address: str | None = None, *, devnet: Mapping[str, Any] | None = None,
+             market_chains: Iterable[int] = MARKET_SUGGESTION_CHAINS) -> str:
+    """A commented document explaining each field; parses for any wallet (or the one given).
+    The allowlist comments offer the known prediction-market exchanges and routers of
+    ``market_chains`` (the devnet's from its record ``devnet``, when given)."""
     wallet_line = (f'wallet_address: "{to_checksum_address(wallet_address)}"'
                    if wallet_address else '# wallet_address: "0x…"  # optional; filled in')
+    suggestions = _market_suggestions(devnet, market_chains)
     return f"""\
 # mm-agent wallet policy (schema 1). Set it with `mm wallet policy set --policy "<yaml>"`.
 # Changes that widen what the agent may do (a new allowlisted address, chain or recipient, a
@@ -298,7 +324,7 @@ schema_version: 1            # required; this release reads 1
 addresses:
   # Guard mode: contracts the wallet may call and addresses it may pay. Anything else asks you.
   # Addresses are 0x + 40 hex characters; quote them.
-  allowlist: []
+{suggestions}  allowlist: []
   # Every mode: never interact with these; such requests are denied outright.
   blocklist: []
 evm:

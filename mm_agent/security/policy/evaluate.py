@@ -23,7 +23,10 @@ recipients) and otherwise breaks ``token_recipient``. A contract call checks ``t
 
 Outflow = what leaves the wallet in the simulation (balanceChanges with a negative delta for
 the sender) plus the worst-case network fee (``preview.fees.worstCaseFeeWei``); approvals and
-permits are exposures, not outflows. An outflow that cannot be priced counts as over the limit.
+permits are exposures, not outflows. A signed prediction-market order counts when signed (a
+BUY's worst-case cost, a SELL's outcome tokens: ``orders.py``); its exchange, the typed data's
+``verifyingContract``, must be in ``addresses.allowlist`` in guard mode like any contract. An
+outflow that cannot be priced counts as over the limit.
 Engine violations carried by the preview (``fee_cap``: agent fees or gas above the configured
 multiple of the estimate) are added in every mode and need approval.
 
@@ -82,8 +85,14 @@ def outflow_assets(preview: Preview, *, tx: dict[str, Any] | None = None
                    ) -> list[tuple[dict[str, Any], int]]:
     """What leaves the wallet per the simulation: ``[(asset, units)]`` for negative deltas of
     ``preview.sender``, plus the worst-case network fee (gas limit x maxFeePerGas, contract
-    §6) in the native asset. Approvals/permits are exposures, not outflows."""
+    §6) in the native asset. Approvals/permits are exposures, not outflows. For typed data:
+    the prediction-market orders it signs (a BUY's worst-case cost, a SELL's outcome tokens;
+    ``policy/orders.py``), counted when signed."""
     sim = preview.simulation
+    if preview.kind == "typed-data":
+        from .orders import order_entries, order_outflow
+
+        return [item for entry in order_entries(preview) for item in order_outflow(entry)]
     if preview.kind != "transaction":
         return []
     fee = _int((getattr(preview, "fees", None) or {}).get("worstCaseFeeWei"))
@@ -117,6 +126,8 @@ def price_outflow(source: PriceSource, preview: Preview) -> Decimal | None:
 
     total = Decimal(0)
     for asset, units in outflow_assets(preview):
+        if asset.get("type") == "unpriced":  # an order without verified collateral
+            return None
         value = usd_value(source, preview.chain_id, asset, units)
         if value is None:
             return None

@@ -24,8 +24,10 @@ in the per-chain known-protocol registry (``mm_agent/security/scan/known_protoco
 V2/V3 routers, SwapRouter02, Universal Router 1.2/2, Permit2, 1inch v5/v6, 0x Exchange Proxy and
 AllowanceHolder, CoW settlement and vault relayer, Seaport 1.5/1.6 and the OpenSea conduit,
 Aave V3 pool, Lido stETH/wstETH, WETH, Balancer V2 vault, on chains 1/10/137/8453/42161;
-Permit2 on every chain; on 31337 the devnet's token contracts, not ``Puller``, the demo's unknown
-dapp), extended by ``security.knownProtocols`` (a JSON file ``{"<chainId>": {"0xaddr": "name"}}``;
+Polymarket's CTF exchanges, Neg Risk adapter and Conditional Tokens on 137/80002; Permit2 on
+every chain; on 31337 the devnet's token contracts and its ``markets`` deployment's contracts,
+not ``Puller``, the demo's unknown dapp), extended by ``security.knownProtocols`` (a JSON
+file ``{"<chainId>": {"0xaddr": "name"}}``;
 a missing or malformed file raises ``STATE_CORRUPT``). The wallet's history ("used before") is a
 separate notion: it never makes a spender trusted. Amounts ≥ 2^96−1 base units (type(uint96).max,
 the smallest "infinite" sentinel tokens use; Permit2's max uint160 is above it) are unlimited;
@@ -120,6 +122,14 @@ or
    - Cannot: without an NFT price oracle, a low but real price paid in full to the signer is not
      recognised as underpriced.
 
+5b. Prediction-market orders (``rules_ctf_orders``; typed data) — Polymarket CTF Exchange V1/V2
+(V3) ``Order`` structs; see that module. ``CTF_ORDER`` · Info (side, price, size, token, max
+cost); ``CTF_ORDER_UNKNOWN_EXCHANGE`` / ``CTF_ORDER_FOREIGN_MAKER`` · Malicious ·
+``transfer_farming``; ``CTF_ORDER_PRICE_OFF_BOOK`` (against ``ScanInput.reference_prices``),
+``CTF_ORDER_FEE_OUT_OF_RANGE`` (V1 ``feeRateBps`` > 1000), ``CTF_ORDER_PRIVATE_TAKER`` (V1
+taker not zero nor an operator) · Warning · ``other``. The scan object then carries ``orders``
+(``rules_ctf_orders.order_entry``) for the policy's outflow.
+
 6. Typed-data shape (``rules_typed``; typed data)
 
    - ``TYPED_DATA_NO_CHAIN_ID`` · Warning · ``other`` / ``missing_chain_id`` — the domain has no
@@ -198,6 +208,7 @@ from __future__ import annotations
 
 from ._base import Feature, ScanInput, Scanner, ScanResult
 from .engine import LOCAL_RULES, aggregate, scan
+from .rules_ctf_orders import reference_prices
 from .rules_denylist import BUILTIN_DENYLIST, load_denylist
 
 __all__ = [
@@ -209,5 +220,6 @@ __all__ = [
     "Scanner",
     "aggregate",
     "load_denylist",
+    "reference_prices",
     "scan",
 ]

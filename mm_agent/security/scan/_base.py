@@ -86,6 +86,16 @@ class ScanInput:
     known_assets: frozenset[str] = frozenset()
     # balance_of(token, holder) -> base units, None when it cannot be read (memoised by scan())
     balance_of: Callable[[str, str], int | None] = _unknown_balance
+    # CTF exchanges beyond the built-in table (known_protocols.CTF_EXCHANGES), e.g. the devnet's:
+    # {lowercase exchange: {"name", "version": "1"|"2"|"3", "collateral": asset dict | None,
+    #  "operators": [address, …]}}
+    ctf_exchanges: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Reference prices of outcome tokens for the CTF order rule, filled by the caller (the
+    # predict commands: the order book), keyed by the token id as a decimal string. A value is a
+    # price in collateral per token (number, Decimal or decimal string: the midpoint), or a
+    # mapping {"bid", "ask", "mid", "source"} (a BUY is compared with the ask, a SELL with the
+    # bid, else the mid). No entry: no price check.
+    reference_prices: Mapping[str, Any] = field(default_factory=dict)
 
     def now_ts(self) -> int:
         return int(self.now if self.now is not None else time.time())
@@ -151,9 +161,12 @@ class ScanResult:
     features: list[Feature] = field(default_factory=list)
     # What the action would let others take (see grants.py): one dict per (spender, asset).
     grants: list[dict[str, Any]] = field(default_factory=list)
+    # Prediction-market orders the typed data signs (rules_ctf_orders.order_entry), for the
+    # policy's outflow.
+    orders: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "resultType": self.result_type,
             "reason": self.reason,
             "classification": self.classification,
@@ -161,6 +174,9 @@ class ScanResult:
             "features": [f.to_dict() for f in self.features],
             "grants": list(self.grants),
         }
+        if self.orders:  # only for typed data that signs a prediction-market order
+            out["orders"] = list(self.orders)
+        return out
 
 
 class Scanner(Protocol):

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from ._base import ZERO, Feature, ScanInput, Scanner, ScanResult
 from .rules_admin import rule_admin_actions
 from .rules_approvals import rule_approvals
+from .rules_ctf_orders import rule_ctf_orders
 from .rules_denylist import rule_denylist
 from .rules_orders import rule_orders
 from .rules_permits import rule_permits
@@ -28,6 +29,7 @@ LOCAL_RULES: tuple[tuple[str, Rule], ...] = (
     ("approvals", rule_approvals),
     ("permits", rule_permits),
     ("orders", rule_orders),
+    ("ctf_orders", rule_ctf_orders),
     ("typed_data", rule_typed_data),
     ("address_poisoning", rule_address_poisoning),
     ("transfers", rule_transfers),
@@ -137,4 +139,14 @@ def scan(inp: ScanInput, *, remote: Sequence[Scanner] = ()) -> ScanResult:
         result.grants = _grants(prepared)
     except Exception as exc:  # the policy must not see "no grants" when they could not be read
         result = aggregate([*features, _error("LOCAL_RULE_ERROR", "Grant extraction", exc)])
+    try:
+        from .rules_ctf_orders import scan_orders
+
+        orders = scan_orders(prepared)
+    except Exception as exc:  # nor "no order" (no outflow) when one could not be read
+        grants = result.grants
+        result = aggregate([*result.features,
+                            _error("LOCAL_RULE_ERROR", "Order extraction", exc)])
+        result.grants, orders = grants, []
+    result.orders = orders
     return result

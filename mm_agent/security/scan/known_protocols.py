@@ -7,11 +7,21 @@ wallet's history (``ScanInput.known_counterparties``): a contract the wallet pai
 before", never "known" — a drainer that got one harmless interaction first must not become
 trusted.
 
-Chain 31337 (the local devnet) lists its demo token contracts (read from ``devnet.json`` by the
-caller), not ``Puller``: that contract takes whatever it is approved for and is the demo's
-stand-in for an unknown dapp. Permit2's address is the same on every chain (deterministic
-deployment), so it is listed for every chain; on a chain where it has no code the spender is an
-account without code and judged as such.
+Chain 31337 (the local devnet) lists its demo token contracts and, when the devnet record has a
+``markets`` deployment (``mm_agent/markets/devnet_deploy.py``), its Conditional Tokens, CTF
+exchange, WETH9 and Uniswap V2 router (:func:`devnet_contracts`), not ``Puller``: that contract
+takes whatever it is approved for and is the demo's stand-in for an unknown dapp.
+
+CTF exchanges (prediction-market order books) are also listed in :data:`CTF_EXCHANGES` with the
+order version their EIP-712 domain carries and their collateral token, which the CTF order rule
+(``rules_ctf_orders``) and the policy's order outflow need. Sources: docs.polymarket.com
+"Contracts" (Polygon: CTF Exchange, Neg Risk CTF Exchange, Neg Risk Adapter, Conditional Tokens,
+USDC.e), the Polymarket/ctf-exchange deployment notes (V1 constructor: USDC.e collateral) and
+``py-clob-client-v2`` 1.2.1 ``config.py`` (V1/V2/V3 exchanges and pUSD for 137 and Amoy 80002).
+
+Permit2's address is the same on every chain (deterministic deployment), so it is listed for
+every chain; on a chain where it has no code the spender is an account without code and judged
+as such.
 
 Only the standard library is imported.
 """
@@ -21,13 +31,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "BUILTIN_KNOWN_PROTOCOLS",
+    "CTF_EXCHANGES",
     "EVERY_CHAIN",
     "PERMIT2",
+    "ctf_exchanges_for",
+    "devnet_contracts",
+    "devnet_ctf_exchanges",
     "known_protocols_for",
     "load_known_protocols",
+    "market_contracts",
 ]
 
 PERMIT2 = "0x000000000022D473030F116dDEE9F6B43aC78BA3"
@@ -55,6 +71,58 @@ _ZEROX_ALLOWANCE_HOLDER = {"0x0000000000001fF3684f28c67538d4D072C22734": "0x All
 _UNI_V3_ROUTER = {"0xE592427A0AEce92De3Edee1F18E0157C05861564": "Uniswap V3 SwapRouter"}
 _UNI_ROUTER02 = {"0x68b3465833fb72A70ecDF485E0e4C7bD8665Fc45": "Uniswap SwapRouter02"}
 _AAVE_V3_L2 = {"0x794a61358D6845594F94dc1DB02A252b5b4814aD": "Aave V3 pool"}
+
+# --- prediction markets (Polymarket) ------------------------------------------------------------
+POLYGON_USDC_E = "0x2791Bca1f2de4661ED88A30C99A7a9449Aa84174"  # V1 collateral (6 decimals)
+POLYMARKET_PUSD = "0xC011a7E12a19f7B1f670d46F03B03f3342E82DFB"  # V2/V3 collateral (6 decimals)
+_USDC_E = {"type": "erc20", "address": POLYGON_USDC_E, "symbol": "USDC.e", "decimals": 6,
+           "tokenId": None}
+_PUSD = {"type": "erc20", "address": POLYMARKET_PUSD, "symbol": "pUSD", "decimals": 6,
+         "tokenId": None}
+_NEG_RISK_ADAPTER = "0xd91E80cF2E7be2e162c6513ceD06f1dD0dA35296"
+_V2_EXCHANGE = "0xE111180000d2663C0091e4f400237545B87B996B"
+_V2_NEG_RISK_EXCHANGE = "0xe2222d279d744050d28e00520010520000310F59"
+_V1_NEG_RISK_EXCHANGE = "0xC5d563A36AE78145C45a50134d48A1215220f80a"
+
+# chain id -> {exchange address: {name, version (the EIP-712 domain version its orders carry),
+# collateral (asset dict, None when not verified), operators (who may be a V1 order's taker)}}.
+# Operators of the real exchanges are not listed (not verified): a V1 order naming any taker
+# there is held for a human.
+CTF_EXCHANGES: dict[int, dict[str, dict[str, Any]]] = {
+    137: {
+        "0x4bFb41d5B3570DeFd03C39a9A4D8dE6Bd8B8982E": {
+            "name": "Polymarket CTF Exchange (V1)", "version": "1", "collateral": _USDC_E},
+        _V1_NEG_RISK_EXCHANGE: {
+            "name": "Polymarket Neg Risk CTF Exchange (V1)", "version": "1",
+            "collateral": _USDC_E},
+        _V2_EXCHANGE: {"name": "Polymarket CTF Exchange V2", "version": "2", "collateral": _PUSD},
+        _V2_NEG_RISK_EXCHANGE: {
+            "name": "Polymarket Neg Risk CTF Exchange V2", "version": "2", "collateral": _PUSD},
+        "0xe3333700cA9d93003F00f0F71f8515005F6c00Aa": {
+            "name": "Polymarket Exchange V3", "version": "3", "collateral": _PUSD},
+    },
+    80002: {
+        "0xdFE02Eb6733538f8Ea35D585af8DE5958AD99E40": {
+            "name": "Polymarket CTF Exchange (V1, Amoy)", "version": "1", "collateral": None},
+        _V1_NEG_RISK_EXCHANGE: {
+            "name": "Polymarket Neg Risk CTF Exchange (V1, Amoy)", "version": "1",
+            "collateral": None},
+        _V2_EXCHANGE: {"name": "Polymarket CTF Exchange V2 (Amoy)", "version": "2",
+                       "collateral": _PUSD},
+        _V2_NEG_RISK_EXCHANGE: {
+            "name": "Polymarket Neg Risk CTF Exchange V2 (Amoy)", "version": "2",
+            "collateral": _PUSD},
+        "0x9fE6e61422AdB6F610d8597F9684b16912D50C3D": {
+            "name": "Polymarket Exchange V3 (Amoy)", "version": "3", "collateral": _PUSD},
+    },
+}
+# Other prediction-market contracts a wallet calls or approves (not order exchanges).
+_MARKET_OTHERS: dict[int, dict[str, str]] = {
+    137: {_NEG_RISK_ADAPTER: "Polymarket Neg Risk Adapter",
+          "0x4D97DCd97eC945f40cF65F87097ACe5EA0476045": "Gnosis Conditional Tokens (Polymarket)"},
+    80002: {_NEG_RISK_ADAPTER: "Polymarket Neg Risk Adapter (Amoy)",
+            "0x69308FB512518e39F9b16112fA8d994F4e2Bf8bB": "Gnosis Conditional Tokens (Amoy)"},
+}
 
 # chain id -> {address: name}. Sources: Uniswap docs + universal-router deploy-addresses/*.json,
 # OpenSea Seaport README, 1inch/CoW/Balancer/0x/Aave/Lido deployment pages.
@@ -109,6 +177,10 @@ BUILTIN_KNOWN_PROTOCOLS: dict[int, dict[str, str]] = {
         "0xDef1C0ded9bec7F1a1670819833240f027b25EfF": "0x Exchange Proxy",
         **_ZEROX_ALLOWANCE_HOLDER, **_SEAPORT, **_AAVE_V3_L2,
         **_BALANCER,
+        **{a: e["name"] for a, e in CTF_EXCHANGES[137].items()}, **_MARKET_OTHERS[137],
+    },
+    80002: {
+        **{a: e["name"] for a, e in CTF_EXCHANGES[80002].items()}, **_MARKET_OTHERS[80002],
     },
 }
 
@@ -165,3 +237,78 @@ def known_protocols_for(chain_id: int, *, extra: Mapping[int, Mapping[str, str]]
     if extra:
         table.update(_lower(extra.get(chain_id, {})))
     return table
+
+
+# --- the devnet's contracts and prediction-market exchanges -------------------------------------
+# Contracts of a devnet ``markets`` deployment that count as verified protocols (the factory is
+# never a spender or a called-for-value contract, so it is left out).
+_DEVNET_MARKET_CONTRACTS = {
+    "ConditionalTokens": "Devnet Conditional Tokens",
+    "CtfExchange": "Devnet CTF Exchange",
+    "WETH9": "Devnet WETH9",
+    "UniswapV2Router02": "Devnet Uniswap V2 Router02",
+}
+
+
+def _markets_record(devnet: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The ``deploy_markets`` record stored under the devnet record's ``markets`` key."""
+    markets = (devnet or {}).get("markets")
+    return markets if isinstance(markets, Mapping) else {}
+
+
+def devnet_contracts(devnet: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """``[(address, name)]`` of a devnet record: its demo tokens and, when ``devnet["markets"]``
+    holds a markets deployment, its Conditional Tokens, CTF exchange, WETH9 and router."""
+    out = [(str(t.get("address")), str(t.get("symbol")))
+           for t in (devnet or {}).get("tokens", []) if isinstance(t, Mapping)]
+    contracts = _markets_record(devnet).get("contracts")
+    if isinstance(contracts, Mapping):
+        out += [(str(contracts[k]), name) for k, name in _DEVNET_MARKET_CONTRACTS.items()
+                if _is_addr(contracts.get(k))]
+    return out
+
+
+def devnet_ctf_exchanges(devnet: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """``{lowercase exchange: entry}`` (like :data:`CTF_EXCHANGES`) of the devnet's markets
+    deployment: DevnetCtfExchange speaks the V2 order, its collateral is the record's
+    ``collateral`` and its ``operator`` may fill orders."""
+    record = _markets_record(devnet)
+    contracts = record.get("contracts")
+    exchange = contracts.get("CtfExchange") if isinstance(contracts, Mapping) else None
+    if not _is_addr(exchange):
+        return {}
+    raw = record.get("collateral")
+    collateral = None
+    if isinstance(raw, Mapping) and _is_addr(raw.get("address")):
+        collateral = {"type": "erc20", "address": str(raw["address"]),
+                      "symbol": raw.get("symbol"), "decimals": raw.get("decimals"),
+                      "tokenId": None}
+    operators = [str(a) for a in (record.get("operator"),) if _is_addr(a)]
+    ctf = contracts.get("ConditionalTokens") if isinstance(contracts, Mapping) else None
+    return {str(exchange).lower(): {
+        "name": _DEVNET_MARKET_CONTRACTS["CtfExchange"], "version": "2",
+        "collateral": collateral, "operators": operators,
+        "conditionalTokens": str(ctf) if _is_addr(ctf) else None,
+    }}
+
+
+def ctf_exchanges_for(chain_id: int, *, extra: Mapping[str, Mapping[str, Any]] | None = None
+                      ) -> dict[str, dict[str, Any]]:
+    """``{lowercase exchange: entry}`` for one chain: the built-in table plus ``extra``."""
+    table = {a.lower(): dict(e) for a, e in CTF_EXCHANGES.get(chain_id, {}).items()}
+    table.update({str(a).lower(): dict(e) for a, e in (extra or {}).items() if _is_addr(a)})
+    return table
+
+
+def market_contracts(chain_id: int, devnet: Mapping[str, Any] | None = None
+                     ) -> list[tuple[str, str]]:
+    """``[(address, name)]`` of the prediction-market exchanges, adapters and swap routers a
+    guard-mode policy may want to allowlist on ``chain_id`` (the policy template offers them)."""
+    out = [(a, str(e["name"])) for a, e in CTF_EXCHANGES.get(chain_id, {}).items()]
+    out += list(_MARKET_OTHERS.get(chain_id, {}).items())
+    if devnet is not None:
+        contracts = _markets_record(devnet).get("contracts")
+        if isinstance(contracts, Mapping):
+            out += [(str(contracts[k]), _DEVNET_MARKET_CONTRACTS[k])
+                    for k in ("CtfExchange", "UniswapV2Router02") if _is_addr(contracts.get(k))]
+    return out

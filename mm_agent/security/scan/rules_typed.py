@@ -17,6 +17,7 @@ from typing import Any
 
 from ._base import ZERO, Feature, ScanInput, as_int, is_addr, low, short
 from .grants import decode_safe_tx, typed_grants
+from .rules_ctf_orders import ctf_order
 
 __all__ = ["AMOUNT_FIELDS", "RECIPIENT_FIELDS", "rule_typed_data"]
 
@@ -138,6 +139,6 @@ def rule_typed_data(inp: ScanInput) -> list[Feature]:
     if primary == "SafeTx":
         return features + _safe_tx(inp, msg, domain)
     blur = primary == "Order" and {"trader", "side", "collection", "price"} <= set(msg)
-    if primary in _OWNED or blur or typed_grants(inp):
+    if primary in _OWNED or blur or ctf_order(td) is not None or typed_grants(inp):
         return features  # judged by the permit/order rules
     return features + _moves_value(inp, primary, msg, domain)

@@ -1,8 +1,21 @@
-"""The wallet service's database: SQLAlchemy 2 Core tables, versioned migrations, connections.
+"""The wallet service's database: SQLAlchemy 2 Core tables, Alembic migrations, connections.
 
-SQLite by default (``<data-dir>/mm.sqlite``, WAL mode); the logic speaks SQLAlchemy Core only,
-so PostgreSQL needs a URL and nothing else. Migrations are an ordered list of functions, each
-applied once inside a transaction and recorded in ``schema_migrations``.
+Two backends, one code path (SQLAlchemy Core only):
+
+- SQLite, the embedded default: ``<data-dir>/mm.sqlite`` (WAL, 0600 files, one service per
+  data dir; see ``datadir.py``).
+- PostgreSQL (``--database-url postgresql+psycopg://…`` / ``MM_DATABASE_URL``, psycopg 3):
+  the scale-out path, several replicas on one database.
+
+Migrations are Alembic revisions in ``migrations/versions`` (``migrate.py`` runs them under a
+lock, and adopts a database made by the old ``schema_migrations`` list).
+
+Concurrency: :meth:`Store.tx` is the single-writer transaction the services were written for
+(``BEGIN IMMEDIATE`` on SQLite, a transaction-scoped advisory lock on PostgreSQL), so a
+read-modify-write (nonce, idempotency key, outflow window) never interleaves on either
+backend. Code whose statements are atomic on their own rows (``INSERT … ON CONFLICT``,
+``SELECT … FOR UPDATE``: :func:`upsert_insert`, :func:`allocate_nonce`) can pass
+``exclusive=False`` and run concurrently on PostgreSQL.
 
 Secrets are never stored in the clear: tokens, approval links and magic links are stored as
 SHA-256 hashes; wallet keys are AES-GCM ciphertexts under a per-wallet data key that is itself
@@ -13,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,15 +48,19 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
-    insert,
+    func,
     select,
 )
 from sqlalchemy.engine import Connection, Engine
+
+from .migrate import MIGRATIONS
+from .urls import is_sqlite_url, normalize_url
 
 __all__ = [
     "MIGRATIONS",
     "Store",
     "accounts",
+    "allocate_nonce",
     "approvals",
     "device_logins",
     "jobs",
@@ -55,6 +72,7 @@ __all__ = [
     "rate_limits",
     "sha256",
     "tokens",
+    "upsert_insert",
     "used_otps",
     "wallets",
 ]
@@ -204,45 +222,32 @@ rate_limits = Table(
 Index("ix_rate_limits_expires", rate_limits.c.expires_at)
 
 
-def _m1_initial(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[accounts, tokens, device_logins, wallets, jobs, nonces,
-                                      approvals, used_otps])
-
-
-def _m2_policies(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[policies, outflows])
-
-
-def _m3_rate_limits(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[rate_limits])
-
-
-# Append only: a released schema never changes, later versions add steps.
-MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
-    (1, "accounts, tokens, device logins, wallets, jobs, nonces, approvals", _m1_initial),
-    (2, "policies and outflow reservations", _m2_policies),
-    (3, "rate limit counters", _m3_rate_limits),
-]
-
-schema_migrations = Table(
-    "schema_migrations", MetaData(),
-    Column("version", Integer, primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("applied_at", Float, nullable=False),
-)
+# pg_advisory_xact_lock key of Store.tx(exclusive=True): the whole-database write lock that
+# stands in for SQLite's BEGIN IMMEDIATE. Advisory locks are per database.
+WRITE_LOCK_KEY = 0x6D6D_6167_5752_4954  # "mmagWRIT"
 
 
 class Store:
     """Connections to the service database."""
 
     def __init__(self, url: str) -> None:
+        url = normalize_url(url)
         self.url = url
+        self.dialect = "sqlite" if is_sqlite_url(url) else "postgresql"
         kwargs: dict[str, Any] = {}
-        if url.startswith("sqlite"):
+        if self.dialect == "sqlite":
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            # Job workers (8 by default) and request handlers share the pool.
+            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True,
+                          connect_args={"application_name": "mm-agent"})
         self.engine: Engine = create_engine(url, **kwargs)
-        if url.startswith("sqlite"):
+        if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
 
     @classmethod
     def for_data_dir(cls, data_dir: Path) -> Store:
@@ -254,43 +259,43 @@ class Store:
         event.listen(store.engine, "connect", lambda *_: private_db_files(path))
         return store
 
+    @classmethod
+    def open(cls, data_dir: Path, database_url: str | None = None) -> Store:
+        """The service's store: ``database_url`` if given, else SQLite in ``data_dir``."""
+        return cls(database_url) if database_url else cls.for_data_dir(data_dir)
+
     def migrate(self) -> list[int]:
-        """Apply pending migrations; return the versions applied. A damaged database file is
-        ``DATABASE_CORRUPT`` (datadir.py), not a driver traceback."""
-        from ..datadir import corrupt_database_guard
+        """Apply pending migrations (under the migration lock); return the revisions applied,
+        as integers. A damaged database file is ``DATABASE_CORRUPT`` (datadir.py), not a
+        driver traceback."""
+        from .migrate import upgrade
 
-        with corrupt_database_guard(f"The service database {self.engine.url.database}"):
-            return self._migrate()
-
-    def _migrate(self) -> list[int]:
-        applied: list[int] = []
-        with self.engine.begin() as conn:
-            schema_migrations.create(conn, checkfirst=True)
-            done = set(conn.execute(select(schema_migrations.c.version)).scalars())
-        for version, name, step in MIGRATIONS:
-            if version in done:
-                continue
-            with self.engine.begin() as conn:
-                step(conn)
-                conn.execute(insert(schema_migrations).values(
-                    version=version, name=name, applied_at=now()))
-            applied.append(version)
-        return applied
+        return [int(r) for r in upgrade(self).applied]
 
     def schema_version(self) -> int:
+        from .migrate import current_revision
+
         with self.engine.connect() as conn:
-            versions = list(conn.execute(select(schema_migrations.c.version)).scalars())
-        return max(versions, default=0)
+            revision = current_revision(conn)
+        return int(revision) if revision and revision.isdigit() else 0
 
     @contextmanager
-    def tx(self) -> Iterator[Connection]:
-        """One transaction. On SQLite it takes the write lock up front (BEGIN IMMEDIATE) so
-        read-modify-write sequences (nonces, outflow windows) cannot interleave."""
+    def tx(self, *, exclusive: bool = True) -> Iterator[Connection]:
+        """One transaction, committed on success, rolled back on any exception.
+
+        ``exclusive`` (the default): the database's single writer for its duration, so
+        read-modify-write sequences cannot interleave: ``BEGIN IMMEDIATE`` on SQLite, a
+        transaction-scoped advisory lock on PostgreSQL (released at commit/rollback, also
+        across replicas). ``exclusive=False`` on PostgreSQL: a plain READ COMMITTED
+        transaction for code made atomic by its own statements (``ON CONFLICT``, row locks);
+        SQLite has one writer anyway and always takes the write lock."""
         with self.engine.connect() as conn:
-            if self.url.startswith("sqlite"):
+            if self.dialect == "sqlite":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             else:
                 conn.begin()
+                if exclusive:
+                    conn.execute(select(func.pg_advisory_xact_lock(WRITE_LOCK_KEY)))
             try:
                 yield conn
                 conn.commit()
@@ -305,6 +310,32 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def upsert_insert(conn: Connection) -> Any:
+    """The dialect's ``insert`` (with ``on_conflict_do_update/nothing``) for ``conn``."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
+def allocate_nonce(conn: Connection, chain_id: int, address: str, floor: int) -> int:
+    """Take the next nonce of ``address`` on ``chain_id`` in one atomic statement: the stored
+    next nonce, or ``floor`` (the chain's count) if that is higher; the record moves past it.
+    Correct under concurrency on both backends without the exclusive lock (the upsert locks
+    the row on PostgreSQL). Rolled back with ``conn``'s transaction."""
+    insert_ = upsert_insert(conn)
+    greatest = func.greatest if conn.dialect.name == "postgresql" else func.max
+    stmt = insert_(nonces).values(chain_id=chain_id, address=address, next_nonce=floor + 1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[nonces.c.chain_id, nonces.c.address],
+        set_={"next_nonce": greatest(nonces.c.next_nonce, floor) + 1},
+    ).returning(nonces.c.next_nonce)
+    return int(conn.execute(stmt).scalar_one()) - 1
 
 
 def private_db_files(path: Path, *, create: bool = False) -> None:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from ..db.store import tokens
+from ..deps import PrincipalDep, SettingsDep, StoreDep
+from ..http import ok
 from ..services import auth, signin
-from ..services.auth import Principal
+from .models import AuthStatus, DeviceStarted, Envelope, LoggedOut, TokenPair
 
 __all__ = ["router"]
 
@@ -19,10 +21,6 @@ router = APIRouter(prefix="/v1/auth")
 
 # Token responses must never sit in a cache.
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-def _ok(data: dict[str, Any]) -> JSONResponse:
-    return JSONResponse({"ok": True, "data": data}, headers=_NO_STORE)
 
 
 class DeviceStart(BaseModel):
@@ -37,34 +35,31 @@ class RefreshBody(BaseModel):
     refreshToken: str = Field(min_length=1, max_length=200)  # wire name
 
 
-@router.post("/device")
-def device_start(request: Request, body: DeviceStart) -> JSONResponse:
-    st = request.app.state.mm
-    return _ok(signin.start_device_login(st.store, st.settings, body.method))
+@router.post("/device", response_model=Envelope[DeviceStarted])
+def device_start(body: DeviceStart, store: StoreDep, settings: SettingsDep) -> JSONResponse:
+    return ok(signin.start_device_login(store, settings, body.method), headers=_NO_STORE)
 
 
-@router.post("/device/token")
-def device_token(request: Request, body: DeviceToken) -> JSONResponse:
-    st = request.app.state.mm
-    return _ok(signin.exchange_device_code(st.store, st.settings, body.deviceCode))
+@router.post("/device/token", response_model=Envelope[TokenPair])
+def device_token(body: DeviceToken, store: StoreDep, settings: SettingsDep) -> JSONResponse:
+    return ok(signin.exchange_device_code(store, settings, body.deviceCode), headers=_NO_STORE)
 
 
-@router.post("/refresh")
-def refresh(request: Request, body: RefreshBody) -> JSONResponse:
-    st = request.app.state.mm
-    return _ok(auth.refresh(st.store, st.settings, body.refreshToken))
+@router.post("/refresh", response_model=Envelope[TokenPair])
+def refresh(body: RefreshBody, store: StoreDep, settings: SettingsDep) -> JSONResponse:
+    return ok(auth.refresh(store, settings, body.refreshToken), headers=_NO_STORE)
 
 
-@router.post("/logout")
-def logout(request: Request, p: Principal = Depends(auth.principal)) -> JSONResponse:
-    auth.revoke_family(request.app.state.mm.store, p.family)
-    return _ok({"loggedOut": True})
+@router.post("/logout", response_model=Envelope[LoggedOut])
+def logout(p: PrincipalDep, store: StoreDep) -> JSONResponse:
+    auth.revoke_family(store, p.family)
+    return ok({"loggedOut": True}, headers=_NO_STORE)
 
 
-@router.get("/status")
-def status(request: Request, p: Principal = Depends(auth.principal)) -> JSONResponse:
-    with request.app.state.mm.store.read() as conn:
+@router.get("/status", response_model=Envelope[AuthStatus])
+def status(p: PrincipalDep, store: StoreDep) -> JSONResponse:
+    with store.read() as conn:
         expires_at = conn.execute(select(tokens.c.expires_at)
                                   .where(tokens.c.id == p.token_id)).scalar()
-    return _ok({"email": p.email, "channel": p.channel, "scope": p.scope,
-                "expiresAt": auth.iso_time(float(expires_at or 0))})
+    return ok({"email": p.email, "channel": p.channel, "scope": p.scope,
+               "expiresAt": auth.iso_time(float(expires_at or 0))}, headers=_NO_STORE)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from ..services.auth import Principal, principal
+from ..deps import JobsDep, PrincipalDep
+from ..http import ok
 from ..services.cancel import cancel_job
+from .models import Envelope, ServiceRequest
+
+__all__ = ["router"]
 
 router = APIRouter()
 
 
-@router.post("/v1/requests/{polling_id}/cancel")
-def cancel_request(request: Request, polling_id: str,
-                   p: Principal = Depends(principal)) -> JSONResponse:
+@router.post("/v1/requests/{polling_id}/cancel", response_model=Envelope[ServiceRequest])
+def cancel_request(polling_id: str, p: PrincipalDep, jobs: JobsDep) -> JSONResponse:
     """Agent tokens may cancel: withdrawing a request only ever narrows what happens."""
-    req = cancel_job(request.app.state.mm.jobs, p.account_id, polling_id)
-    return JSONResponse({"ok": True, "data": req})
+    return ok(cancel_job(jobs, p.account_id, polling_id))

@@ -6,15 +6,19 @@ shows and which token symbols a transfer may name. Nothing here can change an RP
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from ..services.auth import Principal, principal
+from ..deps import EngineDep, PrincipalDep
+from ..http import ok
 from ..services.chains_served import served_chains
+from .models import ChainsServed, Envelope
+
+__all__ = ["router"]
 
 router = APIRouter()
 
 
-@router.get("/v1/chains")
-def list_chains(request: Request, _p: Principal = Depends(principal)) -> JSONResponse:
-    return JSONResponse({"ok": True, "data": served_chains(request.app.state.mm.engine)})
+@router.get("/v1/chains", response_model=Envelope[ChainsServed])
+def list_chains(_p: PrincipalDep, engine: EngineDep) -> JSONResponse:
+    return ok(served_chains(engine))

@@ -1,86 +1,25 @@
-"""Server-rendered pages people open: sign-in by email, authenticator pairing (and, later, the
-approval page, which reuses ``layout``/``page``/``error_page``).
-
-Plain string templates: every interpolated value goes through ``html.escape`` (``e``). No
-JavaScript. Responses forbid framing, referrers (URLs carry link secrets) and caching.
+"""Server-rendered pages people open: sign-in by email and authenticator pairing (the approval
+page is ``approvals.py``). Templates and escaping: ``server/html.py``.
 """
 
 from __future__ import annotations
 
-from html import escape
-from typing import Any
+from typing import Annotated
 
 import segno
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from mm_agent.errors import MMError
 
+from ..deps import KeysDep, MailerDep, SettingsDep, StoreDep
+from ..html import e, error_page, page
 from ..services import signin
 
-__all__ = ["e", "error_page", "layout", "page", "router"]
+__all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-}
-
-_STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;
-background:#f6f6f4;color:#1d1d1b;line-height:1.5}
-main{max-width:34rem;margin:0 auto;padding:1.5rem 1rem 3rem}
-h1{font-size:1.4rem;margin:.5rem 0 1rem}
-.card{background:#fff;border:1px solid #ddd;border-radius:10px;padding:1rem 1.2rem;margin:1rem 0}
-label{display:block;font-weight:600;margin:.8rem 0 .3rem}
-input[type=email],input[type=text]{width:100%;box-sizing:border-box;font-size:1.1rem;
-padding:.6rem;border:1px solid #aaa;border-radius:6px}
-button{font-size:1.05rem;padding:.6rem 1.2rem;margin-top:1rem;border:0;border-radius:6px;
-background:#1f6feb;color:#fff;cursor:pointer}
-button.secondary{background:#6e7781}
-code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
-.ok{color:#1a7f37}.err{color:#cf222e}.muted{color:#57606a;font-size:.9rem}
-.qr svg{width:100%;max-width:260px;height:auto;display:block;margin:.5rem auto}
-""".strip()
-
-
-def e(value: object) -> str:
-    """Escape any value for HTML text or a quoted attribute."""
-    return escape("" if value is None else str(value), quote=True)
-
-
-def layout(title: str, body: str) -> str:
-    """A whole page. ``title`` is escaped here; ``body`` must already be safe HTML."""
-    return (
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        "<meta name=\"referrer\" content=\"no-referrer\">"
-        f"<title>{e(title)} · mm-agent</title><style>{_STYLE}</style></head>"
-        f"<body><main><h1>{e(title)}</h1>\n{body}\n</main></body></html>"
-    )
-
-
-def page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
-    return HTMLResponse(layout(title, body), status_code=status_code, headers=SECURITY_HEADERS)
-
-
-def error_page(err: MMError, title: str = "Something went wrong") -> HTMLResponse:
-    from ..app import status_for
-
-    hint = f'<p class="muted">{e(err.hint)}</p>' if err.hint else ""
-    body = f'<div class="card"><p class="err">{e(err.message)}</p>{hint}</div>'
-    return page(title, body, status_for(err))
-
-
-def _state(request: Request) -> Any:
-    return request.app.state.mm
-
 
 # --- browser sign-in --------------------------------------------------------------------------
 def _email_form(login_id: str, email: str = "", error: str | None = None) -> str:
@@ -99,9 +38,9 @@ def _email_form(login_id: str, email: str = "", error: str | None = None) -> str
 
 # Declared before /login/{login_id} so that "verify" is not taken for an id.
 @router.get("/login/verify", response_class=HTMLResponse)
-def login_verify_form(request: Request, t: str = "") -> HTMLResponse:
+def login_verify_form(store: StoreDep, t: str = "") -> HTMLResponse:
     try:
-        out = signin.check_magic_link(_state(request).store, t)
+        out = signin.check_magic_link(store, t)
     except MMError as err:
         return error_page(err, "Sign-in link not accepted")
     return page("Confirm sign-in", (
@@ -112,12 +51,10 @@ def login_verify_form(request: Request, t: str = "") -> HTMLResponse:
 
 
 @router.post("/login/verify", response_class=HTMLResponse)
-async def login_verify(request: Request) -> HTMLResponse:
-    st = _state(request)
-    form = await request.form()
-    t = str(form.get("t") or "")
+def login_verify(store: StoreDep, keys: KeysDep,
+                 t: Annotated[str, Form()] = "") -> HTMLResponse:
     try:
-        out = signin.verify_magic_link(st.store, st.keys, t)
+        out = signin.verify_magic_link(store, keys, t)
     except MMError as err:
         return error_page(err, "Sign-in link not accepted")
     extra = (" Your new authenticator app is now the approval channel of this account."
@@ -129,22 +66,21 @@ async def login_verify(request: Request) -> HTMLResponse:
 
 
 @router.get("/login/{login_id}", response_class=HTMLResponse)
-def login_form(request: Request, login_id: str) -> HTMLResponse:
+def login_form(login_id: str, store: StoreDep) -> HTMLResponse:
     try:
-        signin.get_device_login(_state(request).store, login_id, "browser")
+        signin.get_device_login(store, login_id, "browser")
     except MMError as err:
         return error_page(err, "Sign in to mm-agent")
     return page("Sign in to mm-agent", _email_form(login_id))
 
 
 @router.post("/login/{login_id}", response_class=HTMLResponse)
-async def login_submit(request: Request, login_id: str,
-                       email: str = Form("")) -> HTMLResponse:
-    st = _state(request)
+async def login_submit(login_id: str, store: StoreDep, settings: SettingsDep,
+                       mailer: MailerDep, email: Annotated[str, Form()] = "") -> HTMLResponse:
     try:
         # Blocking work (database, SMTP with retries) off the event loop.
-        address = await run_in_threadpool(signin.request_magic_link, st.store, st.settings,
-                                          st.mailer, login_id, email)
+        address = await run_in_threadpool(signin.request_magic_link, store, settings,
+                                          mailer, login_id, email)
     except MMError as err:
         if err.code == "INVALID_EMAIL":
             return page("Sign in to mm-agent", _email_form(login_id, email, err.message), 400)
@@ -202,27 +138,25 @@ def _label_email(email: str) -> str:
 
 
 @router.get("/pair/{login_id}", response_class=HTMLResponse)
-def pair_form(request: Request, login_id: str, email: str = "") -> HTMLResponse:
-    st = _state(request)
+def pair_form(login_id: str, store: StoreDep, keys: KeysDep, email: str = "") -> HTMLResponse:
     try:
-        secret = signin.pairing_secret(st.store, st.keys, login_id)
+        secret = signin.pairing_secret(store, keys, login_id)
     except MMError as err:
         return error_page(err, "Pair an authenticator")
     return page("Pair an authenticator", _pair_body(login_id, secret, _label_email(email)))
 
 
 @router.post("/pair/{login_id}", response_class=HTMLResponse)
-async def pair_submit(request: Request, login_id: str, email: str = Form(""),
-                      code: str = Form("")) -> HTMLResponse:
-    st = _state(request)
+async def pair_submit(login_id: str, store: StoreDep, settings: SettingsDep, keys: KeysDep,
+                      mailer: MailerDep, email: Annotated[str, Form()] = "",
+                      code: Annotated[str, Form()] = "") -> HTMLResponse:
     try:
-        outcome = await run_in_threadpool(signin.complete_pairing, st.store, st.settings,
-                                          st.keys, st.mailer, login_id, email, code)
+        outcome = await run_in_threadpool(signin.complete_pairing, store, settings,
+                                          keys, mailer, login_id, email, code)
     except MMError as err:
         if err.code in ("INVALID_EMAIL", "INVALID_OTP", "INVALID_ARGUMENT"):
             try:
-                secret = await run_in_threadpool(signin.pairing_secret, st.store, st.keys,
-                                                 login_id)
+                secret = await run_in_threadpool(signin.pairing_secret, store, keys, login_id)
             except MMError as closed:
                 return error_page(closed, "Pair an authenticator")
             body = _pair_body(login_id, secret, _label_email(email), err.message)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, insert, select
@@ -14,9 +13,24 @@ from sqlalchemy import and_, insert, select
 from mm_agent.errors import MMError, ValidationError, WalletNotFound
 from mm_agent.operations.fields import Address, Amount, ChainId
 
-from ..db.store import now, wallets
-from ..services.auth import Principal, principal
-from ..services.jobs import job_to_request
+from ..db.store import Store, now, wallets
+from ..deps import EngineDep, JobsDep, KeysDep, PoliciesDep, PrincipalDep, StoreDep
+from ..http import ok
+from ..services.auth import Principal
+from ..services.jobs.records import job_to_request
+from .models import (
+    Envelope,
+    PolicyChange,
+    PolicyDocument,
+    Preview,
+    RequestList,
+    ServiceRequest,
+    TradingMode,
+    TradingModeChange,
+    Wallet,
+    WalletBalance,
+    WalletList,
+)
 
 router = APIRouter()
 
@@ -74,10 +88,6 @@ class SubmitBody(BaseModel):
         return body
 
 
-def _state(request: Request) -> Any:
-    return request.app.state.mm
-
-
 def _wallet_json(row: Any) -> dict[str, Any]:
     import time
 
@@ -85,8 +95,12 @@ def _wallet_json(row: Any) -> dict[str, Any]:
             "createdAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row.created_at))}
 
 
-def _wallet_row(state: Any, p: Principal, address: str) -> Any:
-    with state.store.read() as conn:
+def _wallet_row(store: Store, p: Principal, address: str) -> Any:
+    """The caller's wallet at ``address`` (WALLET_NOT_FOUND for anyone else's)."""
+    from mm_agent.evm.addresses import validate_address
+
+    address = validate_address(address)
+    with store.read() as conn:
         row = conn.execute(select(wallets).where(and_(
             wallets.c.account_id == p.account_id, wallets.c.address == address))).first()
     if row is None:
@@ -94,31 +108,25 @@ def _wallet_row(state: Any, p: Principal, address: str) -> Any:
     return row
 
 
-def ok(data: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse({"ok": True, "data": data}, status_code=status)
-
-
-@router.get("/v1/wallets")
-def list_wallets(request: Request, p: Principal = Depends(principal)) -> JSONResponse:
-    state = _state(request)
-    with state.store.read() as conn:
+@router.get("/v1/wallets", response_model=Envelope[WalletList])
+def list_wallets(p: PrincipalDep, store: StoreDep) -> JSONResponse:
+    with store.read() as conn:
         rows = conn.execute(select(wallets).where(wallets.c.account_id == p.account_id)
                             .order_by(wallets.c.created_at)).all()
     return ok({"wallets": [_wallet_json(r) for r in rows]})
 
 
-@router.post("/v1/wallets")
-def create_wallet(request: Request, body: CreateWalletBody,
-                  p: Principal = Depends(principal)) -> JSONResponse:
+@router.post("/v1/wallets", status_code=201, response_model=Envelope[Wallet])
+def create_wallet(body: CreateWalletBody, p: PrincipalDep, store: StoreDep, keys: KeysDep,
+                  policies: PoliciesDep) -> JSONResponse:
     from ..services.keys import new_wallet_key
 
-    state = _state(request)
     # An agent's token may not pick beast for itself: the wallet starts in guard and beast is
     # asked of the human like any other guard → beast switch (contract §7).
     wants_beast = body.tradingMode == "beast" and p.scope != "human"
     mode = "guard" if wants_beast else body.tradingMode
-    address, key_enc, wrapped = new_wallet_key(state.keys)
-    with state.store.tx() as conn:
+    address, key_enc, wrapped = new_wallet_key(keys)
+    with store.tx() as conn:
         count = len(conn.execute(select(wallets.c.id).where(
             wallets.c.account_id == p.account_id)).all())
         name = body.name or f"Wallet {count + 1}"
@@ -133,58 +141,53 @@ def create_wallet(request: Request, body: CreateWalletBody,
     out = _wallet_json(row)
     if wants_beast:
         try:
-            out["tradingModeChange"] = state.policies.set_mode(p.account_id, row, "beast")
+            out["tradingModeChange"] = policies.set_mode(p.account_id, row, "beast")
         except MMError as err:  # the wallet exists (in guard); say why beast was not asked for
             out["tradingModeChange"] = {"status": "FAILED", "requestedMode": "beast",
                                         "error": {"code": err.code, "message": err.message}}
     return ok(out, 201)
 
 
-@router.get("/v1/wallets/{address}")
-def get_wallet(request: Request, address: str, p: Principal = Depends(principal)) -> JSONResponse:
-    from mm_agent.evm.addresses import validate_address
-
-    return ok(_wallet_json(_wallet_row(_state(request), p, validate_address(address))))
+@router.get("/v1/wallets/{address}", response_model=Envelope[Wallet])
+def get_wallet(address: str, p: PrincipalDep, store: StoreDep) -> JSONResponse:
+    return ok(_wallet_json(_wallet_row(store, p, address)))
 
 
-@router.get("/v1/wallets/{address}/balance")
-def wallet_balance(request: Request, address: str, chainIds: str | None = None,
-                   token: str | None = None, tokenContracts: str | None = None,
-                   p: Principal = Depends(principal)) -> JSONResponse:
-    from mm_agent.evm.addresses import validate_address
+@router.get("/v1/wallets/{address}/balance", response_model=Envelope[WalletBalance])
+def wallet_balance(address: str, p: PrincipalDep, store: StoreDep, engine: EngineDep,
+                   chainIds: str | None = None, token: str | None = None,
+                   tokenContracts: str | None = None) -> JSONResponse:
     from mm_agent.evm.chains import parse_chain_ids
     from mm_agent.wallets.balances import read_balances
 
-    state = _state(request)
-    row = _wallet_row(state, p, validate_address(address))
+    row = _wallet_row(store, p, address)
     # Default: what the service serves (the followed devnet, operator chains): chains_served.
-    chains = parse_chain_ids(chainIds) or state.engine.default_chains()
+    chains = parse_chain_ids(chainIds) or engine.default_chains()
     contracts = [c for c in (tokenContracts or "").split(",") if c.strip()]
-    return ok(read_balances(state.engine, row.address, chains, token=token,
+    return ok(read_balances(engine, row.address, chains, token=token,
                             token_contracts=contracts))
 
 
-@router.post("/v1/wallets/{address}/requests")
-def submit_request(request: Request, address: str, body: SubmitBody,
-                   p: Principal = Depends(principal),
-                   idempotency_key: str | None = Header(None, alias="Idempotency-Key",
-                                                        max_length=200)) -> JSONResponse:
-    from mm_agent.evm.addresses import validate_address
-
-    state = _state(request)
-    row = _wallet_row(state, p, validate_address(address))
+@router.post("/v1/wallets/{address}/requests", status_code=202,
+             response_model=Envelope[ServiceRequest],
+             responses={200: {"model": Envelope[Preview],
+                              "description": "`dryRun`: the preview; nothing recorded."}})
+def submit_request(address: str, body: SubmitBody, p: PrincipalDep, store: StoreDep,
+                   engine: EngineDep, jobs: JobsDep, policies: PoliciesDep,
+                   idempotency_key: Annotated[str | None, Header(
+                       alias="Idempotency-Key", max_length=200)] = None) -> JSONResponse:
+    row = _wallet_row(store, p, address)
     checked = body.checked(row.address)
-    if not body.dryRun:
-        from ..services.precheck import precheck_submission
-
-        # UNKNOWN_TOKEN, RPC_CHAIN_MISMATCH, INSUFFICIENT_FUNDS… now, not in a recorded job.
-        precheck_submission(state.engine, row.address, checked)
     if body.dryRun:
-        preview, _ = state.jobs.preview_for(row.address, checked)
-        preview.policy = state.policies.evaluate_and_reserve(None, row, preview)
+        preview, _ = jobs.preview_for(row.address, checked)
+        preview.policy = policies.evaluate_and_reserve(None, row, preview)
         return ok(preview.to_dict())
-    intent = _initial_intent(checked)
-    req, _created = state.jobs.submit(p.account_id, row, checked, intent, idempotency_key)
+    from ..services.precheck import precheck_submission
+
+    # UNKNOWN_TOKEN, RPC_CHAIN_MISMATCH, INSUFFICIENT_FUNDS… now, not in a recorded job.
+    precheck_submission(engine, row.address, checked)
+    req, _created = jobs.submit(p.account_id, row, checked, _initial_intent(checked),
+                                idempotency_key)
     return ok(req, 202)
 
 
@@ -199,32 +202,27 @@ def _initial_intent(body: dict[str, Any]) -> str:
     return f"Transaction to {body['payload'].get('to')}"
 
 
-@router.get("/v1/requests")
-def list_requests(request: Request, limit: int = Query(50, ge=1, le=500),
-                  p: Principal = Depends(principal)) -> JSONResponse:
-    return ok({"requests": _state(request).jobs.list(p.account_id, limit)})
+@router.get("/v1/requests", response_model=Envelope[RequestList])
+def list_requests(p: PrincipalDep, jobs: JobsDep,
+                  limit: Annotated[int, Query(ge=1, le=500)] = 50) -> JSONResponse:
+    return ok({"requests": jobs.list(p.account_id, limit)})
 
 
-@router.get("/v1/requests/{polling_id}")
-def get_request(request: Request, polling_id: str,
-                p: Principal = Depends(principal)) -> JSONResponse:
-    row, address = _state(request).jobs.get(p.account_id, polling_id)
+@router.get("/v1/requests/{polling_id}", response_model=Envelope[ServiceRequest])
+def get_request(polling_id: str, p: PrincipalDep, jobs: JobsDep) -> JSONResponse:
+    row, address = jobs.get(p.account_id, polling_id)
     return ok(job_to_request(row, address))
 
 
-@router.get("/v1/requests/{polling_id}/wait")
-async def wait_request(request: Request, polling_id: str, version: int = 0,
-                       timeout: float = Query(25.0, ge=0, le=60),
-                       until: Literal["change", "final"] = "change",
-                       p: Principal = Depends(principal)) -> JSONResponse:
+@router.get("/v1/requests/{polling_id}/wait", response_model=Envelope[ServiceRequest])
+async def wait_request(polling_id: str, p: PrincipalDep, jobs: JobsDep, version: int = 0,
+                       timeout: Annotated[float, Query(ge=0, le=60)] = 25.0,
+                       until: Literal["change", "final"] = "change") -> JSONResponse:
     """Long poll. ``until=change``: any change past ``version``; ``until=final``: only a
-    terminal status or AWAITING_MFA (saves a round trip per intermediate step)."""
-    state = _state(request)
-    try:
-        req = await state.jobs.wait(p.account_id, polling_id, version, timeout,
-                                    final_only=until == "final")
-    except asyncio.CancelledError:  # client went away
-        raise
+    terminal status or AWAITING_MFA (saves a round trip per intermediate step). A client
+    that goes away cancels the wait (CancelledError propagates)."""
+    req = await jobs.wait(p.account_id, polling_id, version, timeout,
+                          final_only=until == "final")
     return ok(req)
 
 
@@ -238,39 +236,28 @@ class TradingModeBody(BaseModel):
     mode: Literal["guard", "beast"] = Field(description="guard or beast.")
 
 
-@router.get("/v1/wallets/{address}/policy")
-def get_policy(request: Request, address: str, p: Principal = Depends(principal)) -> JSONResponse:
-    from mm_agent.evm.addresses import validate_address
-
-    state = _state(request)
-    return ok(state.policies.get(_wallet_row(state, p, validate_address(address))))
+@router.get("/v1/wallets/{address}/policy", response_model=Envelope[PolicyDocument])
+def get_policy(address: str, p: PrincipalDep, store: StoreDep,
+               policies: PoliciesDep) -> JSONResponse:
+    return ok(policies.get(_wallet_row(store, p, address)))
 
 
-@router.put("/v1/wallets/{address}/policy")
-def set_policy(request: Request, address: str, body: PolicyBody,
-               p: Principal = Depends(principal)) -> JSONResponse:
+@router.put("/v1/wallets/{address}/policy", response_model=Envelope[PolicyChange])
+def set_policy(address: str, body: PolicyBody, p: PrincipalDep, store: StoreDep,
+               policies: PoliciesDep) -> JSONResponse:
     """Tightening applies at once; broadening waits for the human (agent tokens included)."""
-    from mm_agent.evm.addresses import validate_address
-
-    state = _state(request)
-    row = _wallet_row(state, p, validate_address(address))
-    return ok(state.policies.set_policy(p.account_id, row, body.policy))
+    row = _wallet_row(store, p, address)
+    return ok(policies.set_policy(p.account_id, row, body.policy))
 
 
-@router.get("/v1/wallets/{address}/trading-mode")
-def get_trading_mode(request: Request, address: str,
-                     p: Principal = Depends(principal)) -> JSONResponse:
-    from mm_agent.evm.addresses import validate_address
-
-    row = _wallet_row(_state(request), p, validate_address(address))
+@router.get("/v1/wallets/{address}/trading-mode", response_model=Envelope[TradingMode])
+def get_trading_mode(address: str, p: PrincipalDep, store: StoreDep) -> JSONResponse:
+    row = _wallet_row(store, p, address)
     return ok({"tradingMode": row.trading_mode, "address": row.address})
 
 
-@router.put("/v1/wallets/{address}/trading-mode")
-def set_trading_mode(request: Request, address: str, body: TradingModeBody,
-                     p: Principal = Depends(principal)) -> JSONResponse:
-    from mm_agent.evm.addresses import validate_address
-
-    state = _state(request)
-    row = _wallet_row(state, p, validate_address(address))
-    return ok(state.policies.set_mode(p.account_id, row, body.mode))
+@router.put("/v1/wallets/{address}/trading-mode", response_model=Envelope[TradingModeChange])
+def set_trading_mode(address: str, body: TradingModeBody, p: PrincipalDep, store: StoreDep,
+                     policies: PoliciesDep) -> JSONResponse:
+    row = _wallet_row(store, p, address)
+    return ok(policies.set_mode(p.account_id, row, body.mode))

@@ -1,4 +1,5 @@
-"""Opaque bearer tokens, their rotation, and the FastAPI dependency that checks them.
+"""Opaque bearer tokens and their rotation (the FastAPI dependency that reads the caller is
+``deps.current_principal``).
 
 Tokens are random strings (``mma_…`` access, ``mmr_…`` refresh); only their SHA-256 hashes are
 stored. Each sign-in starts a token *family*: a refresh returns a new pair in the same family
@@ -17,7 +18,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, Request
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
@@ -29,11 +29,8 @@ from ..settings import ServerSettings
 __all__ = [
     "Principal",
     "authenticate",
-    "bearer_token",
-    "human_principal",
     "iso_time",
     "issue_tokens",
-    "principal",
     "refresh",
     "require_human",
     "revoke_family",
@@ -142,30 +139,8 @@ def authenticate(store: Store, access_token: str) -> Principal:
                      scope=row.scope, token_id=row.id, family=row.family)
 
 
-def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise NotAuthenticated("Missing `Authorization: Bearer <token>` header.")
-    return value.strip()
-
-
-def principal(request: Request) -> Principal:
-    """FastAPI dependency: the caller, from ``Authorization: Bearer <accessToken>``. The front
-    door (``middleware.py``) already checked the token before the body was read; reuse it."""
-    checked = request.scope.get("state", {}).get("mm_principal")
-    if isinstance(checked, Principal):
-        return checked
-    return authenticate(request.app.state.mm.store, bearer_token(request))
-
-
 def require_human(p: Principal) -> Principal:
     """Only human sessions may approve, broaden policies or touch keys; CLI tokens never."""
     if p.scope != "human":
         raise Forbidden("Agent credentials cannot do this; a person must, on the approval page.")
     return p
-
-
-def human_principal(p: Principal = Depends(principal)) -> Principal:
-    """FastAPI dependency: a principal with scope ``human``."""
-    return require_human(p)

@@ -29,10 +29,10 @@ from mm_agent.evm.fees import bump
 from mm_agent.evm.rpc import hex_to_int
 
 from ..db.store import approvals, jobs, now
-from .jobs import job_to_request
+from .jobs.records import job_to_request
 
 if TYPE_CHECKING:
-    from .jobs import JobRunner
+    from .jobs.runner import JobRunner
 
 __all__ = ["CANCELLABLE", "cancel_job"]
 
@@ -71,8 +71,8 @@ def _cancel_unsigned(runner: JobRunner, polling_id: str) -> bool:
                 approvals.c.polling_id == polling_id, approvals.c.status == "open"))
                 .values(status="cancelled", decided_at=ts))
     if moved:
-        runner._release_outflow(polling_id)
-        runner._notify(polling_id)
+        runner.queue.release_outflow(polling_id)
+        runner.queue.notify(polling_id)
     return bool(moved)
 
 
@@ -102,7 +102,7 @@ def _replace_submitted(runner: JobRunner, row: Any, address: str) -> dict[str, A
                                                 f"(replace nonce {row.nonce})")
     with runner.store.read() as conn:
         wallet = conn.execute(select(wallets).where(wallets.c.id == row.wallet_id)).one()
-    key = load_wallet_key(runner.state.keys, wallet.address, wallet.key_enc,
+    key = load_wallet_key(runner.keys, wallet.address, wallet.key_enc,
                           wallet.data_key_wrapped)
     signed = {"type": 2, "chainId": chain_id, **tx, "gas": 21_000, "nonce": int(row.nonce),
               "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip}
@@ -120,15 +120,15 @@ def _replace_submitted(runner: JobRunner, row: Any, address: str) -> dict[str, A
     with runner.store.tx() as conn:
         conn.execute(update(jobs).where(jobs.c.polling_id == row.polling_id).values(
             result=result, version=jobs.c.version + 1, updated_at=now()))
-    runner._notify(row.polling_id)
-    runner._pool.submit(_await_cancel, runner, row.polling_id, chain_id, cancel_hash)
+    runner.queue.notify(row.polling_id)
+    runner.queue.spawn(_await_cancel, runner, row.polling_id, chain_id, cancel_hash)
     out, address = runner.get(row.account_id, row.polling_id)
     return job_to_request(out, address)
 
 
 def _await_cancel(runner: JobRunner, polling_id: str, chain_id: int, cancel_hash: str) -> None:
     """When the replacement is mined, the job ends DENIED/TX_CANCELLED (if still SUBMITTED)."""
-    deadline = time.monotonic() + float(runner.state.config.wallet_timeout)
+    deadline = time.monotonic() + float(runner.config.wallet_timeout)
     rpc = runner.engine.rpc(chain_id)
     while time.monotonic() < deadline:
         try:
@@ -144,8 +144,8 @@ def _await_cancel(runner: JobRunner, polling_id: str, chain_id: int, cancel_hash
                                  f"{hex_to_int(receipt.get('blockNumber'))})."),
                     version=jobs.c.version + 1, updated_at=now())).rowcount
             if moved:
-                runner._release_outflow(polling_id)
-                runner._notify(polling_id)
+                runner.queue.release_outflow(polling_id)
+                runner.queue.notify(polling_id)
             return
         time.sleep(0.2)
     log.info("cancel replacement %s of %s not mined yet", cancel_hash, polling_id)

@@ -23,8 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from mm_agent.errors import InvalidConfigValue
-from mm_agent.evm.chains import CHAINS, DEVNET_CHAIN_ID, get_chain, parse_chain_id, tokens_for
-from mm_agent.evm.rpc_chain import shown_url
+from mm_agent.evm.chains import (
+    CHAINS,
+    DEFAULT_CHAIN_IDS,
+    DEVNET_CHAIN_ID,
+    get_chain,
+    parse_chain_id,
+    tokens_for,
+)
+from mm_agent.evm.rpc import redact_url
 from mm_agent.local.config import Config, parse_url
 from mm_agent.local.state import Home
 from mm_agent.security.pipeline import Engine
@@ -107,7 +114,7 @@ class ServiceEngine(Engine):
         chosen = [cid for cid in self.operator_rpc if cid != DEVNET_CHAIN_ID]
         if self.devnet() or DEVNET_CHAIN_ID in self.operator_rpc:
             chosen.insert(0, DEVNET_CHAIN_ID)
-        return chosen or [1, 8453, 59144]
+        return chosen or list(DEFAULT_CHAIN_IDS)
 
 
 def served_chains(engine: ServiceEngine) -> dict[str, Any]:
@@ -123,6 +130,6 @@ def served_chains(engine: ServiceEngine) -> dict[str, Any]:
         tokens = [chain.native.to_dict(), *(t.to_dict() for t in tokens_for(cid, devnet))]
         out.append({"chainId": cid, "caip2": chain.caip2, "name": chain.name,
                     "nativeSymbol": chain.native_symbol, "testnet": chain.testnet,
-                    "rpc": shown_url(engine.rpc_url(cid)), "rpcSource": engine.rpc_source(cid),
+                    "rpc": redact_url(engine.rpc_url(cid)), "rpcSource": engine.rpc_source(cid),
                     "default": cid in defaults, "tokens": tokens})
     return {"chains": out, "defaultChainIds": defaults}

@@ -19,7 +19,7 @@ import uuid
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, insert, select, update
 
 from mm_agent.errors import (
     AlreadySetTradingMode,
@@ -50,32 +50,44 @@ from mm_agent.security.policy.prices import (
     StaticPrices,
 )
 
-from ..db.store import jobs, now, outflows, policies, wallets
-from .jobs import body_hash, job_to_request
+from ..db.store import Store, jobs, now, policies, wallets
+from . import outflows
+from .jobs.records import body_hash, job_to_request
 
 if TYPE_CHECKING:
-    from mm_agent.security.pipeline import PolicyResult, Preview
+    from mm_agent.local.state import Home
+    from mm_agent.security.pipeline import Engine, PolicyResult, Preview
 
-    from ..app import ServiceState
+    from .jobs.approval import ApprovalOpener
+    from .jobs.queue import JobQueue
 
-__all__ = ["PolicyService"]
+__all__ = ["DEVNET_PRICES", "PolicyService", "price_source"]
 
-WINDOW_SECONDS = 24 * 3600
 # Devnet defaults so the USD limit works out of the box on `mm devnet`.
 DEVNET_PRICES = {"31337:native": "2000", "31337:mUSD": "1", "31337:mDAI": "1"}
 
 
-def _cents(usd: Decimal) -> int:
-    return int((usd * 100).to_integral_value(rounding="ROUND_CEILING"))
+def price_source(home: Home, engine: Engine) -> PriceSource:
+    """Operator prices (``prices.json`` in the data dir) over the devnet defaults, then
+    Chainlink feeds read through the engine's RPCs."""
+    configured = home.read_json("prices.json", {}) or {}
+    static = StaticPrices({**DEVNET_PRICES, **(configured.get("prices") or {})})
+    return ChainedPrices(static, ChainlinkPrices(engine.rpc))
 
 
 class PolicyService:
-    def __init__(self, state: ServiceState) -> None:
-        self.state = state
-        self.store = state.store
-        configured = state.home.read_json("prices.json", {}) or {}
-        static = StaticPrices({**DEVNET_PRICES, **(configured.get("prices") or {})})
-        self.prices: PriceSource = ChainedPrices(static, ChainlinkPrices(state.engine.rpc))
+    """Policy documents, trading modes and the outflow window of server wallets.
+
+    ``opener`` asks the human about broadening changes; ``queue`` fails a change request
+    when nobody could be asked."""
+
+    def __init__(self, store: Store, engine: Engine, prices: PriceSource,
+                 opener: ApprovalOpener, queue: JobQueue) -> None:
+        self.store = store
+        self.engine = engine
+        self.prices = prices
+        self.opener = opener
+        self.queue = queue
 
     # --- documents ---------------------------------------------------------------------------
     def document(self, conn: Any, wallet_row: Any) -> PolicyDocument:
@@ -102,12 +114,6 @@ class PolicyService:
         return {"policy": dump_policy(doc), "address": wallet_row.address}
 
     # --- evaluation and the window -------------------------------------------------------------
-    def _window_used(self, conn: Any, wallet_id: str) -> Decimal:
-        cents = conn.execute(select(func.coalesce(func.sum(outflows.c.usd_cents), 0)).where(and_(
-            outflows.c.wallet_id == wallet_id, outflows.c.state.in_(("reserved", "committed")),
-            outflows.c.created_at > now() - WINDOW_SECONDS))).scalar()
-        return Decimal(int(cents or 0)) / 100
-
     def evaluate_and_reserve(self, polling_id: str | None, wallet_row: Any,
                              preview: Preview) -> PolicyResult:
         """The policy verdict; when it allows, the outflow is reserved in the same transaction."""
@@ -117,11 +123,11 @@ class PolicyService:
             doc = self.document(conn, wallet_row)
             mode = conn.execute(select(wallets.c.trading_mode).where(
                 wallets.c.id == wallet_row.id)).scalar()
-            used = self._window_used(conn, wallet_row.id)
+            used = outflows.window_used(conn, wallet_row.id)
             result = evaluate(doc, mode, preview, outflow_usd=outflow, window_used_usd=used,
                               grant_values=grant_values)
             if result.decision == "allow" and outflow and polling_id is not None:
-                self._reserve(conn, polling_id, wallet_row.id, outflow)
+                outflows.reserve(conn, polling_id, wallet_row.id, outflow)
         return result
 
     def grant_values(self, preview: Preview) -> list[tuple[PolicyGrant, Decimal | None]]:
@@ -129,7 +135,7 @@ class PolicyService:
         grants = grants_of(preview, tx=preview.tx, typed_data=preview.typed_data)
         if not grants:
             return []
-        lookup = self.state.engine.asset_lookup(preview.chain_id)
+        lookup = self.engine.asset_lookup(preview.chain_id)
         return price_grants(self.prices, preview, grants, lookup=lookup)
 
     def reserve_approved(self, polling_id: str, wallet_row: Any, preview: Preview) -> None:
@@ -137,28 +143,7 @@ class PolicyService:
         outflow = price_outflow(self.prices, preview)
         if outflow:
             with self.store.tx() as conn:
-                self._reserve(conn, polling_id, wallet_row.id, outflow)
-
-    @staticmethod
-    def _reserve(conn: Any, polling_id: str, wallet_id: str, usd: Decimal) -> None:
-        if conn.execute(select(outflows.c.polling_id).where(
-                outflows.c.polling_id == polling_id)).first():
-            return
-        conn.execute(insert(outflows).values(polling_id=polling_id, wallet_id=wallet_id,
-                                             usd_cents=_cents(usd), state="reserved",
-                                             created_at=now()))
-
-    def release(self, polling_id: str) -> None:
-        with self.store.tx() as conn:
-            conn.execute(update(outflows).where(and_(
-                outflows.c.polling_id == polling_id, outflows.c.state == "reserved"))
-                .values(state="released"))
-
-    def commit(self, polling_id: str) -> None:
-        with self.store.tx() as conn:
-            conn.execute(update(outflows).where(and_(
-                outflows.c.polling_id == polling_id, outflows.c.state == "reserved"))
-                .values(state="committed"))
+                outflows.reserve(conn, polling_id, wallet_row.id, outflow)
 
     # --- changes -------------------------------------------------------------------------------
     @staticmethod
@@ -262,10 +247,10 @@ class PolicyService:
         from mm_agent.errors import MMError
 
         try:
-            self.state.jobs.open_approval(polling_id, reason)
+            self.opener.open(polling_id, reason)
         except MMError as err:
             # Nobody could be asked (mail down, no webhook): the change request fails.
-            self.state.jobs._fail(polling_id, "FAILED", err)
+            self.queue.fail(polling_id, "FAILED", err)
             raise
 
     def apply_approved(self, job: Any, wallet_row: Any) -> dict[str, Any]:

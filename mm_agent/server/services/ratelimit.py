@@ -101,7 +101,7 @@ def hit(store: Store, scope: str, key: str, limit: Limit, *, message: str | None
     if conn is not None:
         count = _bump(conn, scope, key, limit, t)
     else:
-        with store.tx() as c:
+        with store.tx(exclusive=False) as c:  # one upsert: atomic alone
             count = _bump(c, scope, key, limit, t)
     if count > limit.count:
         raise _refuse(scope, limit, t, message)
@@ -115,7 +115,7 @@ def record_failure(store: Store, scope: str, key: str, limit: Limit, *,
     t = time.time()
     if conn is not None:
         return _bump(conn, scope, key, limit, t)
-    with store.tx() as c:
+    with store.tx(exclusive=False) as c:
         return _bump(c, scope, key, limit, t)
 
 

@@ -13,7 +13,6 @@ shown by ``repr``.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -24,9 +23,12 @@ from mm_agent.local.state import Home
 
 from . import vault
 
-__all__ = ["ByokKeyring", "typed_data_digest", "validate_typed_data"]
+__all__ = ["UNENCRYPTED_WARNING", "ByokKeyring", "typed_data_digest", "validate_typed_data"]
 
 PasswordSource = Callable[[], str | None]
+
+UNENCRYPTED_WARNING = ("warning: no password given; the mnemonic is stored unencrypted in "
+                       "wallets.json (mode 0600). Set one with `mm wallet password set`.")
 
 
 class ByokKeyring:
@@ -72,6 +74,11 @@ class ByokKeyring:
         raise WalletNotFound(f"No account {address or name or '(active)'} in this wallet.")
 
     # --- vault ---------------------------------------------------------------------------------
+    def unlock(self) -> None:
+        """Unlock the vault now (scrypt is slow by design): PASSWORD_REQUIRED or
+        WRONG_PASSWORD surface here, before a request is started or recorded."""
+        self._mnemonic()
+
     def _mnemonic(self) -> str:
         if self.__mnemonic is None:
             blob = self.data()["byok"]["vault"]
@@ -109,10 +116,6 @@ class ByokKeyring:
 
         phrase = validate_mnemonic(mnemonic)
         blob = vault.encrypt(phrase, password) if password else vault.plain(phrase)
-        if not password:
-            print("warning: no password given; the mnemonic is stored unencrypted in "
-                  "wallets.json (mode 0600). Set one with `mm wallet password set`.",
-                  file=sys.stderr)
         address = derive_address(phrase, 0)
         return {
             "mode": "byok",
@@ -120,6 +123,12 @@ class ByokKeyring:
             "accounts": [{"address": address, "name": "Account 1", "index": 0}],
             "byok": {"vault": blob, "nextIndex": 1},
         }
+
+    @staticmethod
+    def initial_warnings(password: str | None) -> list[str]:
+        """What the person setting up a wallet with ``password`` must be told (the library
+        never prints: the caller shows these)."""
+        return [] if password else [UNENCRYPTED_WARNING]
 
     def create_account(self, name: str | None = None) -> dict[str, Any]:
         from .mnemonic import derive_address

@@ -1,8 +1,9 @@
 """BIP-39 mnemonics: normalisation, validation and BIP-44 Ethereum key derivation.
 
 Nothing here may put a word of the phrase into an exception message, a repr or a log: error
-messages only ever name positions and counts. eth_account is imported lazily because the CLI
-imports this module at start-up and must stay fast.
+messages only ever name positions and counts. The word list, checksum, seed and BIP-32
+derivation come from ``mm_agent.evm.hd`` (hashlib + coincurve): importing eth-account would
+cost ~0.35 s per CLI command (tests/test_fast_crypto.py checks parity with it).
 """
 
 from __future__ import annotations
@@ -41,8 +42,7 @@ def validate_mnemonic(text: str) -> str:
     """
     if not isinstance(text, str):
         raise InvalidMnemonic("The mnemonic must be text.")
-    from eth_account.hdaccount.mnemonic import Mnemonic  # lazy: heavy import
-    from eth_account.types import Language
+    from mm_agent.evm.hd import english_words, mnemonic_checksum_ok
 
     phrase = normalize_mnemonic(text)
     words = phrase.split(" ") if phrase else []
@@ -50,8 +50,7 @@ def validate_mnemonic(text: str) -> str:
         raise InvalidMnemonic(
             f"The mnemonic has {len(words)} word(s); expected 12, 15, 18, 21 or 24."
         )
-    english = Mnemonic(Language.ENGLISH)
-    known = set(english.wordlist)
+    known = english_words()
     bad_positions = [str(i) for i, word in enumerate(words, start=1) if word not in known]
     if bad_positions:
         # Positions only: echoing a word (even a mistyped one) would leak most of the secret.
@@ -59,7 +58,7 @@ def validate_mnemonic(text: str) -> str:
             "The mnemonic has word(s) not in the English BIP-39 word list at position(s) "
             f"{', '.join(bad_positions)}."
         )
-    if not english.is_mnemonic_valid(phrase):
+    if not mnemonic_checksum_ok(words):
         raise InvalidMnemonic("The mnemonic's checksum is invalid (a word may be wrong or moved).")
     return phrase
 
@@ -75,15 +74,12 @@ def derive_private_key(mnemonic: str, index: int) -> bytes:
     """The 32-byte secp256k1 private key at m/44'/60'/0'/0/{index} (empty BIP-39 passphrase)."""
     phrase = validate_mnemonic(mnemonic)
     _check_index(index)
-    from eth_account.hdaccount import key_from_seed  # lazy: heavy import
-    from eth_account.hdaccount.mnemonic import Mnemonic
+    from mm_agent.evm.hd import derive_path, seed_from_phrase
 
-    # Mnemonic.to_seed rather than hdaccount.seed_from_mnemonic: the latter re-detects the
-    # language (failing on English phrases whose words are also all French) and puts the
-    # whole phrase into its exception messages. The phrase is already validated above.
-    seed = Mnemonic.to_seed(phrase, "")
+    # The phrase is already validated above (English list, checksum); no language detection.
+    seed = seed_from_phrase(phrase, "")
     try:
-        return key_from_seed(seed, DERIVATION_PATH_TEMPLATE.format(index=index))
+        return derive_path(seed, DERIVATION_PATH_TEMPLATE.format(index=index))
     except Exception:
         # Defensive: never let a third-party message (which might embed key material) escape.
         raise InvalidMnemonic("Key derivation from the mnemonic failed.") from None
@@ -91,7 +87,6 @@ def derive_private_key(mnemonic: str, index: int) -> bytes:
 
 def derive_address(mnemonic: str, index: int) -> str:
     """The EIP-55 checksummed address at m/44'/60'/0'/0/{index}."""
-    from eth_account import Account  # lazy: heavy import
+    from mm_agent.evm.hd import address_of_key
 
-    # Account.from_key needs no unaudited-HD-wallet flag, unlike Account.from_mnemonic.
-    return str(Account.from_key(derive_private_key(mnemonic, index)).address)
+    return address_of_key(derive_private_key(mnemonic, index))

@@ -1,4 +1,4 @@
-"""The wallet-service client (the server-wallet ``Wallet`` is in ``remote_wallet``).
+"""The wallet-service client (the server-wallet ``Wallet`` is in ``remote/wallet.py``).
 
 ``RemoteClient`` (sync, ``httpx.Client``) and ``AsyncRemoteClient`` (``httpx.AsyncClient``) speak
 exactly the HTTP API documented in ``mm_agent/server/__init__.py``. Everything but the I/O lives
@@ -9,8 +9,8 @@ table ``_Endpoints``, so the two clients cannot drift apart.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 
-from mm_agent import __version__
 from mm_agent.errors import (
     JobTimeout,
     MMError,
@@ -31,23 +30,25 @@ from mm_agent.local.config import Config
 from mm_agent.local.request_log import WalletRequest
 from mm_agent.local.session import Session, SessionStore
 from mm_agent.local.state import Home
+from mm_agent.version import __version__
+
+from ..base import AwaitingHook
 
 __all__ = [
     "AsyncRemoteClient",
     "AwaitingHook",
     "RemoteClient",
     "approval_notice",
+    "log_awaiting",
 ]
+
+log = logging.getLogger("mm_agent.wallets.remote")
 
 MAX_POLL_SECONDS = 25  # one long poll; the service caps it too
 _CONNECT_TIMEOUT = 10.0
 _READ_TIMEOUT = 30.0
 _SERVICE_HINT = ("Check serviceUrl (`mm config get serviceUrl`, MM_SERVICE_URL) and that the "
                  "wallet service runs (`mm server start`).")
-
-# Called once when a request first reaches AWAITING_MFA (the human must approve it).
-AwaitingHook = Callable[[WalletRequest], None]
-
 
 def approval_notice(req: WalletRequest, channel: str | None = None) -> str:
     """How the human approves ``req``. Never contains a link or code: the agent has none."""
@@ -65,12 +66,10 @@ def approval_notice(req: WalletRequest, channel: str | None = None) -> str:
     return f"{head} {how}{tail} Waiting… (pollingId {req.polling_id})"
 
 
-def _print_notice(req: WalletRequest) -> None:
-    # Default for the CLI and scripts: stderr, so JSON on stdout stays clean; on its own line,
-    # never under a spinner frame (console.notify holds the line).
-    from mm_agent.console import notify
-
-    notify(approval_notice(req), sys.stderr)
+def log_awaiting(req: WalletRequest) -> None:
+    """The library's default ``on_awaiting``: a log record, never terminal output (the CLI
+    passes its own hook, which tells the person on stderr)."""
+    log.info("%s", approval_notice(req))
 
 
 def _to_request(data: dict[str, Any]) -> WalletRequest:

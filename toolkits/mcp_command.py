@@ -1,8 +1,13 @@
 """`mm mcp`: serve the agent tools over MCP (an operator command, never an agent tool).
 
-The server itself lives in ``mm_agent.toolkits.mcp_server``; it needs the ``mcp`` extra, so it
-is imported only here, when the command runs (``mm --version`` and ``mm chains list`` never
-load it).
+The registry names this handler by dotted path (``mm_agent.toolkits.mcp_command:serve_command``),
+so the engine never imports the toolkits. The server itself (``mm_agent.toolkits.mcp_server``)
+needs the ``mcp`` extra and is imported only when the command runs: ``mm mcp --help``,
+``mm --version`` and ``mm chains list`` never load it.
+
+The operation is ``quiet``: the CLI prints no result envelope after serving (on stdio it would
+land on the client's pipe after the session ended). Errors before serving (a locked vault, a
+busy port) are raised as ``MMError`` and printed by the CLI as usual.
 """
 
 from __future__ import annotations
@@ -13,9 +18,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..context import Context
+from mm_agent.operations.context import Context
 
-__all__ = ["McpArgs", "mcp_serve"]
+__all__ = ["McpArgs", "serve_command"]
 
 
 class McpArgs(BaseModel):
@@ -34,7 +39,8 @@ class McpArgs(BaseModel):
         json_schema_extra={"cli_metavar": "ORIGIN[,ORIGIN…]"})
 
 
-def mcp_serve(ctx: Context, args: McpArgs) -> dict[str, Any]:
+def serve_command(ctx: Context, args: McpArgs) -> dict[str, Any]:
+    """Serve until the client disconnects (stdio) or Ctrl-C (HTTP); returns how it was served."""
     try:
         from mm_agent.toolkits import mcp_server
     except ImportError as exc:  # the `mcp` extra is missing
@@ -54,8 +60,6 @@ def mcp_serve(ctx: Context, args: McpArgs) -> dict[str, Any]:
         origins = [o.strip() for o in (args.allow_origin or "").split(",") if o.strip()]
         mcp_server.serve_http(wallet, options, host=args.host, port=args.port,
                               extra_origins=origins)
-    else:
-        mcp_server.serve_stdio(wallet, options)
-    # Like a foreground `mm devnet start`: no result envelope after serving (on stdio it
-    # would land on the client's pipe after the session ended).
-    raise SystemExit(0)
+        return {"served": "http", "host": args.host, "port": args.port}
+    mcp_server.serve_stdio(wallet, options)
+    return {"served": "stdio"}

@@ -1,38 +1,10 @@
-"""The local devnet: an anvil chain (chain id 31337) with the demo contracts deployed.
-
-``mm devnet start [--port 8545] [--detach]``, ``mm devnet stop`` and ``mm devnet status`` are
-thin wrappers over :func:`start` / :func:`run_foreground`, :func:`stop` and :func:`status`.
-
-What is deployed (by anvil's unlocked account 0, over plain JSON-RPC; no web3):
-
-- ``mUSD`` ("Mock USD", 6 decimals) and ``mDAI`` ("Mock DAI", 18 decimals): ``DemoERC20`` with
-  EIP-2612 permit; 1,000,000 of each minted to account 0;
-- ``mNFT`` (``DemoERC721``) and ``mITEM`` (``DemoERC1155``), nothing minted;
-- ``Puller`` (pulls approved tokens/NFTs to itself) and ``Reverter`` (fails in every way).
-
-On a fresh chain the deployer's nonces start at 0, so the addresses are the same every time.
-Every token and contract has a public ``mint``: they exist only on this devnet.
-
-The running devnet is recorded in ``MM_HOME/devnet.json``::
-
-    {"pid", "port", "rpcUrl", "chainId": 31337, "startedAt", "deployer", "detached",
-     "tokens": [{"symbol", "name", "address", "decimals", "standard"}],
-     "contracts": {"Puller": "0x…", "Reverter": "0x…"}}
-
-Starting while a recorded devnet is still alive raises :class:`DevnetError` (with the running
-devnet's status in ``details``) rather than silently returning it: the caller may have asked
-for another port, and a foreground start must not end up waiting on a process it does not own.
-A record whose process is gone is stale and simply replaced.
-
-anvil runs with ``--silent`` (its banner lists the well-known dev keys; keep them out of logs);
-its stderr (bind errors, crashes) goes to ``MM_HOME/devnet.log``.
-"""
+"""The anvil process: the binary, start (detached or foreground), stop, status, and the checks
+that a recorded pid is still our anvil (pid reuse) before it is signalled."""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
 import shutil
 import signal
@@ -41,10 +13,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mm_agent.errors import (
     AnvilNotFound,
@@ -54,44 +26,22 @@ from mm_agent.errors import (
     RpcError,
     ValidationError,
 )
+from mm_agent.local import env as env_vars
 from mm_agent.local.state import Home
 
-if TYPE_CHECKING:
-    import httpx
+from .deploy import deploy_demo_contracts
+from .record import CHAIN_ID, DEVNET_FILE, LOG_FILE
+from .record import clear_record as _clear_record
+from .record import log_tail as _log_tail
+from .record import read_record as _read_record
+from .rpc import rpc as _rpc
+from .rpc import rpc_client as _client
 
-__all__ = [
-    "CHAIN_ID",
-    "CONTRACTS_DIR",
-    "DEFAULT_PORT",
-    "DEVNET_FILE",
-    "LOG_FILE",
-    "deploy_demo_contracts",
-    "find_anvil",
-    "load_artifact",
-    "run_foreground",
-    "start",
-    "status",
-    "stop",
-]
+__all__ = ["DEFAULT_PORT", "find_anvil", "run_foreground", "start", "status", "stop"]
 
-CHAIN_ID = 31337
 DEFAULT_PORT = 8545
-DEVNET_FILE = "devnet.json"
-LOG_FILE = "devnet.log"
-CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
-
 READY_TIMEOUT = 10.0  # seconds for anvil to answer eth_chainId
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
-RECEIPT_TIMEOUT = 30.0  # seconds per deployment receipt (plus block time when interval mining)
-
-# (artifact, symbol, name, decimals, standard, initial supply in whole tokens)
-_TOKENS: tuple[tuple[str, str, str, int, str, int], ...] = (
-    ("DemoERC20", "mUSD", "Mock USD", 6, "erc20", 1_000_000),
-    ("DemoERC20", "mDAI", "Mock DAI", 18, "erc20", 1_000_000),
-    ("DemoERC721", "mNFT", "Mock NFT", 0, "erc721", 0),
-    ("DemoERC1155", "mITEM", "Mock Items", 0, "erc1155", 0),
-)
-_CONTRACTS = ("Puller", "Reverter")
 
 # Children started by this process, so stop()/run_foreground() can reap them (no zombies, no
 # "still running" ResourceWarning) when the devnet is stopped from the process that started it.
@@ -101,7 +51,7 @@ _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 # --- anvil binary -----------------------------------------------------------------------------
 def _bundled_anvil() -> Path:
     """``<repo>/.tools/bin/anvil``; the repo root is the parent of the ``mm_agent`` folder."""
-    return Path(__file__).resolve().parent.parent / ".tools" / "bin" / "anvil"
+    return Path(__file__).resolve().parents[2] / ".tools" / "bin" / "anvil"
 
 
 def _is_executable(path: Path) -> bool:
@@ -114,7 +64,7 @@ def find_anvil() -> str:
     An ``MM_ANVIL`` that does not point at an executable is an error, not a reason to fall back:
     the user asked for that binary explicitly.
     """
-    explicit = os.environ.get("MM_ANVIL")
+    explicit = env_vars.get(env_vars.ANVIL)
     if explicit:
         found = shutil.which(explicit) if os.sep not in explicit else None
         candidate = Path(found) if found else Path(explicit).expanduser()
@@ -129,116 +79,6 @@ def find_anvil() -> str:
         return str(bundled)
     raise AnvilNotFound("anvil not found (MM_ANVIL unset, not on PATH, no .tools/bin/anvil).")
 
-
-# --- artifacts and JSON-RPC -------------------------------------------------------------------
-def load_artifact(name: str) -> dict[str, Any]:
-    """The compiled artifact ``mm_agent/contracts/<name>.json`` (abi, bytecode, ...)."""
-    path = CONTRACTS_DIR / f"{name}.json"
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DevnetError(
-            f"No compiled artifact for {name} ({path}).",
-            hint="Run scripts/compile_contracts.sh.",
-        ) from None
-
-
-def _rpc(client: httpx.Client, url: str, method: str, params: list[Any] | None = None) -> Any:
-    import httpx
-
-    try:
-        resp = client.post(
-            url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}
-        )
-        resp.raise_for_status()
-        body = resp.json()
-    except httpx.TransportError as exc:
-        raise NetworkUnreachable(f"{url} unreachable ({exc.__class__.__name__}).") from exc
-    except (httpx.HTTPStatusError, ValueError) as exc:
-        raise RpcError(f"{method} on {url} failed: {exc}") from exc
-    if body.get("error"):
-        err = body["error"]
-        raise RpcError(
-            f"{method} failed: {err.get('message', err)}",
-            details={"rpcCode": err.get("code"), "data": err.get("data")},
-        )
-    return body.get("result")
-
-
-@contextlib.contextmanager
-def _client() -> Iterator[httpx.Client]:
-    import httpx
-
-    # trust_env=False: a proxy from the environment must not intercept 127.0.0.1 traffic.
-    with httpx.Client(timeout=10.0, trust_env=False) as client:
-        yield client
-
-
-def _wait_receipt(client: httpx.Client, url: str, tx_hash: str, timeout: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        receipt = _rpc(client, url, "eth_getTransactionReceipt", [tx_hash])
-        if receipt:
-            return receipt
-        if time.monotonic() > deadline:
-            raise DevnetError(f"No receipt for {tx_hash} after {timeout:.0f} s.")
-        time.sleep(0.1)
-
-
-def deploy_demo_contracts(rpc_url: str, *, block_time: float | None = None) -> dict[str, Any]:
-    """Deploy the demo set on the node at ``rpc_url`` from its first unlocked account.
-
-    Returns ``{"deployer", "tokens": [...], "contracts": {"Puller", "Reverter"}}`` in the
-    ``devnet.json`` shape. Works on any anvil (tests start their own).
-    """
-    from eth_abi import encode
-    from eth_utils import to_checksum_address
-
-    with _client() as client:
-        accounts = _rpc(client, rpc_url, "eth_accounts")
-        if not accounts:
-            raise DevnetError(f"{rpc_url} has no unlocked account to deploy from.")
-        deployer = to_checksum_address(accounts[0])
-
-        def send(artifact: str, types: list[str], args: list[Any]) -> str:
-            data = load_artifact(artifact)["bytecode"] + encode(types, args).hex()
-            return _rpc(client, rpc_url, "eth_sendTransaction", [{"from": deployer, "data": data}])
-
-        # Send everything first, then collect receipts: with interval mining they land together.
-        pending: list[tuple[str, str]] = []
-        for artifact, symbol, name, decimals, _std, supply in _TOKENS:
-            if artifact == "DemoERC20":
-                types = ["string", "string", "uint8", "uint256"]
-                args: list[Any] = [name, symbol, decimals, supply * 10**decimals]
-                pending.append((symbol, send(artifact, types, args)))
-            else:
-                pending.append((symbol, send(artifact, [], [])))
-        for name in _CONTRACTS:
-            pending.append((name, send(name, [], [])))
-
-        timeout = RECEIPT_TIMEOUT + 3 * (block_time or 0)
-        addresses: dict[str, str] = {}
-        for label, tx_hash in pending:
-            receipt = _wait_receipt(client, rpc_url, tx_hash, timeout)
-            if int(receipt.get("status", "0x0"), 16) != 1 or not receipt.get("contractAddress"):
-                raise DevnetError(f"Deploying {label} failed (tx {tx_hash}).")
-            addresses[label] = to_checksum_address(receipt["contractAddress"])
-
-    tokens = [
-        {
-            "symbol": symbol,
-            "name": name,
-            "address": addresses[symbol],
-            "decimals": decimals,
-            "standard": standard,
-        }
-        for _artifact, symbol, name, decimals, standard, _supply in _TOKENS
-    ]
-    return {
-        "deployer": deployer,
-        "tokens": tokens,
-        "contracts": {name: addresses[name] for name in _CONTRACTS},
-    }
 
 
 # --- process bookkeeping ----------------------------------------------------------------------
@@ -302,27 +142,6 @@ def _port_free(port: int) -> bool:
             return False
     return True
 
-
-def _log_tail(home: Home, limit: int = 600) -> str:
-    try:
-        return home.path(LOG_FILE).read_text(errors="replace")[-limit:].strip()
-    except FileNotFoundError:
-        return ""
-
-
-def _clear_record(home: Home, pid: int | None = None) -> None:
-    """Remove devnet.json (only if it still records ``pid``, when given)."""
-    if pid is not None:
-        with contextlib.suppress(Exception):
-            record = home.read_json(DEVNET_FILE)
-            if not isinstance(record, dict) or record.get("pid") != pid:
-                return
-    home.path(DEVNET_FILE).unlink(missing_ok=True)
-
-
-def _read_record(home: Home) -> dict[str, Any] | None:
-    record = home.read_json(DEVNET_FILE)
-    return record if isinstance(record, dict) and record.get("pid") else None
 
 
 # --- public API -------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Alembic migrations of the service database (SQLite and PostgreSQL); see ``../migrate.py``."""

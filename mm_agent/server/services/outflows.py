@@ -1,0 +1,59 @@
+"""The rolling-24h outflow window of server wallets, kept in the ``outflows`` table.
+
+A request the policy lets through reserves its USD outflow (``reserve``, inside the caller's
+transaction that read the window); the reservation is committed when the transaction confirms
+(``commit``) and released when the job fails, is denied, cancelled or expires (``release``).
+Plain store functions: the policy service and the job runner both call them, neither owns them.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, update
+
+from ..db.store import Store, now, outflows
+
+__all__ = ["WINDOW_SECONDS", "commit", "release", "reserve", "window_used"]
+
+WINDOW_SECONDS = 24 * 3600
+
+
+def _cents(usd: Decimal) -> int:
+    return int((usd * 100).to_integral_value(rounding="ROUND_CEILING"))
+
+
+def window_used(conn: Any, wallet_id: str) -> Decimal:
+    """USD reserved or committed by the wallet in the last 24 hours."""
+    cents = conn.execute(select(func.coalesce(func.sum(outflows.c.usd_cents), 0)).where(and_(
+        outflows.c.wallet_id == wallet_id, outflows.c.state.in_(("reserved", "committed")),
+        outflows.c.created_at > now() - WINDOW_SECONDS))).scalar()
+    return Decimal(int(cents or 0)) / 100
+
+
+def reserve(conn: Any, polling_id: str, wallet_id: str, usd: Decimal) -> None:
+    """Reserve once per request (a re-run keeps the first reservation)."""
+    if conn.execute(select(outflows.c.polling_id).where(
+            outflows.c.polling_id == polling_id)).first():
+        return
+    conn.execute(insert(outflows).values(polling_id=polling_id, wallet_id=wallet_id,
+                                         usd_cents=_cents(usd), state="reserved",
+                                         created_at=now()))
+
+
+def _settle(store: Store, polling_id: str, state: str) -> None:
+    with store.tx() as conn:
+        conn.execute(update(outflows).where(and_(
+            outflows.c.polling_id == polling_id, outflows.c.state == "reserved"))
+            .values(state=state))
+
+
+def release(store: Store, polling_id: str) -> None:
+    """The request ended without spending: its reservation no longer counts."""
+    _settle(store, polling_id, "released")
+
+
+def commit(store: Store, polling_id: str) -> None:
+    """The transaction confirmed: the reservation becomes spent."""
+    _settle(store, polling_id, "committed")
