@@ -54,7 +54,8 @@ dispatcher, MCP, HTTP service) turn them into envelopes, ``ToolException``s or e
     │   ├── TradingModeApprovalInProgress TRADING_MODE_APPROVAL_IN_PROGRESS
     │   ├── DataDirLocked                DATA_DIR_LOCKED
     │   ├── DatabaseCorrupt              DATABASE_CORRUPT
-    │   └── UnsupportedInMode            UNSUPPORTED_IN_MODE
+    │   ├── UnsupportedInMode            UNSUPPORTED_IN_MODE
+    │   └── WalletFrozen                 WALLET_FROZEN
     ├── VaultError                       VAULT_ERROR
     │   ├── AlreadyEncrypted             ALREADY_ENCRYPTED
     │   ├── NotEncrypted                 NOT_ENCRYPTED
@@ -97,6 +98,12 @@ dispatcher, MCP, HTTP service) turn them into envelopes, ``ToolException``s or e
     ├── DevnetError                      DEVNET_ERROR
     │   ├── AnvilNotFound                ANVIL_NOT_FOUND
     │   └── DevnetNotRunning             DEVNET_NOT_RUNNING
+    ├── PredictError                     PREDICT_ERROR
+    │   ├── PredictSetupRequired         PREDICT_SETUP_REQUIRED
+    │   ├── PredictGeoblocked            PREDICT_GEOBLOCKED
+    │   ├── PredictBackendUnavailable    PREDICT_BACKEND_UNAVAILABLE
+    │   ├── PredictNotFound              PREDICT_NOT_FOUND
+    │   └── PredictAuthError             PREDICT_AUTH_FAILED
     └── ServiceError                     SERVICE_ERROR
         └── ServiceStopping (503)        SERVICE_STOPPING
 
@@ -205,6 +212,7 @@ __all__ = [
     "ValidationError",
     "VaultError",
     "WalletExists",
+    "WalletFrozen",
     "WalletNotFound",
     "WrongPassword",
 ]
@@ -545,6 +553,15 @@ class UnsupportedInMode(StateError):
     code = "UNSUPPORTED_IN_MODE"
 
 
+class WalletFrozen(StateError):
+    """An operator froze the wallet (``mm server admin freeze``): it signs nothing; reads,
+    cancels and policy reads still work. 409 like every state refusal."""
+
+    code = "WALLET_FROZEN"
+    default_hint = ("The service's operator froze this wallet: it signs nothing until they run "
+                    "`mm server admin unfreeze`. Reading it still works.")
+
+
 # --- BYOK vault -------------------------------------------------------------------------------
 class VaultError(MMError):
     code = "VAULT_ERROR"
@@ -782,3 +799,41 @@ class ServiceStopping(ServiceError):
     http_status = 503
     default_hint = ("The wallet service is stopping or restarting; the request goes on. Retry "
                     "in a few seconds (`mm wallet requests watch <pollingId>`).")
+
+
+# --- prediction markets (`mm predict`, contract §10) ---------------------------------------------
+class PredictError(MMError):
+    """A prediction-market back end (the devnet market service, Gamma/CLOB) refused or failed."""
+
+    code = "PREDICT_ERROR"
+    http_status = 422
+
+
+class PredictSetupRequired(PredictError):
+    code = "PREDICT_SETUP_REQUIRED"
+    http_status = 409
+    default_hint = "Run `mm predict setup --wait`, then check `mm predict status`."
+
+
+class PredictGeoblocked(PredictError):
+    code = "PREDICT_GEOBLOCKED"
+    http_status = 403
+    default_hint = "Predict is not available from this region."
+
+
+class PredictBackendUnavailable(PredictError):
+    code = "PREDICT_BACKEND_UNAVAILABLE"
+    http_status = 503
+    default_hint = "Only the devnet back end is built: `mm predict mode devnet`."
+
+
+class PredictNotFound(PredictError):
+    code = "PREDICT_NOT_FOUND"
+    http_status = 404
+    default_hint = "Find markets with `mm predict markets list`."
+
+
+class PredictAuthError(PredictError):
+    code = "PREDICT_AUTH_FAILED"
+    http_status = 401
+    default_hint = "Re-derive the trading credentials with `mm predict setup`."

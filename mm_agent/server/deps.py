@@ -25,7 +25,7 @@ from .services.chains_served import LiveConfig, ServiceEngine
 from .services.jobs.approval import ApprovalOpener
 from .services.jobs.queue import JobQueue
 from .services.jobs.runner import JobRunner
-from .services.keys import MasterKey
+from .services.keys import MasterKey, frozen_guard
 from .services.mailer import Mailer
 from .services.policy import PolicyService, price_source
 from .settings import ServerSettings
@@ -72,6 +72,7 @@ class Services:
                  else Store.for_data_dir(settings.data_dir))
         store.migrate()
         keys = MasterKey.load(settings.data_dir)
+        keys.signing_guard = frozen_guard(store)  # a frozen wallet's key is never unwrapped
         mailer = Mailer(settings)
         # The engine reads chain settings (rpc.<id>, devnet.json, denylist) from the data dir;
         # operator RPCs and the followed devnet record: chains_served.py. config.json is

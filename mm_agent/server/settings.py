@@ -121,6 +121,12 @@ class ServerSettings:
     # `mm server start`), re-read on every use: a restarted devnet needs no service restart.
     devnet_file: Path | None = None
     workers: int = 8  # concurrent jobs
+    # Replicas (jobs/queue.py): this process's name on the jobs it claims, and how long a
+    # claim holds without renewal; a dead replica's jobs are taken over after it
+    # (MM_JOB_LEASE_SECONDS, default 30; renewed every third of it).
+    replica_id: str = field(default_factory=lambda: _replica_id())
+    job_lease_seconds: float = field(
+        default_factory=lambda: _env_seconds("MM_JOB_LEASE_SECONDS", 30.0))
     # Per-account / per-source limits (MM_RATE_LIMIT_<SCOPE>), see ratelimit.py.
     rate_limits: RateLimits = field(default_factory=lambda: RateLimits.from_env())
     max_body_bytes: int = field(
@@ -139,6 +145,29 @@ class ServerSettings:
     @property
     def use_outbox(self) -> bool:
         return self.dev or self.smtp is None
+
+
+def _replica_id() -> str:
+    """host:pid:random, unique per process (claims fence on it, so two processes must never
+    share one): a restarted replica takes its old jobs over like any other's, once their
+    lease lapses."""
+    import socket
+    import uuid
+
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _env_seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.5 <= value <= 86400:
+        raise InvalidConfigValue(f"{name} must be a number of seconds (0.5 to 86400).")
+    return value
 
 
 def _env_int(name: str, default: int) -> int:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from mm_agent.local.config import Config
 from mm_agent.local.state import Home
 
+from .async_base import AsyncWalletBase
 from .base import (
     IMPLEMENTATIONS,
     ApprovalHook,
-    AsyncWalletBase,
     AwaitingHook,
     PasswordSource,
     WalletBase,

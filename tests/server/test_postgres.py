@@ -70,8 +70,8 @@ def test_alembic_schema_matches_the_tables(stores: Callable[[], Store]) -> None:
     from alembic.runtime.migration import MigrationContext
 
     store = stores()
-    assert store.migrate() == [1, 2, 3]
-    assert store.schema_version() == 3 and store.migrate() == []
+    assert store.migrate() == [1, 2, 3, 4]
+    assert store.schema_version() == 4 and store.migrate() == []
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
@@ -98,8 +98,9 @@ def test_a_pre_alembic_database_is_adopted(stores: Callable[[], Store], upto: in
                           "VALUES ('a1', 'kept@example.com', 'email', 1)"))
     report = migrate.upgrade(store)
     assert report.adopted_from == upto and report.before == f"{upto:04d}"
-    assert report.after == "0003" and report.applied == (["0003"] if upto == 2 else [])
-    assert store.schema_version() == 3
+    assert report.after == "0004"
+    assert report.applied == (["0003", "0004"] if upto == 2 else ["0004"])
+    assert store.schema_version() == 4
     with store.read() as conn:
         assert conn.execute(text("SELECT email FROM accounts")).scalar() == "kept@example.com"
         assert conn.execute(select(rate_limits)).all() == []  # 0003 ran (or was there)
@@ -127,8 +128,8 @@ def test_replicas_starting_at_once_migrate_once(stores: Callable[[], Store]) -> 
         applied[i] = replicas[i].migrate()
 
     _threads(len(replicas), start)
-    assert sorted(map(tuple, applied)) == [(), (), (), (), (), (1, 2, 3)]
-    assert all(r.schema_version() == 3 for r in replicas)
+    assert sorted(map(tuple, applied)) == [(), (), (), (), (), (1, 2, 3, 4)]
+    assert all(r.schema_version() == 4 for r in replicas)
     with replicas[0].read() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM alembic_version")).scalar() == 1
 
@@ -229,7 +230,8 @@ def test_operator_commands_take_the_database_url(pg_cluster: pg.PgCluster, tmp_p
     plain = url.replace("postgresql+psycopg://", "postgresql://")  # what providers print
     rc, out, err = run_mm("server", "admin", "migrate", "--database-url", plain, "--json")
     assert rc == 0, (out, err)
-    assert out["data"]["applied"] == ["0001", "0002", "0003"] and out["data"]["to"] == "0003"
+    assert out["data"]["applied"] == ["0001", "0002", "0003", "0004"]
+    assert out["data"]["to"] == "0004"
     rc, out, err = run_mm("server", "admin", "migrate", "--json", env={"MM_DATABASE_URL": url})
     assert rc == 0 and out["data"]["applied"] == [], (out, err)
     data_dir = tmp_path / "srv"

@@ -15,7 +15,6 @@ from mm_agent.toolkits.function_calling import (
     anthropic_tools,
     openai_tools,
 )
-from server.conftest import service, service_factory  # noqa: F401  (fixtures)
 from server.test_client import attach_chain, fund, init_server_wallet, mail_typed_data, sign_in
 from server.test_jobs import approve_mode_changes
 from test_agent_schema import NAME, cli_keys, strict_violations
@@ -205,7 +204,7 @@ async def test_async_dispatcher(wallet: Wallet, chain: Anvil) -> None:
 
 # --- server wallet round trip --------------------------------------------------------------
 @pytest.fixture
-def remote(service: Any, chain: Anvil, devnet_home: Home,  # noqa: F811
+def remote(service: Any, chain: Anvil, devnet_home: Home,
            monkeypatch: pytest.MonkeyPatch) -> Wallet:
     """A server wallet asked for in beast mode (guard until the human approves); the local
     devnet record lets `tx` read the chain."""
@@ -217,7 +216,7 @@ def remote(service: Any, chain: Anvil, devnet_home: Home,  # noqa: F811
     return w
 
 
-def test_server_wallet_round_trip(remote: Wallet, chain: Anvil, service: Any  # noqa: F811
+def test_server_wallet_round_trip(remote: Wallet, chain: Anvil, service: Any
                                   ) -> None:
     d = Dispatcher(remote)
     assert "wallet_policy_get" in d.tool_names

@@ -32,7 +32,6 @@ from mm_agent.toolkits.langchain import (
     interrupt_on,
     reject,
 )
-from server.conftest import service, service_factory  # noqa: F401  (fixtures)
 from server.test_approvals import LINK_RE
 from server.test_client import denylist, server_wallet, signed_in  # noqa: F401  (fixtures)
 
@@ -346,7 +345,7 @@ def test_server_wallet_approval_interrupts_and_resumes_once(
 
 
 def test_server_wallet_reject_on_resume_cancels(server_wallet: Wallet, chain: Anvil,  # noqa: F811
-                                                service: Any, tmp_path: Path) -> None:  # noqa: F811
+                                                service: Any, tmp_path: Path) -> None:
     denylist(service, tmp_path, ACCOUNT1)
     n0 = nonce(chain, server_wallet.address)
     graph = agent(server_wallet, tool_turn(call("transfer", {

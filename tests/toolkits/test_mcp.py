@@ -22,7 +22,6 @@ from conftest import ACCOUNT1, Anvil
 from helpers import approve_by_mail, free_port, outbox_links, wait_until
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
-from server.conftest import service, service_factory  # noqa: F401  (fixtures)
 from server.test_client import attach_chain, fund, init_server_wallet, sign_in
 
 from mm_agent import Wallet
@@ -184,7 +183,7 @@ async def test_stdio_byok_elicitation_confirms_that_exact_preview(byok_home: Hom
 
 # --- server wallet (guard mode) ---------------------------------------------------------------
 @pytest.fixture
-def guarded(service: Any, chain: Anvil, devnet_home: Home,  # noqa: F811
+def guarded(service: Any, chain: Anvil, devnet_home: Home,
             monkeypatch: pytest.MonkeyPatch) -> Home:
     """A server wallet in guard mode with empty allowlists: every write asks the human."""
     sign_in(service, devnet_home, monkeypatch)
@@ -206,7 +205,7 @@ async def pending_transfer(s: ClientSession) -> dict[str, Any]:
 
 
 async def test_stdio_server_wallet_pending_progress_and_elicited_approval(
-        guarded: Home, service: Any, chain: Anvil) -> None:  # noqa: F811
+        guarded: Home, service: Any, chain: Anvil) -> None:
     async with stdio_session(guarded) as s:
         listed = {t.name for t in (await s.list_tools()).tools}
         assert {"wallet_policy_get", "wallet_trading_mode_set"} <= listed

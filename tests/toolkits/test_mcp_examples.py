@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from conftest import ACCOUNT1, Anvil
-from server.conftest import service, service_factory  # noqa: F401  (fixtures)
 
 from mm_agent import Wallet
 from mm_agent.local.state import Home

@@ -18,12 +18,8 @@ from mm_agent import AsyncWallet, Wallet
 from mm_agent.errors import NotInitialized, StateCorrupt, UnsupportedInMode
 from mm_agent.local.session import Session, SessionStore
 from mm_agent.local.state import Home
-from mm_agent.wallets.base import (
-    AsyncRequestsBase,
-    AsyncWalletBase,
-    RequestsBase,
-    WalletBase,
-)
+from mm_agent.wallets.async_base import AsyncRequestsBase, AsyncWalletBase
+from mm_agent.wallets.base import RequestsBase, WalletBase
 from mm_agent.wallets.byok.async_wallet import AsyncByokRequestsAPI, AsyncByokWallet
 from mm_agent.wallets.byok.wallet import ByokRequestsAPI, ByokWallet
 from mm_agent.wallets.remote.async_wallet import AsyncRemoteRequestsAPI, AsyncRemoteWallet

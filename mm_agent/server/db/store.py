@@ -25,6 +25,7 @@ wrapped by the service master key (see ``keys.py``); TOTP seeds are encrypted th
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -135,6 +136,10 @@ wallets = Table(
     Column("key_enc", LargeBinary, nullable=False),  # private key under the data key
     Column("data_key_wrapped", LargeBinary, nullable=False),  # data key under the master key
     Column("created_at", Float, nullable=False),
+    # Operator freeze (0005, `mm server admin freeze`): while set, the key is never unwrapped
+    # for a new signature (keys.load_wallet_key) and submissions are WALLET_FROZEN.
+    Column("frozen_at", Float, nullable=True),
+    Column("frozen_reason", Text, nullable=True),
     UniqueConstraint("account_id", "name", name="uq_wallet_name"),
 )
 
@@ -162,10 +167,15 @@ jobs = Table(
     Column("version", Integer, nullable=False, default=0),  # bumps on every change
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # Replicas (0004): the service process running the job and until when its claim holds;
+    # renewed while it runs, taken over by another replica once it lapses (jobs/queue.py).
+    Column("claimed_by", String(64), nullable=True),
+    Column("lease_until", Float, nullable=True),
     UniqueConstraint("account_id", "idempotency_key", name="uq_job_idempotency"),
 )
 Index("ix_jobs_wallet_created", jobs.c.wallet_id, jobs.c.created_at)
 Index("ix_jobs_status", jobs.c.status)
+Index("ix_jobs_status_lease", jobs.c.status, jobs.c.lease_until)
 
 nonces = Table(
     "nonces", metadata,
@@ -242,6 +252,7 @@ class Store:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True,
                           connect_args={"application_name": "mm-agent"})
         self.engine: Engine = create_engine(url, **kwargs)
+        self._sqlite_writer = threading.RLock()  # see tx()
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
 
@@ -289,13 +300,22 @@ class Store:
         across replicas). ``exclusive=False`` on PostgreSQL: a plain READ COMMITTED
         transaction for code made atomic by its own statements (``ON CONFLICT``, row locks);
         SQLite has one writer anyway and always takes the write lock."""
-        with self.engine.connect() as conn:
-            if self.dialect == "sqlite":
+        if self.dialect == "sqlite":
+            # This process's writers queue on a lock instead of in SQLite's busy handler,
+            # which sleeps with back-off (up to 100 ms a try) while another thread writes.
+            with self._sqlite_writer, self.engine.connect() as conn:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
-            else:
-                conn.begin()
-                if exclusive:
-                    conn.execute(select(func.pg_advisory_xact_lock(WRITE_LOCK_KEY)))
+                try:
+                    yield conn
+                    conn.commit()
+                except BaseException:
+                    conn.rollback()
+                    raise
+            return
+        with self.engine.connect() as conn:
+            conn.begin()
+            if exclusive:
+                conn.execute(select(func.pg_advisory_xact_lock(WRITE_LOCK_KEY)))
             try:
                 yield conn
                 conn.commit()

@@ -88,6 +88,10 @@ class Wallet(BaseModel):
     name: str | None = Field(None, description="Label.")
     trading_mode: Literal["guard", "beast"] = Field(alias="tradingMode")
     created_at: str = Field(alias="createdAt", description="ISO-8601 time.")
+    frozen: bool = Field(False, description="Frozen by the service's operator: signs nothing "
+                                            "(WALLET_FROZEN) until unfrozen; reads work.")
+    frozen_reason: str | None = Field(None, alias="frozenReason",
+                                      description="The operator's reason, when frozen.")
     trading_mode_change: dict[str, Any] | None = Field(
         None, alias="tradingModeChange",
         description="Create with beast from an agent token: the guard → beast request.")

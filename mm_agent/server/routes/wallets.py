@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, insert, select
 
-from mm_agent.errors import MMError, ValidationError, WalletNotFound
+from mm_agent.errors import MMError, ValidationError, WalletFrozen, WalletNotFound
 from mm_agent.operations.fields import Address, Amount, ChainId
 
 from ..db.store import Store, now, wallets
@@ -91,8 +91,13 @@ class SubmitBody(BaseModel):
 def _wallet_json(row: Any) -> dict[str, Any]:
     import time
 
-    return {"address": row.address, "name": row.name, "tradingMode": row.trading_mode,
-            "createdAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row.created_at))}
+    out: dict[str, Any] = {
+        "address": row.address, "name": row.name, "tradingMode": row.trading_mode,
+        "createdAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row.created_at)),
+        "frozen": row.frozen_at is not None}
+    if row.frozen_at is not None and row.frozen_reason:
+        out["frozenReason"] = row.frozen_reason
+    return out
 
 
 def _wallet_row(store: Store, p: Principal, address: str) -> Any:
@@ -182,6 +187,9 @@ def submit_request(address: str, body: SubmitBody, p: PrincipalDep, store: Store
         preview, _ = jobs.preview_for(row.address, checked)
         preview.policy = policies.evaluate_and_reserve(None, row, preview)
         return ok(preview.to_dict())
+    if row.frozen_at is not None:  # `mm server admin freeze`: refused before anything runs
+        raise WalletFrozen(f"Wallet {row.address} is frozen by the service's operator"
+                           + (f": {row.frozen_reason}" if row.frozen_reason else "") + ".")
     from ..services.precheck import precheck_submission
 
     # UNKNOWN_TOKEN, RPC_CHAIN_MISMATCH, INSUFFICIENT_FUNDS… now, not in a recorded job.

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from mm_agent.errors import Forbidden, NotAuthenticated
 
-from ..db.store import Store, accounts, now, sha256, tokens
+from ..db.store import Store, accounts, device_logins, now, sha256, tokens
 from ..settings import ServerSettings
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "issue_tokens",
     "refresh",
     "require_human",
+    "revoke_account",
     "revoke_family",
 ]
 
@@ -95,6 +96,28 @@ def revoke_family(store: Store, family: str) -> int:
     """Revoke every token of a family (logout, theft); returns how many were live."""
     with store.tx() as conn:
         return _revoke_family(conn, family)
+
+
+def revoke_account(conn: Connection, account_id: str) -> dict[str, int]:
+    """Revoke every live token of the account (access and refresh, CLI and web sessions) and
+    close its sign-ins still in progress (a pending or approved device login would otherwise
+    mint a fresh pair later). Operator tool: ``mm server admin revoke-tokens``."""
+    t = now()
+    counts: dict[str, int] = {}
+    for scope in SCOPES:
+        res = conn.execute(update(tokens).where(
+            tokens.c.account_id == account_id, tokens.c.scope == scope,
+            tokens.c.revoked.is_(False), tokens.c.expires_at > t).values(revoked=True))
+        counts[scope] = int(res.rowcount or 0)
+    # Expired-but-unrevoked rows too, so nothing of the account is left unrevoked.
+    conn.execute(update(tokens).where(tokens.c.account_id == account_id,
+                                      tokens.c.revoked.is_(False)).values(revoked=True))
+    email = conn.execute(select(accounts.c.email).where(accounts.c.id == account_id)).scalar()
+    res = conn.execute(update(device_logins).where(
+        (device_logins.c.account_id == account_id) | (device_logins.c.email == email),
+        device_logins.c.status.in_(("pending", "approved"))).values(status="expired"))
+    counts["signIns"] = int(res.rowcount or 0)
+    return counts
 
 
 def refresh(store: Store, settings: ServerSettings, refresh_token: str) -> dict[str, Any]:

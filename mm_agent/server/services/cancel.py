@@ -102,8 +102,9 @@ def _replace_submitted(runner: JobRunner, row: Any, address: str) -> dict[str, A
                                                 f"(replace nonce {row.nonce})")
     with runner.store.read() as conn:
         wallet = conn.execute(select(wallets).where(wallets.c.id == row.wallet_id)).one()
+    # A cancel only replaces a nonce signed before: allowed on a frozen wallet too.
     key = load_wallet_key(runner.keys, wallet.address, wallet.key_enc,
-                          wallet.data_key_wrapped)
+                          wallet.data_key_wrapped, frozen_ok=True)
     signed = {"type": 2, "chainId": chain_id, **tx, "gas": 21_000, "nonce": int(row.nonce),
               "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip}
     raw, cancel_hash = signing.sign_transaction(key, signed)

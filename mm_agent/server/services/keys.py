@@ -7,6 +7,18 @@ directly: each wallet gets a fresh data key, the private key is sealed under tha
 the master key therefore means re-wrapping data keys, never touching the key ciphertexts.
 
 Blob format (every ciphertext here): ``version (1 byte) || nonce (12 bytes) || ciphertext+tag``.
+
+Operator tools (``mm server admin …``, ``server/admin.py``) live on top of this module:
+
+- freeze: :func:`load_wallet_key` is the one place a wallet key is unwrapped for signing; it
+  asks the ``signing_guard`` of the master key (``frozen_guard``, wired in ``deps.py``) and a
+  frozen wallet's key is never unwrapped (``WALLET_FROZEN``). Finishing a transaction that
+  was already signed before the freeze (re-broadcast, fee bump, cancel of that same nonce)
+  passes ``frozen_ok=True``.
+- rotation: :func:`rewrap_all` re-wraps every data key and TOTP seed under a new master key
+  inside the caller's transaction and checks that each one opens with the new key (and no
+  longer with the old one) before the caller commits; :func:`write_key_file` writes a key file
+  atomically (0600), never over an existing one.
 """
 
 from __future__ import annotations
@@ -16,25 +28,40 @@ import binascii
 import contextlib
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from mm_agent.errors import InvalidConfigValue, StateCorrupt
+from mm_agent.errors import InvalidConfigValue, StateCorrupt, WalletFrozen
 from mm_agent.local.state import Home
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from ..db.store import Store
 
 __all__ = [
     "ENV_VAR",
     "KEY_FILE",
+    "NEW_ENV_VAR",
     "MasterKey",
+    "frozen_guard",
     "load_wallet_key",
     "new_wallet_key",
+    "open_all",
+    "parse_key_text",
+    "read_key_file",
+    "rewrap_all",
     "unwrap_totp_secret",
     "wrap_totp_secret",
+    "write_key_file",
 ]
 
 ENV_VAR = "MM_SERVER_MASTER_KEY"
+NEW_ENV_VAR = "MM_SERVER_NEW_MASTER_KEY"  # `mm server admin rotate-master-key`
 KEY_FILE = "master.key"
 _VERSION = b"\x01"
 _NONCE = 12
@@ -62,7 +89,7 @@ def _open(key: bytes, blob: bytes, aad: bytes) -> bytes:
         ) from None
 
 
-def _parse_env_key(raw: str) -> bytes:
+def _parse_env_key(raw: str, name: str = ENV_VAR) -> bytes:
     raw = raw.strip()
     candidates: list[bytes] = []
     with contextlib.suppress(ValueError):
@@ -75,20 +102,22 @@ def _parse_env_key(raw: str) -> bytes:
             return key
     # Never echo the value: it is (meant to be) the master key.
     raise InvalidConfigValue(
-        f"{ENV_VAR} must be 32 bytes, given as 64 hex characters or base64.",
+        f"{name} must be 32 bytes, given as 64 hex characters or base64.",
         hint="Generate one with `python -c 'import os; print(os.urandom(32).hex())'`.")
 
 
 class MasterKey:
     """The service master key. Its bytes never appear in ``repr``/``str``."""
 
-    __slots__ = ("__key", "source")
+    __slots__ = ("__key", "signing_guard", "source")
 
     def __init__(self, key: bytes, source: str = "memory") -> None:
         if len(key) != _KEY_LEN:
             raise ValueError("the master key must be 32 bytes")
         self.__key = bytes(key)
         self.source = source  # "env" | "file" | "memory"
+        # Called with a wallet address before its key is unwrapped for signing (freeze).
+        self.signing_guard: Callable[[str], None] | None = None
 
     def __repr__(self) -> str:
         return f"MasterKey(source={self.source!r})"
@@ -122,6 +151,13 @@ class MasterKey:
     def unwrap(self, blob: bytes, aad: bytes) -> bytes:
         return _open(self.__key, bytes(blob), aad)
 
+    def same_as(self, other: MasterKey) -> bool:
+        return secrets.compare_digest(self.__key, other.__key)
+
+    def key_text(self) -> bytes:
+        """The key file's content (hex + newline): only for :func:`write_key_file`."""
+        return self.__key.hex().encode() + b"\n"
+
 
 def _create_key_file(path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
@@ -139,6 +175,41 @@ def _create_key_file(path: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
     dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def parse_key_text(raw: str, name: str) -> bytes:
+    """A 32-byte key given as hex or base64 (``name`` says where, never the value)."""
+    return _parse_env_key(raw, name)
+
+
+def read_key_file(path: Path) -> MasterKey:
+    """A key file (``master.key`` or an operator's new key file), permissions checked."""
+    return MasterKey(_read_key_file(path), "file")
+
+
+def write_key_file(path: Path, key: MasterKey) -> None:
+    """Write ``key`` to ``path`` (0600, fsynced, directory fsynced); never over an existing
+    file (``FileExistsError``): no key file is ever overwritten."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key.key_text())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(tmp, path)  # FileExistsError if the name is taken
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    dir_fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
@@ -187,8 +258,14 @@ def new_wallet_key(master: MasterKey) -> tuple[str, bytes, bytes]:
 
 
 def load_wallet_key(master: MasterKey, address: str, key_enc: bytes,
-                    data_key_wrapped: bytes) -> bytes:
-    """The private key of ``address`` (in-process use by the signer only)."""
+                    data_key_wrapped: bytes, *, frozen_ok: bool = False) -> bytes:
+    """The private key of ``address`` (in-process use by the signer only).
+
+    Unless ``frozen_ok`` (finishing a transaction signed before a freeze), the master key's
+    ``signing_guard`` is asked first: a frozen wallet raises ``WALLET_FROZEN`` here, so a job
+    that has not signed yet fails instead of signing."""
+    if not frozen_ok and master.signing_guard is not None:
+        master.signing_guard(address)
     data_key = master.unwrap(data_key_wrapped, _wrap_aad(address))
     private_key = _open(data_key, bytes(key_enc), _address_aad(address))
     if _address_of(private_key).lower() != address.lower():
@@ -204,3 +281,102 @@ def wrap_totp_secret(master: MasterKey, owner: str, secret: str) -> bytes:
 
 def unwrap_totp_secret(master: MasterKey, owner: str, blob: bytes) -> str:
     return master.unwrap(blob, b"totp:" + owner.encode()).decode()
+
+
+# --- freeze -----------------------------------------------------------------------------------
+def frozen_guard(store: Store) -> Callable[[str], None]:
+    """A ``signing_guard`` reading the wallet's freeze from the database at unwrap time (not
+    from a row loaded earlier), so a freeze stops every job that has not signed yet."""
+    from sqlalchemy import select
+
+    from ..db.store import wallets
+
+    def guard(address: str) -> None:
+        with store.read() as conn:  # callers pass the row's (checksum) address
+            row = conn.execute(select(wallets.c.frozen_at, wallets.c.frozen_reason)
+                               .where(wallets.c.address == address)).first()
+        if row is not None and row.frozen_at is not None:
+            raise WalletFrozen(f"Wallet {address} is frozen by the service's operator"
+                               + (f": {row.frozen_reason}" if row.frozen_reason else "")
+                               + "; nothing was signed.")
+
+    return guard
+
+
+# --- rotation ---------------------------------------------------------------------------------
+def _wrapped_columns() -> list[tuple[Any, Any, Callable[[Any], bytes]]]:
+    """Every (table, column, row → AAD) the master key wraps."""
+    from ..db.store import accounts, device_logins, wallets
+
+    return [
+        (wallets, wallets.c.data_key_wrapped, lambda r: _wrap_aad(r.address)),
+        (accounts, accounts.c.totp_secret_enc, lambda r: b"totp:account:" + r.id.encode()),
+        (device_logins, device_logins.c.totp_secret_enc,
+         lambda r: b"totp:pair:" + r.id.encode()),
+    ]
+
+
+def _wrapped_rows(conn: Connection, table: Any, column: Any) -> list[Any]:
+    from sqlalchemy import select
+
+    extra = [table.c.address, table.c.key_enc] if table.name == "wallets" else []
+    return list(conn.execute(select(table.c.id, column, *extra)
+                             .where(column.is_not(None))).all())
+
+
+def open_all(conn: Connection, key: MasterKey) -> dict[str, int]:
+    """Check that every value the master key protects opens with ``key`` (wallet keys: to
+    the key of their address); ``STATE_CORRUPT`` naming the first that does not. Counts."""
+    counts: dict[str, int] = {}
+    for table, column, aad_of in _wrapped_columns():
+        rows = _wrapped_rows(conn, table, column)
+        for row in rows:
+            blob = row._mapping[column.name]
+            try:
+                if table.name == "wallets":
+                    load_wallet_key(key, row.address, row.key_enc, blob, frozen_ok=True)
+                else:
+                    key.unwrap(blob, aad_of(row))
+            except StateCorrupt:
+                raise StateCorrupt(
+                    f"{table.name} row {row.id} does not open with this master key.",
+                    hint="Use the master key the data was encrypted with (MM_SERVER_MASTER_KEY "
+                         "or <data-dir>/master.key).") from None
+        counts[table.name] = len(rows)
+    return counts
+
+
+def rewrap_all(conn: Connection, old: MasterKey, new: MasterKey) -> dict[str, int]:
+    """Re-wrap, inside the caller's transaction, every value the master key protects: wallet
+    data keys, account TOTP seeds, pairing seeds. Then read everything back and check that it
+    opens with ``new`` to the same bytes (wallet keys: to the key of their address) and no
+    longer opens with ``old``. Raises (so the caller rolls back) on any failure; commits
+    nothing itself. Returns the counts."""
+    from sqlalchemy import update
+
+    if old.same_as(new):
+        raise InvalidConfigValue("The new master key is the same as the current one.")
+    open_all(conn, old)  # everything opens with the current key, or nothing is touched
+    plain: dict[tuple[str, str], bytes] = {}
+    for table, column, aad_of in _wrapped_columns():
+        for row in _wrapped_rows(conn, table, column):
+            value = old.unwrap(row._mapping[column.name], aad_of(row))
+            plain[(table.name, row.id)] = value
+            conn.execute(update(table).where(table.c.id == row.id)
+                         .values({column.name: new.wrap(value, aad_of(row))}))
+    # Verification, from what the transaction now holds.
+    counts = open_all(conn, new)
+    for table, column, aad_of in _wrapped_columns():
+        for row in _wrapped_rows(conn, table, column):
+            blob = row._mapping[column.name]
+            if new.unwrap(blob, aad_of(row)) != plain.get((table.name, row.id)):
+                raise StateCorrupt(f"Verification failed for {table.name} row {row.id}; "
+                                   "nothing was changed.")
+            try:
+                old.unwrap(blob, aad_of(row))
+            except StateCorrupt:
+                continue
+            raise StateCorrupt("The old master key still opens a re-wrapped value; nothing "
+                               "was changed.")
+    return {"wallets": counts["wallets"], "totpSeeds": counts["accounts"],
+            "pairingSeeds": counts["device_logins"]}

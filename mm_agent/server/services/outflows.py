@@ -4,6 +4,10 @@ A request the policy lets through reserves its USD outflow (``reserve``, inside 
 transaction that read the window); the reservation is committed when the transaction confirms
 (``commit``) and released when the job fails, is denied, cancelled or expires (``release``).
 Plain store functions: the policy service and the job runner both call them, neither owns them.
+
+Exact across replicas without the database write lock: a reservation first locks the wallet's
+row (``lock_wallet``, ``SELECT … FOR UPDATE`` on PostgreSQL; SQLite has one writer), so the
+window read and the reservation of one wallet never interleave with another's.
 """
 
 from __future__ import annotations
@@ -13,15 +17,20 @@ from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
 
-from ..db.store import Store, now, outflows
+from ..db.store import Store, now, outflows, wallets
 
-__all__ = ["WINDOW_SECONDS", "commit", "release", "reserve", "window_used"]
+__all__ = ["WINDOW_SECONDS", "commit", "lock_wallet", "release", "reserve", "window_used"]
 
 WINDOW_SECONDS = 24 * 3600
 
 
 def _cents(usd: Decimal) -> int:
     return int((usd * 100).to_integral_value(rounding="ROUND_CEILING"))
+
+
+def lock_wallet(conn: Any, wallet_id: str) -> None:
+    """Serialise the wallet's window read-and-reserve until ``conn``'s transaction ends."""
+    conn.execute(select(wallets.c.id).where(wallets.c.id == wallet_id).with_for_update())
 
 
 def window_used(conn: Any, wallet_id: str) -> Decimal:
@@ -43,7 +52,7 @@ def reserve(conn: Any, polling_id: str, wallet_id: str, usd: Decimal) -> None:
 
 
 def _settle(store: Store, polling_id: str, state: str) -> None:
-    with store.tx() as conn:
+    with store.tx(exclusive=False) as conn:  # one conditional UPDATE: atomic alone
         conn.execute(update(outflows).where(and_(
             outflows.c.polling_id == polling_id, outflows.c.state == "reserved"))
             .values(state=state))

@@ -119,7 +119,8 @@ class PolicyService:
         """The policy verdict; when it allows, the outflow is reserved in the same transaction."""
         outflow = price_outflow(self.prices, preview)  # priced before taking the write lock
         grant_values = self.grant_values(preview)
-        with self.store.tx() as conn:
+        with self.store.tx(exclusive=False) as conn:
+            outflows.lock_wallet(conn, wallet_row.id)  # this wallet's window, across replicas
             doc = self.document(conn, wallet_row)
             mode = conn.execute(select(wallets.c.trading_mode).where(
                 wallets.c.id == wallet_row.id)).scalar()
@@ -142,7 +143,8 @@ class PolicyService:
         """A human approved: whatever it costs counts toward the window from now on."""
         outflow = price_outflow(self.prices, preview)
         if outflow:
-            with self.store.tx() as conn:
+            with self.store.tx(exclusive=False) as conn:
+                outflows.lock_wallet(conn, wallet_row.id)
                 outflows.reserve(conn, polling_id, wallet_row.id, outflow)
 
     # --- changes -------------------------------------------------------------------------------

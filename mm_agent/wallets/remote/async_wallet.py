@@ -17,10 +17,9 @@ from mm_agent.local.config import Config
 from mm_agent.local.request_log import WalletRequest
 from mm_agent.local.state import Home
 
+from ..async_base import AsyncRequestsBase, AsyncWalletBase
 from ..base import (
     ApprovalHook,
-    AsyncRequestsBase,
-    AsyncWalletBase,
     AwaitingHook,
     PasswordSource,
     WriteResult,

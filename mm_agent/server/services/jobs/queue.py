@@ -1,31 +1,66 @@
-"""The job queue: persisting requests, the worker pool, state changes and event-driven waits.
+"""The job queue: persisting requests, the worker pool, claims and leases, state changes and
+event-driven waits.
 
 Every change bumps the job's ``version`` and wakes the long-poll waiters of that job (an
 ``asyncio.Event`` per job, set from worker threads through the loop). A final status is final:
 ``update`` never moves a job out of a terminal status.
+
+Replicas (several ``mm server start`` on one PostgreSQL database):
+
+- A job is *claimed* by one replica (``jobs.claimed_by`` = its ``replica_id``) until
+  ``jobs.lease_until``. The replica that accepts a request claims it in the same INSERT and
+  runs it on its own pool; a job moving back to PENDING (an approval given on any replica) is
+  claimed by the replica that moved it, in the same UPDATE.
+- While a replica holds jobs (queued or running) it renews their leases every third of the
+  lease (``renew``, from a thread of its own, not the busy pool). A replica that dies stops
+  renewing; once the lease lapses another one takes the job over (``take_over``:
+  ``SELECT … FOR UPDATE SKIP LOCKED``, so two sweepers never take the same job): PENDING runs
+  again from the start, SUBMITTED is reconciled with its stored bytes (``reconcile.py``).
+- Fencing: a worker's own changes to its job only apply while the job is still claimed by its
+  replica (``update`` and ``hold``); a worker that lost its job (a replica stalled past its
+  lease) gets ``LeaseLost`` and unwinds without touching it, so a job is never signed twice.
+- Wake-ups cross replicas: on PostgreSQL every change also ``NOTIFY mm_jobs, '<pollingId>'``
+  (in the changing transaction), and each replica ``LISTEN``s on a dedicated connection and
+  wakes its own long polls. SQLite (one process) wakes in process only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, func, or_, select, update
 
 from mm_agent.errors import IdempotencyConflict, MMError, RequestNotFound, ServiceStopping
 from mm_agent.local.request_log import TERMINAL_STATUSES
 
-from ...db.store import Store, jobs, now, wallets
+from ...db.store import Store, jobs, now, upsert_insert, wallets
 from ...settings import ServerSettings
 from .. import outflows
 from .records import body_hash, job_to_request
 
-__all__ = ["JobQueue"]
+__all__ = ["CHANNEL", "JobQueue", "LeaseLost"]
+
+log = logging.getLogger("mm_agent.server.services.jobs")
+
+# The PostgreSQL LISTEN/NOTIFY channel of job changes; the payload is the polling id.
+CHANNEL = "mm_jobs"
+# Statuses a replica works on (and so holds a lease for).
+RUNNING = ("PENDING", "SUBMITTED")
+
+
+class LeaseLost(BaseException):
+    """This replica's claim on the job lapsed and another replica took the job over: the
+    worker unwinds without touching the job again. A ``BaseException`` (like
+    ``asyncio.CancelledError``) so the pipeline's ``except Exception`` edges never record it
+    as the job's failure."""
 
 
 class JobQueue:
@@ -41,6 +76,17 @@ class JobQueue:
         self._closing = False  # set on shutdown: open long polls end (SERVICE_STOPPING)
         # The job pipeline (steps.py) registers itself here: what ``enqueue`` runs.
         self.run_job: Callable[[str], None] | None = None
+        # Claims (see the module docstring): the jobs this replica holds, queued or running,
+        # and the job each worker thread runs (for fencing its changes).
+        self.replica_id = settings.replica_id
+        self.lease_seconds = float(settings.job_lease_seconds)
+        self._owned: set[str] = set()
+        self._running: set[str] = set()  # the subset a worker runs right now
+        self._owned_lock = threading.Lock()
+        self._worker = threading.local()
+        self._stop = threading.Event()
+        self._listener: threading.Thread | None = None
+        self._listen_conn: Any = None
 
     # --- lifecycle ---------------------------------------------------------------------------
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -51,7 +97,12 @@ class JobQueue:
         return self._loop
 
     def shutdown(self) -> None:
+        self._stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        conn, self._listen_conn = self._listen_conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
 
     def closing(self) -> None:
         """Shutdown began (called on the event loop): wake every long poll so that it ends
@@ -65,12 +116,139 @@ class JobQueue:
         """Run ``fn(*args)`` on the worker pool."""
         return self._pool.submit(fn, *args)
 
+    def spawn_job(self, fn: Callable[..., Any], polling_id: str, *args: Any) -> Future[Any]:
+        """Run ``fn(polling_id, *args)`` on the pool as the holder of the job's claim (taken
+        first if this replica does not hold it yet; nothing runs if another one does)."""
+        self._own(polling_id)
+        return self._pool.submit(self._run_claimed, fn, polling_id, *args)
+
+    # --- claims and leases -------------------------------------------------------------------
+    def _own(self, polling_id: str) -> None:
+        with self._owned_lock:
+            self._owned.add(polling_id)
+
+    def _disown(self, polling_id: str) -> None:
+        with self._owned_lock:
+            self._owned.discard(polling_id)
+
+    def owned(self) -> set[str]:
+        with self._owned_lock:
+            return set(self._owned)
+
+    def current_job(self) -> str | None:
+        """The job the calling worker thread runs under this replica's claim, if any."""
+        return getattr(self._worker, "polling_id", None)
+
+    def _lease_values(self) -> dict[str, Any]:
+        return {"claimed_by": self.replica_id, "lease_until": now() + self.lease_seconds}
+
+    def claim(self, polling_id: str) -> bool:
+        """Take (or renew) this replica's claim on a PENDING/SUBMITTED job: free, already
+        ours, or its lease lapsed. False when another replica holds it or it is not running."""
+        ts = now()
+        with self.store.tx(exclusive=False) as conn:
+            moved = conn.execute(update(jobs).where(and_(
+                jobs.c.polling_id == polling_id, jobs.c.status.in_(RUNNING),
+                or_(jobs.c.claimed_by.is_(None), jobs.c.claimed_by == self.replica_id,
+                    jobs.c.lease_until.is_(None), jobs.c.lease_until < ts)))
+                .values(**self._lease_values())).rowcount
+        return bool(moved)
+
+    def _run_claimed(self, fn: Callable[..., Any], polling_id: str, *args: Any) -> None:
+        with self._owned_lock:
+            if polling_id in self._running:  # already running here: once is enough
+                return
+            self._owned.add(polling_id)
+            self._running.add(polling_id)
+        try:
+            if not self.claim(polling_id):
+                return  # another replica runs it, or it ended meanwhile
+            self._worker.polling_id = polling_id
+            fn(polling_id, *args)
+        except LeaseLost:
+            log.warning("job %s was taken over by another replica; this one let it go",
+                        polling_id)
+        finally:
+            self._worker.polling_id = None
+            with self._owned_lock:
+                self._running.discard(polling_id)
+                self._owned.discard(polling_id)
+
+    def hold(self, conn: Any, polling_id: str) -> Any:
+        """Lock the job row (``FOR UPDATE``) in ``conn``'s transaction and return it; a worker
+        whose replica no longer holds the job gets ``LeaseLost``. What signs a transaction
+        calls this first, so that a job is never signed by two replicas."""
+        row = conn.execute(select(jobs.c.status, jobs.c.claimed_by).where(
+            jobs.c.polling_id == polling_id).with_for_update()).one()
+        if (self.current_job() == polling_id and row.claimed_by != self.replica_id
+                and row.status not in TERMINAL_STATUSES):
+            raise LeaseLost(polling_id)
+        return row
+
+    def renew(self) -> int:
+        """Extend the leases of the jobs this replica holds (queued or running); forget the
+        ones that stopped running or were taken from it. Returns how many were renewed."""
+        held = self.owned()
+        if not held:
+            return 0
+        kept: set[str] = set()
+        ids = sorted(held)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            with self.store.tx(exclusive=False) as conn:
+                kept.update(conn.execute(update(jobs).where(and_(
+                    jobs.c.polling_id.in_(chunk), jobs.c.claimed_by == self.replica_id,
+                    jobs.c.status.in_(RUNNING))).values(**self._lease_values())
+                    .returning(jobs.c.polling_id)).scalars().all())
+        with self._owned_lock:
+            # Only what was held before the renewal and is not running here any more; a job
+            # taken meanwhile was claimed with a fresh lease anyway.
+            self._owned -= (held - kept) - self._running
+        return len(kept)
+
+    def take_over(self, *, everything: bool = False, limit: int | None = 100
+                  ) -> list[tuple[str, str, bool]]:
+        """Claim PENDING/SUBMITTED jobs whose lease lapsed (a dead or stalled replica's, or
+        never claimed), ``FOR UPDATE SKIP LOCKED`` so concurrent sweepers split them. With
+        ``everything`` (start of a single-process SQLite service, which holds the data dir
+        lock): every unfinished job. Returns (polling id, status, has stored bytes)."""
+        ts = now()
+        cond = jobs.c.status.in_(RUNNING)
+        if not everything:
+            cond = and_(cond, or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < ts,
+                                  jobs.c.claimed_by.is_(None)))
+        with self.store.tx(exclusive=False) as conn:
+            rows = conn.execute(
+                select(jobs.c.polling_id, jobs.c.status, jobs.c.raw_tx).where(cond)
+                .order_by(jobs.c.created_at).limit(limit)
+                .with_for_update(skip_locked=True)).all()
+            if rows:
+                conn.execute(update(jobs).where(jobs.c.polling_id.in_(
+                    [r.polling_id for r in rows])).values(**self._lease_values()))
+        for row in rows:
+            self._own(row.polling_id)
+        if rows:
+            log.info("took over %d job(s)", len(rows))
+        return [(r.polling_id, r.status, r.raw_tx is not None) for r in rows]
+
     async def in_pool(self, fn: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
 
     # --- notification ------------------------------------------------------------------------
     def notify(self, polling_id: str) -> None:
-        """Wake the waiters of a job (from any thread)."""
+        """Wake the waiters of a job (from any thread), on every replica: call after the
+        change committed. (``update`` notifies inside its own transaction instead.)"""
+        if not self.store.is_sqlite:
+            try:
+                with self.store.engine.connect() as conn:
+                    _pg_notify(conn, [polling_id])
+                    conn.commit()
+            except Exception as exc:  # the local wake-up below still happens
+                log.warning("NOTIFY failed (%s)", type(exc).__name__)
+        self.notify_local(polling_id)
+
+    def notify_local(self, polling_id: str) -> None:
+        """Wake this process's waiters of a job (from any thread)."""
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._fire, polling_id)
 
@@ -78,6 +256,51 @@ class JobQueue:
         event = self._events.pop(polling_id, None)
         if event is not None:
             event.set()
+
+    def _fire_all(self) -> None:
+        for polling_id in list(self._events):
+            self._fire(polling_id)
+
+    def start_listener(self) -> None:
+        """PostgreSQL: wake local long polls on other replicas' changes (LISTEN mm_jobs on a
+        dedicated connection, in a thread of its own; reconnects, and on reconnect wakes
+        every local waiter so none misses a change made while the connection was down)."""
+        if self.store.is_sqlite or self._listener is not None:
+            return
+        ready = threading.Event()
+        self._listener = threading.Thread(target=self._listen, args=(ready,),
+                                          name="mm-listen", daemon=True)
+        self._listener.start()
+        ready.wait(10)
+
+    def _listen(self, ready: threading.Event) -> None:
+        first = True
+        while not self._stop.is_set():
+            try:
+                raw = self.store.engine.raw_connection()
+                raw.detach()  # ours for good, not the pool's
+                conn = raw.driver_connection
+                conn.autocommit = True
+                conn.execute(f"LISTEN {CHANNEL}")
+                self._listen_conn = conn
+                if not first and self._loop is not None and not self._loop.is_closed():
+                    self._loop.call_soon_threadsafe(self._fire_all)
+                first = False
+                ready.set()
+                while not self._stop.is_set():
+                    for note in conn.notifies(timeout=1.0):
+                        self.notify_local(note.payload)
+            except Exception as exc:
+                if self._stop.is_set():
+                    return
+                log.warning("LISTEN connection lost (%s); reconnecting", type(exc).__name__)
+                ready.set()
+                self._stop.wait(1.0)
+            finally:
+                conn_, self._listen_conn = self._listen_conn, None
+                if conn_ is not None:
+                    with contextlib.suppress(Exception):
+                        conn_.close()
 
     async def wait(self, account_id: str, polling_id: str, version: int,
                    timeout: float, *, final_only: bool = False) -> dict[str, Any]:
@@ -98,7 +321,9 @@ class JobQueue:
             if left <= 0:
                 return job_to_request(row, address)
             try:
-                await asyncio.wait_for(event.wait(), left)
+                # Woken by notify; re-read now and then anyway (a NOTIFY lost while a
+                # replica's LISTEN connection reconnected must not hold a poll to its end).
+                await asyncio.wait_for(event.wait(), min(left, 5.0))
             except TimeoutError:
                 pass
 
@@ -154,49 +379,83 @@ class JobQueue:
         ts = now()
         polling_id = uuid.uuid4().hex
         window = self.settings.idempotency_seconds
-        with self.store.tx() as conn:
+
+        def prior_of(conn: Any) -> Any:
+            return conn.execute(select(jobs).where(and_(
+                jobs.c.account_id == account_id,
+                jobs.c.idempotency_key == idempotency_key))).first()
+
+        def replay(prior: Any) -> tuple[dict[str, Any], bool]:
+            if prior.body_hash != digest:
+                raise IdempotencyConflict(
+                    "This Idempotency-Key was used with a different request body.")
+            return job_to_request(prior, wallet_row.address), False
+
+        # No write lock: the key is exact through the unique (account, key) index alone
+        # (INSERT … ON CONFLICT DO NOTHING), across replicas too.
+        with self.store.tx(exclusive=False) as conn:
             if idempotency_key:
-                prior = conn.execute(select(jobs).where(and_(
-                    jobs.c.account_id == account_id,
-                    jobs.c.idempotency_key == idempotency_key))).first()
+                prior = prior_of(conn)
                 if prior is not None and prior.created_at >= ts - window:
-                    if prior.body_hash != digest:
-                        raise IdempotencyConflict(
-                            "This Idempotency-Key was used with a different request body.")
-                    return job_to_request(prior, wallet_row.address), False
+                    return replay(prior)
                 if prior is not None:  # expired key: free it for reuse
-                    conn.execute(update(jobs).where(jobs.c.polling_id == prior.polling_id)
-                                 .values(idempotency_key=None))
-            try:
-                conn.execute(insert(jobs).values(
-                    polling_id=polling_id, wallet_id=wallet_row.id, account_id=account_id,
-                    kind="transaction" if body["kind"] == "transfer" else body["kind"],
-                    status="PENDING", intent=intent, chain_id=body.get("chainId"), body=body,
-                    body_hash=digest, idempotency_key=idempotency_key, version=1,
-                    created_at=ts, updated_at=ts))
-            except IntegrityError as exc:  # pragma: no cover - serialised by BEGIN IMMEDIATE
-                raise IdempotencyConflict("Concurrent use of one Idempotency-Key.") from exc
-            row = conn.execute(select(jobs).where(jobs.c.polling_id == polling_id)).one()
+                    conn.execute(update(jobs).where(and_(
+                        jobs.c.polling_id == prior.polling_id,
+                        jobs.c.idempotency_key == idempotency_key)).values(idempotency_key=None))
+            stmt = upsert_insert(conn)(jobs).values(
+                polling_id=polling_id, wallet_id=wallet_row.id, account_id=account_id,
+                kind="transaction" if body["kind"] == "transfer" else body["kind"],
+                status="PENDING", intent=intent, chain_id=body.get("chainId"), body=body,
+                body_hash=digest, idempotency_key=idempotency_key, version=1,
+                created_at=ts, updated_at=ts, **self._lease_values())
+            if idempotency_key:
+                stmt = stmt.on_conflict_do_nothing(
+                    index_elements=[jobs.c.account_id, jobs.c.idempotency_key])
+            row = conn.execute(stmt.returning(*jobs.c)).first()
+            if row is None:
+                # Another request with this key won the race (ON CONFLICT waited for its
+                # commit): this statement sees its row.
+                prior = prior_of(conn)
+                if prior is None:  # pragma: no cover - the winner rolled back meanwhile
+                    raise IdempotencyConflict("Concurrent use of one Idempotency-Key.",
+                                              hint="Retry the request.")
+                return replay(prior)
         self.enqueue(polling_id)
         return job_to_request(row, wallet_row.address), True
 
     def enqueue(self, polling_id: str) -> None:
+        """Run the job on this replica's pool (as the holder of its claim)."""
         if self.run_job is None:  # pragma: no cover - wired by JobRunner
             raise RuntimeError("no job pipeline attached to the queue")
-        self._pool.submit(self.run_job, polling_id)
+        self.spawn_job(self.run_job, polling_id)
 
     # --- state changes -------------------------------------------------------------------------
     def update(self, polling_id: str, **values: Any) -> None:
+        """Change a job (one UPDATE, atomic alone: no write lock). A job moved to
+        PENDING/SUBMITTED is claimed by this replica in the same statement (e.g. approved
+        here, whichever replica ran it before). A worker's change to its own job applies only
+        while its replica still holds it (else ``LeaseLost``)."""
         values["updated_at"] = now()
         where = jobs.c.polling_id == polling_id
         if "status" in values:
             # A final status is final: a job cancelled (cancel.py) while a worker still ran it
             # must not come back as AWAITING_MFA/SUBMITTED.
             where = and_(where, jobs.c.status.notin_(tuple(TERMINAL_STATUSES)))
-        with self.store.tx() as conn:
-            conn.execute(update(jobs).where(where)
-                         .values(version=jobs.c.version + 1, **values))
-        self.notify(polling_id)
+            if values["status"] in RUNNING:
+                values.update(self._lease_values())
+                self._own(polling_id)
+        fenced = self.current_job() == polling_id
+        if fenced:
+            where = and_(where, jobs.c.claimed_by == self.replica_id)
+        with self.store.tx(exclusive=False) as conn:
+            moved = conn.execute(update(jobs).where(where)
+                                 .values(version=jobs.c.version + 1, **values)).rowcount
+            if moved and not self.store.is_sqlite:
+                _pg_notify(conn, [polling_id])
+            if fenced and not moved:
+                self.hold(conn, polling_id)  # LeaseLost if taken over; else it had ended
+        if moved:
+            self.notify_local(polling_id)
 
     def fail(self, polling_id: str, status: str, err: MMError) -> None:
         """End the job with ``status`` and the error; its outflow reservation is released."""
@@ -209,3 +468,9 @@ class JobQueue:
 
     def commit_outflow(self, polling_id: str) -> None:
         outflows.commit(self.store, polling_id)
+
+
+def _pg_notify(conn: Any, polling_ids: Iterable[str]) -> None:
+    """``NOTIFY mm_jobs`` for each job, delivered when ``conn``'s transaction commits."""
+    for polling_id in polling_ids:
+        conn.execute(select(func.pg_notify(CHANNEL, polling_id)))

@@ -41,7 +41,11 @@ class JobRunner:
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         self.queue.attach(asyncio.get_running_loop())
+        # PostgreSQL: other replicas' changes wake this one's long polls (LISTEN mm_jobs).
+        await asyncio.to_thread(self.queue.start_listener)
         await self.queue.in_pool(self.reconciler.reconcile)
+        # Renew this replica's leases; take over a dead replica's jobs once theirs lapse.
+        self.reconciler.start_leases()
         self._sweeper = asyncio.create_task(self.reconciler.sweep_expired())
 
     async def stop(self) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, select, update
 
 from mm_agent.errors import MMError, RpcError, TxDenied
 from mm_agent.evm.rpc import hex_to_int
@@ -20,7 +20,7 @@ from mm_agent.local.config import Config
 from mm_agent.local.request_log import TERMINAL_STATUSES
 from mm_agent.security.pipeline import Engine
 
-from ...db.store import jobs, nonces, now
+from ...db.store import allocate_nonce, jobs, nonces, now
 from ..keys import MasterKey
 from .approval import ApprovalOpener
 from .queue import JobQueue
@@ -156,9 +156,10 @@ class Pipeline:
         # record is authoritative; the chain is asked only for an address new to it.
         chain_next = 0 if known is not None else hex_to_int(self.engine.rpc(chain_id).call(
             "eth_getTransactionCount", [address, "pending"]))
-        with self.store.tx() as conn:
-            if conn.execute(select(jobs.c.status).where(
-                    jobs.c.polling_id == polling_id)).scalar() in TERMINAL_STATUSES:
+        # Row locks, not the write lock: the job row (``hold``: still ours, across replicas)
+        # and the (chain, address) nonce row (``allocate_nonce``), each until commit.
+        with self.store.tx(exclusive=False) as conn:
+            if self.queue.hold(conn, polling_id).status in TERMINAL_STATUSES:
                 # Cancelled meanwhile: raising rolls back, so no nonce is taken, nothing signed.
                 from mm_agent.errors import TxCancelled
 
@@ -166,16 +167,7 @@ class Pipeline:
             if fixed_nonce is not None:
                 nonce = int(fixed_nonce)
             else:
-                row = conn.execute(select(nonces.c.next_nonce).where(and_(
-                    nonces.c.chain_id == chain_id, nonces.c.address == address))).first()
-                nonce = max(chain_next, row.next_nonce if row else 0)
-                if row is None:
-                    conn.execute(insert(nonces).values(chain_id=chain_id, address=address,
-                                                       next_nonce=nonce + 1))
-                else:
-                    conn.execute(update(nonces).where(and_(
-                        nonces.c.chain_id == chain_id, nonces.c.address == address))
-                        .values(next_nonce=nonce + 1))
+                nonce = allocate_nonce(conn, chain_id, address, chain_next)
             tx = {**prepared, "nonce": nonce}
             raw, tx_hash = signing.sign_transaction(key, tx)
             # Stored before broadcast: after a crash we re-send exactly these bytes.
@@ -202,8 +194,9 @@ class Pipeline:
         if key is None:
             from ..keys import load_wallet_key
 
+            # Signed before any freeze: finishing it (fee bumps of this nonce) is allowed.
             key = load_wallet_key(self.keys, wallet.address, wallet.key_enc,
-                                  wallet.data_key_wrapped)
+                                  wallet.data_key_wrapped, frozen_ok=True)
         submitter.fee_cap = int(job.prepared["maxFeePerGas"]) * 3
         result = SubmitResult(tx_hash=job.tx_hash, receipt=None, hashes=[job.tx_hash])
         signer = key
@@ -236,9 +229,10 @@ class Pipeline:
         """A rejected broadcast leaves its nonce unused. Give it back if it is the newest
         reservation; otherwise send a zero-value self-transfer with it so later
         transactions are not stuck behind a gap."""
-        with self.store.tx() as conn:
+        with self.store.tx(exclusive=False) as conn:
             row = conn.execute(select(nonces.c.next_nonce).where(and_(
-                nonces.c.chain_id == chain_id, nonces.c.address == wallet.address))).first()
+                nonces.c.chain_id == chain_id, nonces.c.address == wallet.address))
+                .with_for_update()).first()
             if row is not None and row.next_nonce == nonce + 1:
                 conn.execute(update(nonces).where(and_(
                     nonces.c.chain_id == chain_id, nonces.c.address == wallet.address))
@@ -271,8 +265,8 @@ class Pipeline:
                 return
             self.queue.update(polling_id, status="COMPLETED", result=result)
             return
-        self.queue.update(polling_id, status="PENDING")
-        self.queue.spawn(self._continue_approved, polling_id)
+        self.queue.update(polling_id, status="PENDING")  # claimed here, whoever ran it
+        self.queue.spawn_job(self._continue_approved, polling_id)
 
     def _continue_approved(self, polling_id: str) -> None:
         """Sign what the human approved, or nothing: simulate again with today's state; if the
