@@ -60,6 +60,7 @@ bench: setup
 	$(PY) bench/cli_startup.py
 	$(PY) bench/pipeline.py
 	$(PY) bench/toolkit_import.py
+	$(PY) bench/service.py
 
 contracts:
 	bash scripts/compile_contracts.sh

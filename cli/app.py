@@ -153,6 +153,11 @@ class LazyGroup(click.Group):
             help=(op.description if op else kwargs.pop("help", None)),
             short_help=op.summary if op else None, **kwargs,
         )
+        # A group that is also a command with a positional (`mm predict redeem <id> --wait`,
+        # beside `mm predict redeem list`): options may follow the positional. Its
+        # subcommands are still found first by the parent's resolve_command.
+        if any(isinstance(p, click.Argument) for p in params):
+            self.allow_interspersed_args = True
 
     def _callback(self, **values: Any) -> None:
         ctx = click.get_current_context()
@@ -251,8 +256,10 @@ def run_argv(argv: list[str]) -> int:
         emit_error(err, "json" if not sys.stdout.isatty() else "text")
         return err.exit_code
     try:
-        root.main(args=argv, prog_name="mm", standalone_mode=False)
-        return 0
+        rv = root.main(args=argv, prog_name="mm", standalone_mode=False)
+        # Not standalone, click returns the code of a ``click.exceptions.Exit`` instead of
+        # raising it (``cli/run.py``: a ``quiet`` operation's error, already on stderr).
+        return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
     except MMError as err:
         emit_error(err, fmt)
         return err.exit_code

@@ -49,7 +49,23 @@ def execute(op: Operation, raw: dict[str, Any], *, fmt: str | None, verbose: boo
     console = TerminalConsole(out_fmt)
     ctx = Context(console=console,
                   approval_hook=_tty_approval if console.interactive else None)
-    data = op.run(ctx, raw)
+    try:
+        data = op.run(ctx, raw)
+    except MMError as err:
+        if not op.quiet:
+            raise
+        # Its stdout is a protocol (`mm mcp` on stdio): a client would parse an error
+        # envelope there as a protocol message. The error (envelope or text, as the format
+        # says) goes to stderr; the exit code is non-zero.
+        import contextlib
+
+        import click
+
+        from .output import emit_error
+
+        with contextlib.redirect_stdout(sys.stderr):
+            emit_error(err, out_fmt)
+        raise click.exceptions.Exit(err.exit_code or 1) from None
     # A command that serves a protocol on stdout (`mm mcp`) prints nothing after it; one that
     # showed its result while it ran (a foreground devnet) does not print it twice.
     if op.quiet or console.shown:
@@ -74,6 +90,11 @@ def _tty_approval(preview: dict[str, Any], reason: str) -> bool:
         "balanceChanges": sim.get("balanceChanges") or [],
         "exposures": sim.get("exposures") or [],
     }
+    fees = preview.get("fees") or {}
+    if fees:
+        # Wei: the cap signed, the ceiling a stuck-tx replacement may reach, the most it costs.
+        shown["fees"] = {k: fees.get(k) for k in ("gasLimit", "maxFeePerGas",
+                                                  "maxReplacementFeePerGas", "worstCaseFeeWei")}
     if preview.get("agentNote"):
         # The agent's own words: below the engine's decoding, and labelled as the agent's.
         shown[str(preview.get("agentNoteLabel") or "agentNote")] = preview["agentNote"]

@@ -126,12 +126,14 @@ __all__ = [
     "AlreadyEncrypted",
     "AlreadyInitialized",
     "AlreadySetTradingMode",
+    "AmountTooHigh",
     "AnvilNotFound",
     "ApprovalClosed",
     "ApprovalNotFound",
     "ApprovalRequired",
     "AuthError",
     "AuthorizationPending",
+    "BridgeUnsupported",
     "ChainError",
     "ChainIdMismatch",
     "ConfirmationRequired",
@@ -146,6 +148,7 @@ __all__ = [
     "InsufficientFunds",
     "InvalidAddress",
     "InvalidAmount",
+    "InvalidAssetId",
     "InvalidCalldata",
     "InvalidChainId",
     "InvalidConfigKey",
@@ -153,11 +156,14 @@ __all__ = [
     "InvalidEmail",
     "InvalidFormat",
     "InvalidHash",
+    "InvalidInterval",
     "InvalidJson",
     "InvalidMnemonic",
     "InvalidOtp",
     "InvalidPolicyYaml",
+    "InvalidSwapParams",
     "InvalidTimeout",
+    "InvalidTimestamp",
     "InvalidTransactionPayload",
     "InvalidTypedData",
     "InvalidUrl",
@@ -169,6 +175,7 @@ __all__ = [
     "MethodNotAllowed",
     "MissingFlag",
     "NetworkUnreachable",
+    "NoQuotes",
     "NonceNotAllowed",
     "NonceTooLow",
     "NotAuthenticated",
@@ -181,6 +188,16 @@ __all__ = [
     "PolicyApprovalInProgress",
     "PolicyDenied",
     "PortInUse",
+    "PredictAuthError",
+    "PredictBackendUnavailable",
+    "PredictError",
+    "PredictGeoblocked",
+    "PredictNotFound",
+    "PredictSetupRequired",
+    "PriceUnavailable",
+    "QuoteAlreadyExecuted",
+    "QuoteExpired",
+    "QuoteNotFound",
     "RateLimited",
     "RequestNotFound",
     "RequestTooLarge",
@@ -194,6 +211,9 @@ __all__ = [
     "StateCorrupt",
     "StateError",
     "StatePermissions",
+    "SwapError",
+    "SwapPriceMoved",
+    "SwapProtocolUnavailable",
     "TokenNoAddress",
     "TradingModeApprovalInProgress",
     "TransactionError",
@@ -837,3 +857,84 @@ class PredictAuthError(PredictError):
     code = "PREDICT_AUTH_FAILED"
     http_status = 401
     default_hint = "Re-derive the trading credentials with `mm predict setup`."
+
+
+# --- swaps, prices and allowances (`mm swap`, `mm price`, `mm wallet allowances`, §10) ----------
+class SwapError(MMError):
+    """A swap could not be quoted or executed."""
+
+    code = "SWAP_ERROR"
+    http_status = 422
+
+
+class InvalidSwapParams(SwapError):
+    code = "INVALID_SWAP_PARAMS"
+    http_status = 400
+    exit_code = 2
+
+
+class BridgeUnsupported(SwapError):
+    code = "BRIDGE_UNSUPPORTED"
+    default_hint = ("Only same-chain swaps are supported: leave out --to-chain or give the same "
+                    "chain as --from-chain.")
+
+
+class NoQuotes(SwapError):
+    code = "NO_QUOTES"
+    default_hint = "No pool trades this pair on this chain; `mm token list` shows the tokens."
+
+
+class AmountTooHigh(SwapError):
+    code = "AMOUNT_TOO_HIGH"
+
+
+class QuoteNotFound(SwapError):
+    code = "QUOTE_NOT_FOUND"
+    http_status = 404
+    default_hint = "Get a quote with `mm swap quote`."
+
+
+class QuoteExpired(SwapError):
+    code = "QUOTE_EXPIRED"
+    http_status = 410
+    default_hint = "Get a fresh quote with `mm swap quote`."
+
+
+class QuoteAlreadyExecuted(SwapError):
+    code = "QUOTE_ALREADY_EXECUTED"
+    http_status = 409
+    default_hint = "Follow it with `mm swap status --quote-id`."
+
+
+class SwapPriceMoved(SwapError):
+    """The pool moved since the quote: the swap would now return less than its minimum."""
+
+    code = "SWAP_PRICE_MOVED"
+    http_status = 409
+    default_hint = ("Nothing was signed. Get a fresh quote with `mm swap quote`, or allow more "
+                    "slippage with --slippage.")
+
+
+class SwapProtocolUnavailable(SwapError):
+    """The swap contracts of this chain are not where the address table says (no code)."""
+
+    code = "SWAP_PROTOCOL_UNAVAILABLE"
+
+
+class InvalidAssetId(ValidationError):
+    code = "INVALID_ASSET_ID"
+    default_hint = ("Use CAIP-19 ids such as eip155:1/slip44:60 (native) or "
+                    "eip155:1/erc20:0x… (token).")
+
+
+class InvalidInterval(ValidationError):
+    code = "INVALID_INTERVAL"
+
+
+class InvalidTimestamp(ValidationError):
+    code = "INVALID_TIMESTAMP"
+
+
+class PriceUnavailable(MMError):
+    code = "PRICE_UNAVAILABLE"
+    http_status = 422

@@ -38,7 +38,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("evm", ("mm_agent.evm",)),
     ("markets (demo prediction-market contracts)", ("mm_agent.markets",)),
     ("security", ("mm_agent.security",)),
-    ("markets (predict/swap groundwork)", ("mm_agent.markets",)),
+    # Swaps and prices read through the engine and price sources (above security).
+    ("markets (predict/swap groundwork)", ("mm_agent.markets", "mm_agent.markets.price",
+                                           "mm_agent.markets.swap")),
     ("wallets", ("mm_agent.wallets",)),
     ("operations (registry, context, fields)", ("mm_agent.operations",)),
     ("devnet", ("mm_agent.devnet",)),

@@ -238,11 +238,21 @@ def test_start_status_stop_detached(home: Home) -> None:
             assert call(url, addr, "decimals()", [], ["uint8"]) == (decimals,)
             assert call(url, addr, "symbol()", [], ["string"]) == (symbol,)
             assert call(url, addr, "name()", [], ["string"]) == (name,)
-            # Only the initial supply, all of it with account 0.
+            # The initial supply is account 0's; the markets deployment mints more (open
+            # mint) into the Uniswap pools and for the market maker, not to account 0.
             supply = 1_000_000 * 10**decimals
-            assert call(url, addr, "totalSupply()", [], ["uint256"]) == (supply,)
+            assert call(url, addr, "totalSupply()", [], ["uint256"])[0] > supply
             assert call(url, addr, "balanceOf(address)", [deployer], ["uint256"]) == (supply,)
         assert call(url, by_symbol["mNFT"]["address"], "symbol()", [], ["string"]) == ("mNFT",)
+
+        # The predict markets and their service (the market maker's book is seeded).
+        markets = record["markets"]
+        assert [m["source"] for m in markets["markets"]] == ["devnet", "devnet"]
+        service = markets["service"]
+        token = markets["markets"][0]["tokens"][0]["tokenId"]
+        book = httpx.get(f"{service['url']}/book", params={"token_id": token},
+                         trust_env=False).json()
+        assert book["asks"] and book["bids"] and book["source"] == "devnet"
 
         status = devnet.status(home)
         assert status["running"] is True and status["pid"] == pid
@@ -255,6 +265,7 @@ def test_start_status_stop_detached(home: Home) -> None:
         stopped = devnet.stop(home)
     assert stopped["stopped"] is True and stopped["pid"] == pid
     assert pid_gone(pid)
+    assert pid_gone(service["pid"])
     assert not home.path("devnet.json").exists()
     assert devnet.status(home)["running"] is False
     with pytest.raises(DevnetNotRunning):

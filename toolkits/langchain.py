@@ -27,8 +27,11 @@ sign message, sign typed data):
 - server wallet: a request that reaches ``AWAITING_MFA`` calls ``interrupt()`` with an
   ``approval_required`` payload; the human decides on the service's page (mail link or
   authenticator); resuming (any value; ``reject()`` cancels the request) waits for the final
-  state. The submission carries ``Idempotency-Key`` = thread id + tool call id, so the node
-  LangGraph re-runs on resume finds the same job instead of submitting again.
+  state once the human has decided; resumed before that, the tool waits at most
+  ``resume_wait`` seconds (5) and returns the still-pending request with the watch tool. A
+  request whose approval expired is a ``[TX_EXPIRED]`` tool error. The submission carries
+  ``Idempotency-Key`` = thread id + tool call id, so the node LangGraph re-runs on resume
+  finds the same job instead of submitting again.
 - BYOK: a Warning/Malicious verdict (``APPROVAL_REQUIRED``, nothing signed) calls
   ``interrupt()`` with the preview and the request's ``digest``. Resume with ``approve(payload)``
   (which names that digest) to sign exactly that request, or ``reject()``. The wallet
@@ -81,6 +84,9 @@ APPROVAL_REQUIRED = "approval_required"
 _REQUEST_OPS = frozenset({"transfer", "wallet_send_transaction", "wallet_sign_message",
                           "wallet_sign_typed_data"})
 _FINAL = frozenset({"COMPLETED", "FAILED", "DENIED", "EXPIRED"})
+# After a server-wallet resume, how long to wait for the human's decision before returning the
+# still-pending request with the watch tool (``MetaMaskToolkit(resume_wait=…)``).
+RESUME_WAIT_SECONDS = 5.0
 # LangGraph's config keys (``langgraph._internal._constants``), read without importing
 # langgraph: present only while a node runs in a graph that can be resumed.
 _SCRATCHPAD = "__pregel_scratchpad"
@@ -178,6 +184,8 @@ class _Core(ToolRunner):
     """The function-calling runner plus what the tools add: a human's BYOK approval bound to a
     digest, and the server-wallet waits that stop at AWAITING_MFA."""
 
+    resume_wait: float = RESUME_WAIT_SECONDS
+
     def run_confirmed(self, call: Call, digest: str) -> dict[str, Any]:
         token = _CONFIRM.set(digest)
         try:
@@ -211,6 +219,24 @@ class _Core(ToolRunner):
                 current=request).to_dict()
         except Paused as paused:
             return paused.req.to_dict()  # type: ignore[no-any-return]
+
+    def until_decided(self, polling_id: str, grace: float, timeout: float | None
+                      ) -> dict[str, Any]:
+        """After a resume: follow the request for at most ``grace`` seconds while it still
+        waits for the human; the still-pending request if they have not decided by then (the
+        caller returns it with the watch tool), else wait for the final state as usual."""
+        from mm_agent.errors import JobTimeout
+
+        wallet = self.wallet
+        limit = wallet._wait_seconds(timeout)
+        try:
+            return wallet.client.wait(  # type: ignore[no-any-return]
+                polling_id, min(float(grace), float(limit))).to_dict()
+        except JobTimeout as err:
+            request = dict((err.details or {}).get("request") or {})
+        if request.get("status") == "AWAITING_MFA" or grace >= limit:
+            return request
+        return self.until_final(polling_id, timeout)  # decided: signing or confirming
 
     def until_final(self, polling_id: str, timeout: float | None) -> dict[str, Any]:
         # The client directly: the wallet's own wait would print the AWAITING_MFA notice.
@@ -390,7 +416,11 @@ class MetaMaskTool(BaseTool):
                 if decision == "reject":
                     request = yield lambda: core.cancel(polling_id)
                 else:
-                    request = yield lambda: core.until_final(polling_id, timeout)
+                    # Resumed before the human decided: a short bounded wait, then the
+                    # still-pending request with the watch tool (never a silent block for
+                    # the whole wallet timeout).
+                    request = yield lambda: core.until_decided(polling_id, core.resume_wait,
+                                                               timeout)
         except MMError as err:  # JOB_TIMEOUT (with the request and the watch tool), network
             return core.tools.failure(err)
         if request.get("status") in ("FAILED", "DENIED", "EXPIRED"):
@@ -408,6 +438,8 @@ class MetaMaskToolkit(BaseToolkit):
     operation of the wallet's mode. ``include`` selects operations by name, ``read_only``
     keeps only tools that change nothing, ``prefix`` prefixes the tool names, and
     ``human_in_the_loop=False`` never calls ``interrupt()`` (pending requests are returned).
+    ``resume_wait``: after a server-wallet resume, how long (seconds) to wait for the human's
+    decision before returning the still-pending request with the watch tool.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -417,11 +449,13 @@ class MetaMaskToolkit(BaseToolkit):
     include: list[str] | None = None
     read_only: bool = False
     human_in_the_loop: bool = True
+    resume_wait: float = Field(RESUME_WAIT_SECONDS, ge=0)
     _tools: list[BaseTool] | None = PrivateAttr(default=None)
 
     def get_tools(self) -> list[BaseTool]:
         if self._tools is None:
             core = _Core(self.wallet, self.prefix, self.include, self.read_only)
+            core.resume_wait = float(self.resume_wait)
             self._tools = [MetaMaskTool.build(op, core, prefix=self.prefix,
                                               interrupts=self.human_in_the_loop)
                            for op in core.tools.ops.values()]

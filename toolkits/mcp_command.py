@@ -6,8 +6,10 @@ needs the ``mcp`` extra and is imported only when the command runs: ``mm mcp --h
 ``mm --version`` and ``mm chains list`` never load it.
 
 The operation is ``quiet``: the CLI prints no result envelope after serving (on stdio it would
-land on the client's pipe after the session ended). Errors before serving (a locked vault, a
-busy port) are raised as ``MMError`` and printed by the CLI as usual.
+land on the client's pipe after the session ended), and an error (a locked vault, a busy port)
+is printed on stderr, never stdout, with a non-zero exit (``cli/run.py``): an MCP client
+would parse anything on stdout as protocol. The ``--http`` bearer token: ``MM_MCP_TOKEN``, or
+the 0600 ``MM_HOME/mcp-token.json`` generated on the first start (``mcp_server.http_token``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ class McpArgs(BaseModel):
                                           "(bearer token required, Origin checked).")
     host: str = Field("127.0.0.1", description="With --http: loopback address to listen on "
                                                "(127.0.0.1, ::1 or localhost).")
-    port: int = Field(8766, ge=1, le=65535, description="With --http: TCP port.")
+    port: int = Field(8766, ge=1, le=65535, description="With --http: TCP port (1-65535).",
+                      json_schema_extra={"cli_metavar": "INTEGER"})
     prefix: str = Field("", max_length=20, pattern=r"^[a-zA-Z0-9_-]*$",
                         description="Prefix for every tool name (e.g. mm_).")
     read_only: bool = Field(False, description="Serve only the tools that never write.")
@@ -59,7 +62,7 @@ def serve_command(ctx: Context, args: McpArgs) -> dict[str, Any]:
     if args.http:
         origins = [o.strip() for o in (args.allow_origin or "").split(",") if o.strip()]
         mcp_server.serve_http(wallet, options, host=args.host, port=args.port,
-                              extra_origins=origins)
+                              extra_origins=origins, home=ctx.home)
         return {"served": "http", "host": args.host, "port": args.port}
     mcp_server.serve_stdio(wallet, options)
     return {"served": "stdio"}

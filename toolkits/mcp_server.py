@@ -71,8 +71,8 @@ from mm_agent.operations.registry import Operation
 
 from .runner import ToolRunner
 
-__all__ = ["McpOptions", "WalletTools", "build_server", "http_app", "load_wallet", "mcp_tools",
-           "serve_http", "serve_stdio"]
+__all__ = ["McpOptions", "WalletTools", "build_server", "http_app", "http_token", "load_wallet",
+           "mcp_tools", "serve_http", "serve_stdio"]
 
 log = logging.getLogger("mm_agent.mcp")
 
@@ -431,11 +431,41 @@ def http_app(wallet: Any, options: McpOptions | None = None, *, port: int, token
     return _Guard(app, token=token, hosts=frozenset(hosts), origins=frozenset(origins))
 
 
+TOKEN_FILE = "mcp-token.json"  # under MM_HOME, 0600: the `--http` bearer token, reused
+MIN_TOKEN = 24
+
+
+def http_token(home: Home | None = None) -> tuple[str, str]:
+    """The bearer token of ``mm mcp --http`` and where it came from: ``MM_MCP_TOKEN`` when set
+    (never stored); else the token in ``MM_HOME/mcp-token.json`` (0600, checked like every
+    state file); else one generated now and saved there, so client configs keep working
+    across restarts (delete the file to rotate it). Never a config key: config.json is not
+    a place for secrets. Returns ``(token, source)``, source ``env`` | ``file`` |
+    ``generated``."""
+    from mm_agent.errors import UsageError
+
+    token = env_vars.get(env_vars.MCP_TOKEN)
+    if token is not None:
+        if len(token) < MIN_TOKEN:
+            raise UsageError(f"MM_MCP_TOKEN is too short (at least {MIN_TOKEN} characters).")
+        return token, "env"
+    home = home or Home.from_env()
+    with home.locked():
+        stored = home.read_json(TOKEN_FILE, None)
+        saved = stored.get("token") if isinstance(stored, dict) else None
+        if isinstance(saved, str) and len(saved) >= MIN_TOKEN:
+            return saved, "file"
+        token = secrets.token_urlsafe(32)
+        home.write_json(TOKEN_FILE, {"token": token})  # 0600, atomically
+    return token, "generated"
+
+
 def serve_http(wallet: Any, options: McpOptions | None = None, *, host: str = "127.0.0.1",
                port: int = 8766, token: str | None = None,
-               extra_origins: Iterable[str] = ()) -> None:
-    """Serve streamable HTTP on loopback until interrupted. The bearer token is
-    ``MM_MCP_TOKEN`` when set, else generated now and shown once on stderr."""
+               extra_origins: Iterable[str] = (), home: Home | None = None) -> None:
+    """Serve streamable HTTP on loopback until interrupted. The bearer token: ``token``, else
+    ``http_token(home)`` (``MM_MCP_TOKEN``, or the 0600 token file under MM_HOME, generated
+    on the first start); a newly generated one is shown once on stderr."""
 
     import uvicorn
 
@@ -446,20 +476,23 @@ def serve_http(wallet: Any, options: McpOptions | None = None, *, host: str = "1
                          "on 127.0.0.1, ::1 or localhost only.",
                          hint="Put a TLS proxy with its own authentication in front to expose "
                               "it.")
-    token = token or env_vars.get(env_vars.MCP_TOKEN)
-    generated = token is None
+    source = "argument"
     if token is None:
-        token = secrets.token_urlsafe(32)
-    elif len(token) < 24:
-        raise UsageError("MM_MCP_TOKEN is too short (at least 24 characters).")
+        token, source = http_token(home)
+    elif len(token) < MIN_TOKEN:
+        raise UsageError(f"The bearer token is too short (at least {MIN_TOKEN} characters).")
     from mm_agent.server.datadir import check_port
 
     check_port(host, port)  # PORT_IN_USE before anything starts
     app = http_app(wallet, options, port=port, token=token, extra_origins=extra_origins)
     url = f"http://{'[::1]' if host == '::1' else host}:{port}/mcp"
-    shown = token if generated else "from MM_MCP_TOKEN"
+    where = (home or Home.from_env()).path(TOKEN_FILE)
+    note = {"generated": f"new token saved in {where} (0600), reused on the next start",
+            "file": f"token from {where}", "env": "token from MM_MCP_TOKEN",
+            "argument": "token given"}[source]
+    shown = token if source == "generated" else "<token>"
     # stderr, once: the token is a secret and stdout may be captured by a supervisor.
-    sys.stderr.write(f"mm-agent MCP server on {url} (streamable HTTP); "
+    sys.stderr.write(f"mm-agent MCP server on {url} (streamable HTTP; {note}); "
                      f"Authorization: Bearer {shown}\n")
     sys.stderr.flush()
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,

@@ -252,28 +252,99 @@ def start(
     _CHILDREN[proc.pid] = proc
     rpc_url = f"http://127.0.0.1:{port}"
 
+    service_pid: int | None = None
     try:
         _wait_ready(proc, rpc_url, home)
         deployed = deploy_demo_contracts(rpc_url, block_time=block_time)
-        home.write_json(
-            DEVNET_FILE,
-            {
-                "pid": proc.pid,
-                "port": port,
-                "rpcUrl": rpc_url,
-                "chainId": CHAIN_ID,
-                "startedAt": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-                "detached": detach,
-                **deployed,
-            },
-        )
+        # The predict/swap contracts (Conditional Tokens, the CTF exchange, Uniswap V2, two
+        # YES/NO markets) after the demo tokens, under "markets".
+        from mm_agent.markets.devnet_deploy import deploy_markets
+
+        record = {
+            "pid": proc.pid,
+            "port": port,
+            "rpcUrl": rpc_url,
+            "chainId": CHAIN_ID,
+            "startedAt": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "detached": detach,
+            **deployed,
+            "markets": deploy_markets(rpc_url, tokens=deployed["tokens"]),
+        }
+        home.write_json(DEVNET_FILE, record)
+        service_pid, service = _start_market_service(home, detach)
+        record["markets"]["service"] = service
+        home.write_json(DEVNET_FILE, record)
     except BaseException:
         # Never leave a half-started chain behind (including on Ctrl-C during deployment).
+        if service_pid is not None:
+            _terminate(service_pid)
         if proc.poll() is None:
             _terminate(proc.pid)
         _CHILDREN.pop(proc.pid, None)
         raise
     return status(home)
+
+
+MARKETS_LOG_FILE = "devnet-markets.log"
+SERVICE_READY_TIMEOUT = 60.0  # the market maker's seeding runs before the service listens
+_SERVICE_MODULE = "mm_agent.markets.service"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_market_service(home: Home, detach: bool) -> tuple[int, dict[str, Any]]:
+    """The devnet market service (``python -m mm_agent.markets.service``) beside anvil, in
+    the same kind of session; returns (pid, ``{"url", "gammaUrl", "pid", "port"}``)."""
+    port = _free_port()
+    log_fd = os.open(home.path(MARKETS_LOG_FILE), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", _SERVICE_MODULE, "--devnet-file",
+             str(home.path(DEVNET_FILE)), "--port", str(port)],
+            stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd,
+            start_new_session=detach, close_fds=True,
+        )
+    finally:
+        os.close(log_fd)
+    _CHILDREN[proc.pid] = proc
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + SERVICE_READY_TIMEOUT
+    import httpx
+
+    with httpx.Client(timeout=2.0, trust_env=False) as client:
+        while True:
+            if proc.poll() is not None:
+                _CHILDREN.pop(proc.pid, None)
+                raise DevnetError(
+                    f"The devnet market service exited with code {proc.returncode}.",
+                    hint=f"See {home.path(MARKETS_LOG_FILE)}.")
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get(f"{url}/ok").status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                _terminate(proc.pid)
+                raise DevnetError(
+                    f"The devnet market service did not answer within "
+                    f"{SERVICE_READY_TIMEOUT:.0f} s.", hint=f"See {home.path(MARKETS_LOG_FILE)}.")
+            time.sleep(0.1)
+    return proc.pid, {"url": url, "gammaUrl": f"{url}/gamma", "pid": proc.pid, "port": port}
+
+
+def _stop_market_service(record: dict[str, Any]) -> None:
+    """Stop the recorded market service if that pid still runs our service module."""
+    service = (record.get("markets") or {}).get("service") or {}
+    pid = service.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return
+    argv = _cmdline(pid)
+    if argv and _SERVICE_MODULE in argv:
+        _terminate(pid)
+    else:
+        _reap(pid)
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], rpc_url: str, home: Home) -> None:
@@ -352,6 +423,7 @@ def stop(home: Home | None = None) -> dict[str, Any]:
             f"The recorded devnet (pid {pid}, port {port}) was no longer running; "
             "removed its stale record."
         )
+    _stop_market_service(record)
     sent = _terminate(pid)
     _clear_record(home)
     return {
@@ -392,6 +464,8 @@ def run_foreground(
         return code
     finally:
         restore()
+        with contextlib.suppress(Exception):
+            _stop_market_service(_read_record(home) or {})
         if proc.poll() is None:  # on_ready raised: do not leave anvil running
             _terminate(pid)
         _CHILDREN.pop(pid, None)

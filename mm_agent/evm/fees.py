@@ -3,6 +3,12 @@
 The tip is the median of recent blocks' 50th-percentile rewards (floored so an idle chain such
 as a devnet still gets a positive tip); the fee cap leaves room for the base fee to double,
 which covers six full blocks of base-fee growth at 12.5 % each.
+
+Replacement ceiling (one rule, both wallet modes): a stuck transaction may be re-sent with
+bumped fees, but never with a ``maxFeePerGas`` above ``FEE_CAP_MULTIPLIER`` x the signed one.
+The preview discloses that ceiling (``fees.maxReplacementFeePerGas``) and its worst-case fee is
+``gasLimit`` x the ceiling, so what the human sees and what the guard counts as outflow is the
+most the transaction can ever cost; the submitter stops bumping at the disclosed ceiling.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from .rpc import RpcClient, hex_to_int
 __all__ = [
     "BUMP_DENOMINATOR",
     "BUMP_NUMERATOR",
+    "FEE_CAP_MULTIPLIER",
     "Fees",
     "TxFees",
     "bump",
@@ -30,6 +37,9 @@ MIN_PRIORITY_FEE = 1_000_000  # 0.001 gwei
 BLOCKS = 10
 # Replacement needs both fee fields raised by at least 12.5 % (geth's txpool rule).
 BUMP_NUMERATOR, BUMP_DENOMINATOR = 1125, 1000
+# Stuck-transaction replacements may raise maxFeePerGas to at most this multiple of the signed
+# one (the preview's ``maxReplacementFeePerGas``). Defined here only.
+FEE_CAP_MULTIPLIER = 3
 
 
 @dataclass(frozen=True)
@@ -65,17 +75,33 @@ def fees_from_history(history: dict[str, Any]) -> Fees:
 class TxFees:
     """The gas limit and fees a transaction is simulated with and signed with: one object, so
     the preview and what is signed cannot differ. ``source`` says whether the fee fields came
-    from the fee-history estimate or from the agent's payload."""
+    from the fee-history estimate or from the agent's payload. ``max_replacement_fee_per_gas``
+    is the ceiling stuck-transaction replacements may reach (default: ``FEE_CAP_MULTIPLIER`` x
+    ``max_fee_per_gas``); it is disclosed in the preview and enforced by the submitter."""
 
     gas_limit: int
     max_fee_per_gas: int
     max_priority_fee_per_gas: int
     base_fee: int
     source: str  # "estimate" | "payload"
+    max_replacement_fee_per_gas: int | None = None
+
+    @property
+    def replacement_ceiling(self) -> int:
+        """The highest ``maxFeePerGas`` any replacement may carry (never below the signed)."""
+        if self.max_replacement_fee_per_gas is None:
+            return self.max_fee_per_gas * FEE_CAP_MULTIPLIER
+        return max(self.max_replacement_fee_per_gas, self.max_fee_per_gas)
+
+    @property
+    def signed_fee(self) -> int:
+        """The most the first signed transaction can cost in fees (the funds check)."""
+        return self.gas_limit * self.max_fee_per_gas
 
     @property
     def worst_case_fee(self) -> int:
-        return self.gas_limit * self.max_fee_per_gas
+        """The most the transaction can cost in fees, replacements included."""
+        return self.gas_limit * self.replacement_ceiling
 
     def to_tx(self) -> dict[str, int]:
         return {"gas": self.gas_limit, "maxFeePerGas": self.max_fee_per_gas,
@@ -85,14 +111,19 @@ class TxFees:
         """The preview's ``fees`` object (wei and gas as decimal strings)."""
         return {"gasLimit": str(self.gas_limit), "maxFeePerGas": str(self.max_fee_per_gas),
                 "maxPriorityFeePerGas": str(self.max_priority_fee_per_gas),
+                "maxReplacementFeePerGas": str(self.replacement_ceiling),
                 "baseFee": str(self.base_fee), "worstCaseFeeWei": str(self.worst_case_fee),
                 "source": self.source}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TxFees:
+        """From a preview's ``fees`` (a preview stored before the ceiling was disclosed gets
+        the default one)."""
+        ceiling = data.get("maxReplacementFeePerGas")
         return cls(int(data["gasLimit"]), int(data["maxFeePerGas"]),
                    int(data["maxPriorityFeePerGas"]), int(data["baseFee"]),
-                   str(data.get("source") or "estimate"))
+                   str(data.get("source") or "estimate"),
+                   int(ceiling) if ceiling not in (None, "") else None)
 
 
 def payload_fees(tx: dict[str, Any], estimate: Fees) -> tuple[int, int, str]:

@@ -34,6 +34,8 @@ STATE_FILES = (
     "devnet.json",
     "nonces.json",
     "devnet.log",
+    "devnet-markets.log",  # the devnet market service's output (`mm devnet start`)
+    "mcp-token.json",  # `mm mcp --http` bearer token (toolkits/mcp_server.http_token)
     ".session.lock",
     ".nonces.lock",
 )

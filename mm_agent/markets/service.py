@@ -55,10 +55,15 @@ from urllib.parse import parse_qs, urlsplit
 
 from mm_agent.errors import MMError, PredictAuthError, PredictError, PredictNotFound
 
-from . import ctf, orders
+from . import orders
 from .chain import Chain, encode_call
-from .devnet_deploy import approve_for_trading, erc20_balance, erc1155_balance, \
-    match_orders_calldata, split_collateral
+from .devnet_deploy import (
+    approve_for_trading,
+    erc20_balance,
+    erc1155_balance,
+    match_orders_calldata,
+    split_collateral,
+)
 
 __all__ = ["AUTH_WINDOW", "MARKET_MAKER", "MarketService", "make_server", "serve"]
 
@@ -449,9 +454,10 @@ class MarketService:
 
     def _crossing(self, taker: Resting) -> list[Resting]:
         other = orders.SELL if taker.order.side == orders.BUY else orders.BUY
-        crossing = [r for r in self._live(taker.order.tokenId) if r.order.side == other
-                    and r.order.maker.lower() != taker.order.maker.lower()
-                    and (r.price <= taker.price if other == orders.SELL else r.price >= taker.price)]
+        crossing = [
+            r for r in self._live(taker.order.tokenId) if r.order.side == other
+            and r.order.maker.lower() != taker.order.maker.lower()
+            and (r.price <= taker.price if other == orders.SELL else r.price >= taker.price)]
         # Price-time priority: best price first (lowest ask / highest bid), then the older order.
         crossing.sort(key=lambda r: (r.price if other == orders.SELL else -r.price, r.seq))
         return crossing

@@ -117,7 +117,13 @@ _C = "mm_agent.operations.handlers.chains"
 _W = "mm_agent.operations.handlers.wallet"
 _D = "mm_agent.operations.handlers.devnet"
 _SS = "mm_agent.operations.handlers.session"
+_P = "mm_agent.operations.handlers.predict"
+_PQ = "mm_agent.operations.predict_results"
+_SV = "mm_agent.operations.handlers.server"
 _R = "mm_agent.operations.results"
+_AL = "mm_agent.operations.handlers.allowances"
+_SW = "mm_agent.operations.handlers.swap"
+_PR = "mm_agent.operations.handlers.price"
 _SERVER: tuple[WalletMode, ...] = ("server-wallet",)
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -242,6 +248,48 @@ OPERATIONS: tuple[Operation, ...] = (
         "mm_agent.operations.handlers.cancel:requests_cancel",
         "mm_agent.operations.handlers.cancel:RequestsCancelArgs",
         writes=True, result=f"{_R}:Request"),
+    _op("wallet_allowances_list", ("wallet", "allowances", "list"),
+        "List token approvals this wallet granted.",
+        "List the ERC-20 allowances this account has granted (token, spender, current amount, "
+        "unlimited or not), read from the chain. Use before revoking.",
+        f"{_AL}:allowances_list", f"{_AL}:AllowancesListArgs", result=f"{_AL}:AllowanceList",
+        account=True),
+    _op("wallet_allowances_revoke", ("wallet", "allowances", "revoke"),
+        "Revoke a token approval.",
+        "Set this account's allowance for a spender on a token to zero (approve(spender, 0)), "
+        "through the security pipeline. Nothing is signed when it is already zero.",
+        f"{_AL}:allowances_revoke", f"{_AL}:AllowancesRevokeArgs", writes=True, waits=True,
+        result=f"{_R}:RequestResult", account=True, idempotent=True),
+    # --- swaps and prices (contract §10) ---------------------------------------------------------
+    _op("swap_quote", ("swap", "quote"), "Quote a same-chain token swap.",
+        "Quote selling an amount of one token for another on one chain (Uniswap V2 on the "
+        "devnet, V3 elsewhere): expected output, minimum after slippage, price impact, route "
+        "and whether an approval is needed. Returns a quoteId that expires (expiresAt). "
+        "Cross-chain is BRIDGE_UNSUPPORTED.",
+        f"{_SW}:swap_quote", f"{_SW}:SwapQuoteArgs", result=f"{_SW}:SwapQuoteResult",
+        account=True),
+    _op("swap_execute", ("swap", "execute"), "Execute a swap quote.",
+        "Execute a quote by quoteId: the pool is quoted again first and the swap is refused "
+        "(SWAP_PRICE_MOVED, nothing signed) if it would now pay less than the quote's minimum; "
+        "then an exact approval (only the amount, to the router) and the swap go through the "
+        "security pipeline.",
+        f"{_SW}:swap_execute", f"{_SW}:SwapExecuteArgs", writes=True, waits=True,
+        destructive=True, result=f"{_SW}:SwapQuoteResult", account=True),
+    _op("swap_status", ("swap", "status"), "Show a swap's status.",
+        "Status of a quote and its swap by quoteId: QUOTED, EXPIRED, APPROVAL_PENDING, "
+        "SUBMITTED, COMPLETED (with the amount received) or FAILED.",
+        f"{_SW}:swap_status", f"{_SW}:SwapStatusArgs", result=f"{_SW}:SwapQuoteResult",
+        account=True),
+    _op("price_spot", ("price", "spot"), "Current USD prices of assets.",
+        "USD prices of CAIP-19 assets (eip155:1/slip44:60, eip155:1/erc20:0x…), each with its "
+        "source: static (operator prices), chainlink, devnet-pool or devnet-static; null when "
+        "no source knows the asset.",
+        f"{_PR}:price_spot", f"{_PR}:PriceSpotArgs", result=f"{_PR}:PriceSpotResult"),
+    _op("price_history", ("price", "history"), "Historical USD prices of an asset.",
+        "Historical USD prices of one asset as [millisecond timestamp, price] rows, from its "
+        "Chainlink feed's rounds or its devnet pool's history, with the source.",
+        f"{_PR}:price_history", f"{_PR}:PriceHistoryArgs",
+        result=f"{_PR}:PriceHistoryResult"),
     # --- read-only helpers (agent-facing) --------------------------------------------------------
     _op("decode", ("decode",), "Decode calldata.",
         "Decode 0x calldata into function name, parameters and a readable intent. Unknown "
@@ -279,6 +327,98 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("logout", ("logout",), "Sign out of the wallet service.",
         "Revoke the CLI tokens on the wallet service and delete session.json.",
         f"{_SS}:logout", f"{_SS}:LogoutArgs", writes=True, audience="human", destructive=True),
+    # --- predict (contract §10; devnet back end) ----------------------------------------------
+    _op("predict_mode", ("predict", "mode"), "Show or switch the predict back end.",
+        "Show the predict mode, or switch it: devnet (the local market service), testnet or "
+        "mainnet (Polymarket; not built yet).",
+        f"{_P}:mode", f"{_P}:ModeArgs", writes=True, audience="human", open_world=False),
+    _op("predict_setup", ("predict", "setup"), "One-time predict setup.",
+        "Derive the trading API credentials (a ClobAuth signature) and approve the exchange "
+        "for collateral and outcome tokens. Needed once before trading; idempotent.",
+        f"{_P}:setup", f"{_P}:WaitArgs", writes=True, waits=True, idempotent=True,
+        result=f"{_PQ}:PredictSetup"),
+    _op("predict_status", ("predict", "status"), "Predict back-end and account status.",
+        "Reachability of the market data (gamma) and order book (clob) back ends and the "
+        "account's setup state (account.setupComplete).",
+        f"{_P}:status",
+        result=f"{_PQ}:PredictStatus"),
+    _op("predict_balance", ("predict", "balance"), "Predict collateral, approvals, holdings.",
+        "Collateral balance, whether approvals are in place and setup is complete; with "
+        "--token-id also the holding of that outcome token.",
+        f"{_P}:balance", f"{_P}:BalanceArgs",
+        result=f"{_PQ}:PredictBalance"),
+    _op("predict_deposit", ("predict", "deposit"), "Fund the predict account.",
+        "Make collateral available for orders (devnet: the wallet's mUSD is the collateral; "
+        "the exchange's allowance is checked and repaired).",
+        f"{_P}:deposit", f"{_P}:DepositArgs", writes=True, waits=True,
+        result=f"{_PQ}:PredictJob"),
+    _op("predict_withdraw", ("predict", "withdraw"), "Withdraw predict collateral.",
+        "Send collateral from the predict account to --to (default: the owner EOA).",
+        f"{_P}:withdraw", f"{_P}:WithdrawArgs", writes=True, waits=True, destructive=True,
+        result=f"{_PQ}:PredictJob"),
+    _op("predict_markets_list", ("predict", "markets", "list"), "List prediction markets.",
+        "List markets with question, conditionId, slug, outcomes, prices, liquidity and "
+        "whether they are closed.",
+        f"{_P}:markets_list", f"{_P}:MarketsListArgs",
+        result=f"{_PQ}:MarketList"),
+    _op("predict_markets_search", ("predict", "markets", "search"), "Search markets.",
+        "Find markets whose question or slug contains the query words.",
+        f"{_P}:markets_search", f"{_P}:MarketsSearchArgs",
+        result=f"{_PQ}:MarketList"),
+    _op("predict_markets_get", ("predict", "markets", "get"), "Show one market.",
+        "One market by slug, id or condition id, with the outcome token ids that book, quote "
+        "and place need.",
+        f"{_P}:markets_get", f"{_P}:MarketsGetArgs",
+        result=f"{_PQ}:Market"),
+    _op("predict_book", ("predict", "book"), "Order book of an outcome token.",
+        "Bids and asks ({price, size}) of one outcome token.",
+        f"{_P}:book", f"{_P}:BookArgs",
+        result=f"{_PQ}:Book"),
+    _op("predict_quote", ("predict", "quote"), "Preview an order's cost and fill.",
+        "Walk the book for a buy or sell of --size shares: average price, estimated cost or "
+        "proceeds, fillable size. Read-only.",
+        f"{_P}:quote", f"{_P}:QuoteArgs",
+        result=f"{_PQ}:Quote"),
+    _op("predict_place", ("predict", "place"), "Place a prediction-market order.",
+        "Sign an order (typed data through the security pipeline) and post it: GTC/GTD rest "
+        "on the book, FOK/FAK fill at once. Filled is reported only with the settlement "
+        "receipt. Quote first.",
+        f"{_P}:place", f"{_P}:PlaceArgs", writes=True, waits=True, destructive=True,
+        result=f"{_PQ}:PredictOrder"),
+    _op("predict_cancel", ("predict", "cancel"), "Cancel open predict orders.",
+        "Cancel exactly one target: --order-id, --all, or --market/--asset.",
+        f"{_P}:cancel", f"{_P}:CancelArgs", writes=True, idempotent=True,
+        result=f"{_PQ}:CancelResult"),
+    _op("predict_orders", ("predict", "orders"), "List open predict orders.",
+        "Open orders with orderId, token, side, size, price.",
+        f"{_P}:orders", f"{_P}:OrdersArgs",
+        result=f"{_PQ}:OrderList"),
+    _op("predict_positions", ("predict", "positions"), "List predict positions.",
+        "Outcome-token holdings read from the chain, with market question and outcome.",
+        f"{_P}:positions", f"{_P}:PositionsArgs",
+        result=f"{_PQ}:PositionList"),
+    _op("predict_portfolio", ("predict", "portfolio"), "Predict portfolio snapshot.",
+        "Collateral balance, positions and redeemable winnings.",
+        f"{_P}:portfolio",
+        result=f"{_PQ}:Portfolio"),
+    _op("predict_redeem", ("predict", "redeem"), "Redeem resolved positions.",
+        "Redeem the winning outcome tokens of one resolved market (condition id) or --all "
+        "for collateral.",
+        f"{_P}:redeem", f"{_P}:RedeemArgs", writes=True, waits=True, destructive=True,
+        result=f"{_PQ}:Redemptions"),
+    _op("predict_redeem_list", ("predict", "redeem", "list"), "List redeemable positions.",
+        "Resolved markets where this account holds outcome tokens, with the payout.",
+        f"{_P}:redeem_list",
+        result=f"{_PQ}:RedeemList"),
+    _op("predict_history", ("predict", "history"), "Predict activity history.",
+        "Setups, deposits, orders, cancels and redemptions of this account, newest first.",
+        f"{_P}:history", f"{_P}:HistoryArgs", open_world=False,
+        result=f"{_PQ}:PredictHistory"),
+    _op("predict_watch", ("predict", "watch"), "Follow a predict job.",
+        "Status of a predict job: an order id, a pollingId from setup/deposit/redeem, or a "
+        "transaction hash.",
+        f"{_P}:watch", f"{_P}:WatchArgs", waits=True,
+        result=f"{_PQ}:PredictWatch"),
     # --- devnet (operator) -----------------------------------------------------------------------
     _op("devnet_start", ("devnet", "start"), "Start a local anvil chain with demo tokens.",
         "Start anvil (chain 31337) and deploy the demo ERC-20/721/1155 contracts.",
@@ -289,6 +429,15 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("devnet_status", ("devnet", "status"), "Show the local devnet's status.",
         "Show whether the local devnet runs, its RPC URL, block number and demo tokens.",
         f"{_D}:devnet_status", audience="operator"),
+    _op("devnet_predict_serve", ("devnet", "predict", "serve"),
+        "Run a devnet market service in the foreground.",
+        "Serve the Gamma/CLOB subset over the running devnet's markets until interrupted "
+        "(`mm devnet start` already runs one).",
+        f"{_P}:serve", f"{_P}:ServeArgs", writes=True, audience="operator"),
+    _op("devnet_predict_resolve", ("devnet", "predict", "resolve"),
+        "Resolve a devnet market.",
+        "Report a devnet market's payouts as its oracle (yes, no or invalid).",
+        f"{_P}:resolve", f"{_P}:ResolveArgs", writes=True, audience="operator"),
     # --- wallet service (operator) ---------------------------------------------------------------
     _op("server_start", ("server", "start"), "Run the wallet service in the foreground.",
         "Run the self-hosted wallet service (HTTP API, sign-in and approval pages) until "
@@ -312,6 +461,43 @@ OPERATIONS: tuple[Operation, ...] = (
         "mm_agent.operations.handlers.server:migrate",
         "mm_agent.operations.handlers.server:MigrateArgs",
         writes=True, audience="operator", open_world=False),
+    _op("server_admin_revoke_tokens", ("server", "admin", "revoke-tokens"),
+        "Revoke every token of an account.",
+        "Revoke all CLI tokens, refresh tokens and web sessions of an account and close its "
+        "sign-ins in progress: the agent's next call is NOT_AUTHENTICATED.",
+        f"{_SV}:revoke_tokens", f"{_SV}:RevokeTokensArgs",
+        writes=True, audience="operator", open_world=False, idempotent=True),
+    _op("server_admin_freeze", ("server", "admin", "freeze"),
+        "Freeze a server wallet: it signs nothing.",
+        "Freeze a wallet: new signing requests are WALLET_FROZEN and jobs that have not "
+        "signed yet fail with it; reads still work and the owner sees `frozen`.",
+        f"{_SV}:freeze", f"{_SV}:FreezeArgs",
+        writes=True, audience="operator", open_world=False, idempotent=True),
+    _op("server_admin_unfreeze", ("server", "admin", "unfreeze"),
+        "Unfreeze a server wallet.",
+        "Lift a freeze: the wallet accepts signing requests again.",
+        f"{_SV}:unfreeze", f"{_SV}:UnfreezeArgs",
+        writes=True, audience="operator", open_world=False, idempotent=True),
+    _op("server_admin_rotate_master_key", ("server", "admin", "rotate-master-key"),
+        "Re-wrap every wallet key under a new master key.",
+        "Re-wrap every wallet data key and TOTP seed under a new master key in one verified "
+        "transaction (the service must be stopped); keeps the old key file as "
+        "master.key.old-<timestamp>.",
+        f"{_SV}:rotate_master_key", f"{_SV}:RotateMasterKeyArgs",
+        writes=True, audience="operator", open_world=False),
+    _op("server_admin_backup", ("server", "admin", "backup"),
+        "Back up the service database (SQLite).",
+        "Copy the SQLite database with the online backup API to a new 0600 file while the "
+        "service runs; the master key is NOT included (PostgreSQL: pg_dump).",
+        f"{_SV}:backup", f"{_SV}:BackupArgs",
+        writes=True, audience="operator", open_world=False),
+    _op("server_admin_restore", ("server", "admin", "restore"),
+        "Restore the service database from a backup (SQLite).",
+        "Put a backup in place as the data dir's database (service stopped); a database "
+        "holding data needs --force and is moved aside, never deleted (PostgreSQL: "
+        "pg_restore).",
+        f"{_SV}:restore", f"{_SV}:RestoreArgs",
+        writes=True, audience="operator", open_world=False, destructive=True),
     # --- MCP server (operator: it serves agents, it is never an agent tool) ----------------------
     _op("mcp", ("mcp",), "Serve the agent tools over MCP (stdio, or --http).",
         "Serve this wallet's agent tools to an MCP client over stdio, or over streamable HTTP "

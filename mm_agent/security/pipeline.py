@@ -27,7 +27,7 @@ from mm_agent.errors import (
 from mm_agent.evm.addresses import to_checksum_address
 from mm_agent.evm.amounts import format_units
 from mm_agent.evm.chains import DEVNET_CHAIN_ID, get_chain
-from mm_agent.evm.fees import TxFees
+from mm_agent.evm.fees import FEE_CAP_MULTIPLIER, TxFees
 from mm_agent.evm.nonces import NonceManager
 from mm_agent.evm.rpc import RpcClient, hex_to_int
 from mm_agent.evm.tokens import TokenInfo, read_token, resolve_asset
@@ -40,8 +40,8 @@ __all__ = ["Engine", "Policy", "PolicyResult", "Preview", "gate"]
 
 log = logging.getLogger("mm_agent.security.pipeline")
 
-# Stuck-transaction replacements may raise fees to at most this multiple of the signed fee.
-FEE_CAP_MULTIPLIER = 3
+# FEE_CAP_MULTIPLIER (evm/fees.py, re-exported here): stuck-transaction replacements may raise
+# maxFeePerGas to at most this multiple of the signed one; the preview discloses the ceiling.
 
 
 @dataclass
@@ -460,12 +460,15 @@ class Engine:
         fees = TxFees.from_dict(preview.fees)
         value = int(tx.get("value") or 0)
         balance = hex_to_int(self.rpc(chain_id).call("eth_getBalance", [sender, "latest"]))
-        if not preview.executable or balance < value + fees.worst_case_fee:
+        # The node accepts the signed transaction if value + gasLimit x maxFeePerGas is covered;
+        # a replacement the wallet cannot afford is refused by the node and simply not sent.
+        if not preview.executable or balance < value + fees.signed_fee:
             chain = get_chain(chain_id)
-            need = format_units(value + fees.worst_case_fee, chain.native_decimals)
+            need = format_units(value + fees.signed_fee, chain.native_decimals)
             have = format_units(balance, chain.native_decimals)
             raise InsufficientFunds(
-                f"Needs up to {need} {chain.native_symbol} (value + worst-case fee), has {have}."
+                f"Needs up to {need} {chain.native_symbol} (value + gas limit x max fee), "
+                f"has {have}."
                 + ("" if preview.executable else
                    " The preview could not run with real fees; fund the wallet and retry."))
         return {
@@ -475,11 +478,15 @@ class Engine:
 
     def submit(self, chain_id: int, sender: str, prepared: dict[str, Any], sign: SignFn,
                *, nonce: int | None = None, timeout: float = 120.0,
-               on_broadcast: Callable[[int, str], None] | None = None) -> SubmitResult:
-        """Reserve a nonce (unless given), sign, broadcast, confirm."""
+               on_broadcast: Callable[[int, str], None] | None = None,
+               fee_ceiling: int | None = None) -> SubmitResult:
+        """Reserve a nonce (unless given), sign, broadcast, confirm. ``fee_ceiling``: the
+        preview's ``maxReplacementFeePerGas``, which replacements never exceed (default: the
+        same rule applied to ``prepared``: FEE_CAP_MULTIPLIER x its maxFeePerGas)."""
         submitter = self.submitter(chain_id)
-        # Replacements may raise fees to at most FEE_CAP_MULTIPLIER x the first estimate.
-        submitter.fee_cap = int(prepared["maxFeePerGas"]) * FEE_CAP_MULTIPLIER
+        signed = int(prepared["maxFeePerGas"])
+        submitter.fee_cap = (signed * FEE_CAP_MULTIPLIER if fee_ceiling is None
+                             else max(int(fee_ceiling), signed))
         reserved = nonce is None
         if nonce is None:
             nonce = self.nonces.reserve(self.rpc(chain_id), chain_id, sender)

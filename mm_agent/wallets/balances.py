@@ -34,8 +34,12 @@ def _chain_tokens(engine: Engine, chain_id: int, token: str | None,
 
 
 def read_balances(engine: Engine, owner: str, chain_ids: list[int], *, token: str | None,
-                  token_contracts: list[str]) -> dict[str, Any]:
+                  token_contracts: list[str], prices: Any = None) -> dict[str, Any]:
+    """Balances with ``usdValue`` (and ``priceSource``) where a price is known, null otherwise;
+    ``totalValue`` sums the priced ones (null when none is). ``prices``: a
+    :class:`mm_agent.markets.price.PriceBook` (default: one over ``engine``)."""
     chains_out = []
+    priced: list[Any] = []
     for chain_id in chain_ids:
         chain = get_chain(chain_id)
         infos = _chain_tokens(engine, chain_id, token, token_contracts)
@@ -59,6 +63,41 @@ def read_balances(engine: Engine, owner: str, chain_ids: list[int], *, token: st
             tokens.append({"symbol": info.symbol, "address": info.address,
                            "decimals": info.decimals, "amount": format_units(units, info.decimals),
                            "rawAmount": str(units), "usdValue": None})
+            priced.append((chain_id, info, units, tokens[-1]))
         chains_out.append({"chainId": chain_id, "caip2": chain.caip2, "name": chain.name,
                            "tokens": tokens})
-    return {"address": owner, "currency": "USD", "totalValue": None, "chains": chains_out}
+    total = _add_usd_values(engine, priced, prices)
+    return {"address": owner, "currency": "USD", "totalValue": total, "chains": chains_out}
+
+
+def _add_usd_values(engine: Engine, rows: list[Any], prices: Any) -> str | None:
+    """Fill ``usdValue``/``priceSource`` in place; an unreachable price source leaves null."""
+    from decimal import Decimal, localcontext
+
+    from mm_agent.markets.price import Asset, PriceBook, format_usd
+
+    if not rows:
+        return None
+    try:
+        book = prices if prices is not None else PriceBook(engine)
+    except MMError:
+        return None
+    total: Decimal | None = None
+    for chain_id, info, units, row in rows:
+        if units == 0:
+            row["usdValue"] = "0.00"  # nothing is worth nothing, priced or not
+            total = total if total is not None else Decimal(0)
+            continue
+        try:
+            spot = book.spot(Asset(chain_id, info.address, info.symbol, info.decimals))
+        except MMError:
+            spot = None
+        if spot is None:
+            continue
+        with localcontext() as ctx:
+            ctx.prec = 200  # uint256 × price, exact
+            value = Decimal(units).scaleb(-info.decimals) * spot.price
+            total = value if total is None else total + value
+        row["usdValue"] = format_usd(value)
+        row["priceSource"] = spot.source
+    return None if total is None else format_usd(total)

@@ -24,3 +24,32 @@ def markets(chain: Any) -> dict[str, Any]:
 def rpc(chain: Any) -> Iterator[Chain]:
     with Chain(chain.url) as c:
         yield c
+
+
+@pytest.fixture
+def market_service(chain: Any, markets: dict[str, Any]) -> Iterator[Any]:
+    """The devnet market service over ``markets`` (market maker seeded), on a free port."""
+    import threading
+
+    from mm_agent.markets.service import MarketService, make_server
+
+    service = MarketService(chain.url, markets)
+    server = make_server(service)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    service.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+    yield service
+    server.shutdown()
+    server.server_close()
+    service.close()
+
+
+@pytest.fixture
+def predict_home(byok_home: Any, markets: dict[str, Any], market_service: Any) -> Any:
+    """A BYOK MM_HOME whose devnet record carries the markets and the running service."""
+    record = byok_home.read_json("devnet.json")
+    record["markets"] = {**markets, "service": {"url": market_service.url,
+                                                "gammaUrl": market_service.url + "/gamma"}}
+    byok_home.write_json("devnet.json", record)
+    return byok_home

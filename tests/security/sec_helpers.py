@@ -14,6 +14,7 @@ from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
 from helpers import wait_until
 
+from mm_agent.evm.fees import FEE_CAP_MULTIPLIER
 from mm_agent.local.config import Config
 from mm_agent.local.state import Home
 
@@ -65,8 +66,8 @@ def make_wallet(home: Home, *, hook: Any = None, settings: dict[str, str] | None
 # --- preview shape (contract §5) ----------------------------------------------------------------
 PREVIEW_KEYS = {"intent", "decoded", "simulation", "scan", "policy", "requiresApproval"}
 # Transactions also carry what will be signed (issue 9): gas limit and fees, wei as strings.
-FEES_KEYS = {"gasLimit", "maxFeePerGas", "maxPriorityFeePerGas", "baseFee", "worstCaseFeeWei",
-             "source"}
+FEES_KEYS = {"gasLimit", "maxFeePerGas", "maxPriorityFeePerGas", "maxReplacementFeePerGas",
+             "baseFee", "worstCaseFeeWei", "source"}
 DECODED_KEYS = {"functionName", "params", "effectiveRecipient"}
 SIMULATION_KEYS = {"success", "revertReason", "gasUsed", "balanceChanges", "exposures"}
 SIMULATION_EXTRA = {"method"}  # which simulation path ran (eth_simulateV1 | fallback)
@@ -101,8 +102,11 @@ def check_preview_shape(p: dict[str, Any], *, transaction: bool = True) -> None:
         assert set(p["fees"]) == FEES_KEYS, p["fees"]
         assert p["fees"]["source"] in ("estimate", "payload")
         assert all(_is_int_str(p["fees"][k]) for k in FEES_KEYS - {"source"})
+        # The worst case includes stuck-tx replacements: gas limit x the disclosed ceiling.
+        assert int(p["fees"]["maxReplacementFeePerGas"]) == (
+            FEE_CAP_MULTIPLIER * int(p["fees"]["maxFeePerGas"]))
         assert int(p["fees"]["worstCaseFeeWei"]) == (
-            int(p["fees"]["gasLimit"]) * int(p["fees"]["maxFeePerGas"]))
+            int(p["fees"]["gasLimit"]) * int(p["fees"]["maxReplacementFeePerGas"]))
     assert isinstance(p["intent"], str) and p["intent"]
     assert isinstance(p["requiresApproval"], bool)
     assert set(p["policy"]) == POLICY_KEYS

@@ -20,6 +20,7 @@ from mm_agent.errors import (
     NonceNotAllowed,
     PayloadFromMismatch,
 )
+from mm_agent.evm.fees import FEE_CAP_MULTIPLIER
 from mm_agent.local.config import Config
 from mm_agent.local.state import Home
 
@@ -108,7 +109,8 @@ def test_agent_gas_far_above_the_need_needs_approval(chain: Any, wallet: Any) ->
     high = wallet.send_transaction(chain_id=CHAIN, payload={
         **tx_payload(musd, data), "gas": hex(5_000_000)}, dry_run=True)
     assert _rules(high) == ["fee_cap"]
-    assert int(high["fees"]["worstCaseFeeWei"]) == 5_000_000 * int(high["fees"]["maxFeePerGas"])
+    assert int(high["fees"]["worstCaseFeeWei"]) == 5_000_000 * int(
+        high["fees"]["maxReplacementFeePerGas"])
 
 
 def test_payload_nonce_only_the_next_one(chain: Any, wallet: Any) -> None:
@@ -160,7 +162,10 @@ def test_worst_case_fee_is_guard_outflow(devnet_home: Home, chain: Any) -> None:
     tx, intent = engine.build_transfer(sender, FRESH, "0.5", "ETH", CHAIN)
     preview = engine.preview_transaction(CHAIN, sender, tx, intent=intent)
     fee = int(preview.fees["worstCaseFeeWei"])
-    assert fee == 21_000 * int(preview.fees["maxFeePerGas"]) > 0
+    # Gas limit x the replacement ceiling the preview discloses (stuck-tx bumps included).
+    assert fee == 21_000 * int(preview.fees["maxReplacementFeePerGas"]) > 0
+    assert int(preview.fees["maxReplacementFeePerGas"]) == (
+        FEE_CAP_MULTIPLIER * int(preview.fees["maxFeePerGas"]))
     native = outflow_assets(preview)
     assert [units for _a, units in native] == [5 * 10**17 + fee]
     prices = StaticPrices({"ETH": "2000"})

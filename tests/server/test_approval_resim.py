@@ -6,6 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
+from mm_agent.evm.amounts import format_units
+from mm_agent.evm.fees import FEE_CAP_MULTIPLIER
+
 from .guard_helpers import calldata, deploy_probe, send_as, submit_tx
 from .test_approvals import post, wait_for_links, wait_terminal
 from .test_jobs import BOB
@@ -66,10 +71,23 @@ def test_unchanged_request_is_signed_with_the_shown_fees(guard: Any) -> None:  #
     assert req["status"] == "AWAITING_MFA", req
     shown = req["approval"]["shown"]["tx"]
     assert shown["to"] == probe.lower() and shown["gasLimit"]
+    # The replacement ceiling is shown (and stored with what was shown, outside the digest),
+    # and the worst case the guard counted is gas limit x that ceiling.
+    ceiling = int(shown["maxReplacementFeePerGas"])
+    assert ceiling == FEE_CAP_MULTIPLIER * int(shown["maxFeePerGas"])
+    fees = req["preview"]["fees"]
+    assert int(fees["worstCaseFeeWei"]) == int(shown["gasLimit"]) * ceiling
     link = wait_for_links(svc.outbox_messages, 2)[1]
+    mail = svc.outbox_messages()[-1].get_body(preferencelist=("plain",)).get_content()
+    gwei = f"{format_units(ceiling, 9)} gwei"
+    assert "Network fee" in mail and f"Replacement ceiling: {gwei}" in mail, mail
+    page = httpx.get(link[0], timeout=10).text
+    assert "Network fee" in page and "Replacement ceiling" in page and gwei in page
+    assert format_units(int(fees["worstCaseFeeWei"]), 18) in page
     assert post(svc, link[1], t=link[2], decision="approve").status_code == 200
     done = wait_terminal(api, req["pollingId"])
     assert done["status"] == "COMPLETED", done
+    assert done["preview"]["fees"]["maxReplacementFeePerGas"] == str(ceiling)
     tx = chain.rpc("eth_getTransactionByHash", [done["txHash"]])
     assert int(tx["gas"], 16) == int(shown["gasLimit"])
     assert int(tx["maxFeePerGas"], 16) == int(shown["maxFeePerGas"])

@@ -6,6 +6,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from mm_agent.server import admin
 from .test_jobs import BOB, Api, prepare_service
 
 WORKERS = 8  # ServerSettings.workers: the service's concurrent jobs
+HANDOFF_WAIT = 6.0  # > the confirmer's hand-off (5 s at the default stuck-after of 30 s)
 
 
 class _Svc:
@@ -85,6 +87,10 @@ def test_sigkill_mid_job_then_restart_finishes_each_job_once(tmp_path: Path, cha
         wait_until(lambda: all(s["status"] == "SUBMITTED"
                                for s in _status_of(api, submitted).values()),
                    timeout=30, what="every worker's job to be SUBMITTED")
+        # Workers do not wait for receipts: the confirmer polls them in batches and hands a
+        # job still unmined after min(stuck-after / 2, 5 s) to the per-job path on a worker
+        # (confirm.py). Once it has, every worker waits for a receipt...
+        time.sleep(HANDOFF_WAIT)
         # ...so the next ones queue: accepted, PENDING, not yet signed.
         pending = [api.submit(address, body)["pollingId"] for _ in range(3)]
         ids = submitted + pending

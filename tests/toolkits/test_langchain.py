@@ -7,9 +7,11 @@ wallet service (uvicorn) whose approvals are given through the link of the mail 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -357,6 +359,72 @@ def test_server_wallet_reject_on_resume_cancels(server_wallet: Wallet, chain: An
     (msg,) = tool_messages(graph.invoke(Command(resume=reject()), config))
     assert msg.status == "error" and msg.content.startswith("[TX_CANCELLED]"), msg.content
     assert nonce(chain, server_wallet.address) == n0
+
+
+def _short_approvals(service: Any, monkeypatch: pytest.MonkeyPatch, seconds: int) -> None:
+    """The service's approval lifetime, shortened for this test (the opener reads it)."""
+    opener = service.state.jobs.pipeline.opener
+    monkeypatch.setattr(opener, "settings", dataclasses.replace(
+        opener.settings, approval_window_seconds=seconds))
+
+
+def test_server_wallet_expired_approval_is_a_tool_error_after_resume(
+        server_wallet: Wallet, chain: Anvil, service: Any,  # noqa: F811
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    denylist(service, tmp_path, ACCOUNT1)
+    _short_approvals(service, monkeypatch, 1)
+    n0 = nonce(chain, server_wallet.address)
+    graph = agent(server_wallet, tool_turn(call("transfer", {
+        "to": ACCOUNT1, "amount": "0.5", "chain_id": 31337, "token": "ETH"}, "exp1")), "ok",
+        checkpointer=InMemorySaver())
+    config = thread("srv-expired")
+    state = graph.invoke({"messages": [HumanMessage("pay")]}, config)
+    (intr,) = state["__interrupt__"]
+    pid = intr.value["pollingId"]
+    # Nobody approves: the service's sweeper expires the request.
+    wait_until(lambda: server_wallet.requests.get(pid).status == "EXPIRED", timeout=20,
+               what="the approval to expire")
+    (msg,) = tool_messages(graph.invoke(Command(resume={"decision": "continue"}), config))
+    assert msg.status == "error" and msg.content.startswith("[TX_EXPIRED]"), msg.content
+    assert nonce(chain, server_wallet.address) == n0
+
+
+def test_server_wallet_resume_before_the_decision_returns_the_pending_request(
+        server_wallet: Wallet, chain: Anvil, service: Any,  # noqa: F811
+        tmp_path: Path) -> None:
+    """Resumed before the human decided: a short bounded wait (``resume_wait``), then the
+    still-pending request and the watch tool, not a silent block for the wallet timeout."""
+    denylist(service, tmp_path, ACCOUNT1)
+    n0 = nonce(chain, server_wallet.address)
+    mails = approval_links(service)
+    tools = list(tools_of(server_wallet, resume_wait=1).values())
+    model = ScriptedChatModel(turns=[tool_turn(call("transfer", {
+        "to": ACCOUNT1, "amount": "0.5", "chain_id": 31337, "token": "ETH", "wait": True},
+        "early1")), "waiting"])
+    graph = create_agent(model, tools, checkpointer=InMemorySaver())
+    config = thread("srv-early")
+    state = graph.invoke({"messages": [HumanMessage("pay")]}, config)
+    (intr,) = state["__interrupt__"]
+    pid = intr.value["pollingId"]
+    started = time.monotonic()
+    state = graph.invoke(Command(resume={"decision": "continue"}), config)
+    assert time.monotonic() - started < 15  # the wallet timeout is far longer
+    assert "__interrupt__" not in state
+    (msg,) = tool_messages(state)
+    assert msg.status == "success", msg.content
+    assert msg.content.startswith("AWAITING_MFA") and "wallet_requests_watch" in msg.content
+    assert msg.artifact["data"]["pollingId"] == pid
+    assert msg.artifact["next"]["tool"] == "wallet_requests_watch"
+    assert nonce(chain, server_wallet.address) == n0
+    # The human approves later; the watch tool the model was pointed to gets the outcome.
+    _link, approval_id, secret = new_link(service, mails)
+    resp = httpx.post(f"{service.base_url}/approvals/{approval_id}",
+                      data={"t": secret, "decision": "approve"}, timeout=30)
+    assert resp.status_code == 200, resp.text
+    watch = {t.name: t for t in tools}["wallet_requests_watch"]
+    out = watch.invoke(call("wallet_requests_watch", {"polling_id": pid}, "early2"))
+    assert out.status == "success" and out.content.startswith("COMPLETED"), out.content
+    assert nonce(chain, server_wallet.address) == n0 + 1
 
 
 def test_server_wallet_outside_a_graph_returns_the_pending_request(

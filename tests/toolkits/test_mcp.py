@@ -110,6 +110,50 @@ def test_mcp_is_an_operator_command() -> None:
     assert op.path == ("mcp",) and not op.agent_facing
 
 
+def test_port_is_an_integer_in_range(tmp_path: Path) -> None:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MM_")},
+           "MM_HOME": str(tmp_path / "home")}
+    helped = subprocess.run([MM, "mcp", "--help"], capture_output=True, text=True, env=env,
+                            timeout=60)
+    assert "--port INTEGER" in helped.stdout, helped.stdout
+    for bad in ("abc", "0", "70000"):
+        proc = subprocess.run([MM, "mcp", "--http", "--port", bad, "--json"],
+                              capture_output=True, text=True, env=env, timeout=60)
+        assert proc.returncode == 2 and proc.stdout == "", (proc.stdout, proc.stderr)
+        assert _stderr_error(proc)["code"] == "INVALID_ARGUMENT"
+
+
+def test_http_token_from_env_or_a_0600_file_made_once(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import stat
+
+    from mm_agent.toolkits.mcp_server import TOKEN_FILE, http_token
+
+    from mm_agent.errors import StatePermissions, UsageError
+
+    monkeypatch.delenv("MM_MCP_TOKEN", raising=False)
+    home = Home(tmp_path / "home")
+    token, source = http_token(home)
+    assert source == "generated" and len(token) >= 24
+    path = home.path(TOKEN_FILE)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert http_token(home) == (token, "file")  # reused: client configs keep working
+    assert "mcp" not in json.dumps(home.read_json("config.json", {}))  # never a config key
+    monkeypatch.setenv("MM_MCP_TOKEN", "e" * 30)
+    assert http_token(home) == ("e" * 30, "env")  # the environment wins, nothing stored
+    assert home.read_json(TOKEN_FILE)["token"] == token
+    monkeypatch.setenv("MM_MCP_TOKEN", "short")
+    with pytest.raises(UsageError):
+        http_token(home)
+    monkeypatch.delenv("MM_MCP_TOKEN")
+    path.chmod(0o644)  # readable by others: refused, like every state file
+    with pytest.raises(StatePermissions):
+        http_token(home)
+    path.unlink()  # rotate: the next start makes a new one
+    assert http_token(home)[1] == "generated" and http_token(home)[0] != token
+    assert TOKEN_FILE in home.reset()
+
+
 @pytest.mark.parametrize("code", [
     "import mm_agent, mm_agent.operations.agent_calls, mm_agent.toolkits.function_calling",
     "from mm_agent.cli import main; main(['--version'])",
@@ -320,8 +364,14 @@ def test_http_refuses_a_non_loopback_host(guarded: Home) -> None:
                            str(free_port()), "--json"], capture_output=True, text=True,
                           env={**os.environ, **env_for(guarded)}, timeout=60)
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    err = json.loads(proc.stdout)["error"]
+    assert proc.stdout == ""  # start-up errors never go to stdout (see _stderr_error)
+    err = _stderr_error(proc)
     assert err["code"] == "USAGE_ERROR" and "loopback" in err["message"]
+
+
+def _stderr_error(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """The error envelope `mm mcp` printed on stderr (its last line)."""
+    return dict(json.loads(proc.stderr.strip().splitlines()[-1])["error"])
 
 
 if sys.platform == "win32":  # pragma: no cover
@@ -339,7 +389,17 @@ async def test_stdio_byok_encrypted_vault_unlocks_from_mm_password(devnet_home: 
         signed = await ok(s, "wallet_sign_message", {"message": "hi", "chain_id": 31337})
         assert signed["data"]["signature"]
     # Without it the server refuses to start, before speaking any protocol.
-    proc = subprocess.run([MM, "mcp", "--json"], capture_output=True, text=True, input="",
-                          env={**os.environ, **env_for(devnet_home)}, timeout=60)
-    assert proc.returncode != 0
-    assert json.loads(proc.stdout)["error"]["code"] == "PASSWORD_REQUIRED"
+    # The error goes to stderr: on stdio, stdout is the protocol and an MCP client would parse
+    # an envelope there as a (broken) JSON-RPC message. Without -f too (json off a TTY).
+    env = {k: v for k, v in os.environ.items() if k not in ("MM_PASSWORD", "MM_FORMAT")}
+    for fmt in (["--json"], []):
+        proc = subprocess.run([MM, "mcp", *fmt], capture_output=True, text=True, input="",
+                              env={**env, **env_for(devnet_home)}, timeout=60)
+        assert proc.returncode != 0
+        assert proc.stdout == "", proc.stdout
+        assert _stderr_error(proc)["code"] == "PASSWORD_REQUIRED"
+    # A text format is text on stderr, still nothing on stdout.
+    proc = subprocess.run([MM, "mcp", "-f", "text"], capture_output=True, text=True, input="",
+                          env={**env, **env_for(devnet_home)}, timeout=60)
+    assert proc.returncode != 0 and proc.stdout == ""
+    assert "Error [PASSWORD_REQUIRED]" in proc.stderr

@@ -1,4 +1,4 @@
-"""`mm server start` and `mm server admin create-login` (operator commands, never agent tools)."""
+"""`mm server start` and `mm server admin …` (operator commands, never agent tools)."""
 
 from __future__ import annotations
 
@@ -170,3 +170,135 @@ def migrate(ctx: Context, args: MigrateArgs) -> dict[str, Any]:
         store.dispose()
     where = redact_url(store.url) if database_url else str(data_dir / "mm.sqlite")
     return {"database": where, **report.to_dict()}
+
+
+# --- operator tools: revoke, freeze, rotate, backup, restore (never agent tools) ---------------
+_DATA_DIR_FIELD = Field(None, description="The service's data directory; default "
+                                          "MM_HOME/server.")
+_DATABASE_URL_FIELD = Field(
+    None, description="Database URL, e.g. postgresql+psycopg://user:pass@host/db (also "
+                      "MM_DATABASE_URL); default SQLite in the data dir.",
+    json_schema_extra={"cli_metavar": "URL"})
+
+
+class RevokeTokensArgs(BaseModel):
+    model_config = _STRICT
+    email: str = Field(description="Email address of the account.")
+    data_dir: str | None = _DATA_DIR_FIELD
+    database_url: str | None = _DATABASE_URL_FIELD
+
+
+class FreezeArgs(BaseModel):
+    model_config = _STRICT
+    address: str = Field(description="Address of the server wallet.",
+                         json_schema_extra={"cli_metavar": "0x…"})
+    reason: str | None = Field(None, description="Why (shown to the owner; 500 characters).")
+    data_dir: str | None = _DATA_DIR_FIELD
+    database_url: str | None = _DATABASE_URL_FIELD
+
+
+class UnfreezeArgs(BaseModel):
+    model_config = _STRICT
+    address: str = Field(description="Address of the server wallet.",
+                         json_schema_extra={"cli_metavar": "0x…"})
+    data_dir: str | None = _DATA_DIR_FIELD
+    database_url: str | None = _DATABASE_URL_FIELD
+
+
+class RotateMasterKeyArgs(BaseModel):
+    model_config = _STRICT
+    new_key_file: str | None = Field(
+        None, description="File holding the new 32-byte key (hex or base64, mode 0600); else "
+                          "MM_SERVER_NEW_MASTER_KEY; else one is generated (key-file form "
+                          "only).", json_schema_extra={"cli_metavar": "FILE"})
+    data_dir: str | None = _DATA_DIR_FIELD
+    database_url: str | None = _DATABASE_URL_FIELD
+
+
+class BackupArgs(BaseModel):
+    model_config = _STRICT
+    out: str = Field(description="The backup file to create (never overwritten; mode 0600).",
+                     json_schema_extra={"cli_metavar": "FILE"})
+    data_dir: str | None = _DATA_DIR_FIELD
+    database_url: str | None = _DATABASE_URL_FIELD
+
+
+class RestoreArgs(BaseModel):
+    model_config = _STRICT
+    source: str = Field(description="The backup file to restore.",
+                        json_schema_extra={"cli_flags": ["--from"], "cli_metavar": "FILE"})
+    force: bool = Field(False, description="Restore over a database that holds data (it is "
+                                           "moved aside, never deleted).")
+    data_dir: str | None = _DATA_DIR_FIELD
+    database_url: str | None = _DATABASE_URL_FIELD
+
+
+def _initialised_dir(ctx: Context, data_dir: str | None, database_url: str | None) -> Path:
+    from mm_agent.server.datadir import is_initialised
+
+    path = _data_dir(ctx, data_dir)
+    if database_url is None and not is_initialised(path):
+        from mm_agent.errors import NotInitialized
+
+        raise NotInitialized(f"{path} is not a wallet-service data dir (no mm.sqlite).",
+                             hint="Give the --data-dir of `mm server start`, or "
+                                  "--database-url.")
+    return path
+
+
+def _with_store(ctx: Context, data_dir: str | None, database_url: str | None,
+                fn: Any) -> dict[str, Any]:
+    from mm_agent.server.db.store import Store
+
+    url = _database_url(database_url)
+    store = Store.open(_initialised_dir(ctx, data_dir, url), url)
+    try:
+        store.migrate()  # the freeze columns, on a database a newer service has not opened yet
+        return fn(store)  # type: ignore[no-any-return]
+    finally:
+        store.dispose()
+
+
+def revoke_tokens(ctx: Context, args: RevokeTokensArgs) -> dict[str, Any]:
+    from mm_agent.server.admin import revoke_tokens as revoke
+
+    return _with_store(ctx, args.data_dir, args.database_url,
+                       lambda store: revoke(store, args.email))
+
+
+def freeze(ctx: Context, args: FreezeArgs) -> dict[str, Any]:
+    from mm_agent.server.admin import set_frozen
+
+    return _with_store(ctx, args.data_dir, args.database_url,
+                       lambda store: set_frozen(store, args.address, True, args.reason))
+
+
+def unfreeze(ctx: Context, args: UnfreezeArgs) -> dict[str, Any]:
+    from mm_agent.server.admin import set_frozen
+
+    return _with_store(ctx, args.data_dir, args.database_url,
+                       lambda store: set_frozen(store, args.address, False))
+
+
+def rotate_master_key(ctx: Context, args: RotateMasterKeyArgs) -> dict[str, Any]:
+    from mm_agent.server.admin import rotate_master_key as rotate
+
+    url = _database_url(args.database_url)
+    data_dir = _initialised_dir(ctx, args.data_dir, url)
+    new_key_file = Path(args.new_key_file).expanduser() if args.new_key_file else None
+    return rotate(data_dir, url, new_key_file)
+
+
+def backup(ctx: Context, args: BackupArgs) -> dict[str, Any]:
+    from mm_agent.server.admin import backup as run_backup
+
+    url = _database_url(args.database_url)
+    return run_backup(_data_dir(ctx, args.data_dir), Path(args.out), url)
+
+
+def restore(ctx: Context, args: RestoreArgs) -> dict[str, Any]:
+    from mm_agent.server.admin import restore as run_restore
+
+    url = _database_url(args.database_url)
+    return run_restore(_data_dir(ctx, args.data_dir), Path(args.source), force=args.force,
+                       database_url=url)

@@ -84,7 +84,8 @@ def _int(value: object) -> int:
 def outflow_assets(preview: Preview, *, tx: dict[str, Any] | None = None
                    ) -> list[tuple[dict[str, Any], int]]:
     """What leaves the wallet per the simulation: ``[(asset, units)]`` for negative deltas of
-    ``preview.sender``, plus the worst-case network fee (gas limit x maxFeePerGas, contract
+    ``preview.sender``, plus the worst-case network fee (``fees.worstCaseFeeWei``: gas limit x
+    the replacement ceiling ``maxReplacementFeePerGas`` a stuck-tx bump may reach, contract
     §6) in the native asset. Approvals/permits are exposures, not outflows. For typed data:
     the prediction-market orders it signs (a BUY's worst-case cost, a SELL's outcome tokens;
     ``policy/orders.py``), counted when signed."""

@@ -10,12 +10,13 @@ Two backends, one code path (SQLAlchemy Core only):
 Migrations are Alembic revisions in ``migrations/versions`` (``migrate.py`` runs them under a
 lock, and adopts a database made by the old ``schema_migrations`` list).
 
-Concurrency: :meth:`Store.tx` is the single-writer transaction the services were written for
-(``BEGIN IMMEDIATE`` on SQLite, a transaction-scoped advisory lock on PostgreSQL), so a
-read-modify-write (nonce, idempotency key, outflow window) never interleaves on either
-backend. Code whose statements are atomic on their own rows (``INSERT … ON CONFLICT``,
-``SELECT … FOR UPDATE``: :func:`upsert_insert`, :func:`allocate_nonce`) can pass
-``exclusive=False`` and run concurrently on PostgreSQL.
+Concurrency: :meth:`Store.tx` is by default the single-writer transaction the services were
+written for (``BEGIN IMMEDIATE`` on SQLite, a transaction-scoped advisory lock on
+PostgreSQL), so a read-modify-write never interleaves on either backend. The hot paths are
+atomic on their own rows and pass ``exclusive=False`` (run concurrently on PostgreSQL, across
+replicas): job submission (``INSERT … ON CONFLICT`` on the idempotency key), job updates,
+claims and leases (``jobs/queue.py``), nonces (:func:`allocate_nonce`, the job row locked
+``FOR UPDATE``), outflow reservations (the wallet row locked ``FOR UPDATE``), rate limits.
 
 Secrets are never stored in the clear: tokens, approval links and magic links are stored as
 SHA-256 hashes; wallet keys are AES-GCM ciphertexts under a per-wallet data key that is itself

@@ -1,5 +1,6 @@
 """The approval page (contract §7): ``GET /approvals/{id}?t=`` shows what the agent asked for
-(intent, chain, balance changes, exposures, scan verdict, policy violations, expiry) with
+(intent, chain, balance changes, exposures, scan verdict, network fee with the replacement
+ceiling, policy violations, expiry) with
 Approve / Reject; ``POST`` decides. Checking the link and deciding: ``services/approvals.py``.
 Server-rendered, without JavaScript (``server/html.py``).
 """
@@ -19,7 +20,13 @@ from mm_agent.security.agent_note import AGENT_NOTE_LABEL
 
 from ..deps import ApprovalsDep
 from ..html import e, error_page, page
-from ..services.approvals import ApprovalService, agent_note, chain_label, change_lines
+from ..services.approvals import (
+    ApprovalService,
+    agent_note,
+    chain_label,
+    change_lines,
+    fee_lines,
+)
 from ..services.jobs.records import iso
 
 __all__ = ["render_approval", "router"]
@@ -151,6 +158,10 @@ def render_approval(job: Any, approval: Any, address: str) -> str:
                    if f.get("address") else "") + "</li>" for f in feats)
             lines.append(f"<ul>{lis}</ul>")
         out.append(_section("Threat scan", "".join(lines)))
+
+    fees = fee_lines(job)
+    if fees:
+        out.append(_section("Network fee", _rows([(k, e(v)) for k, v in fees])))
 
     violations = (preview.get("policy") or {}).get("violations") or []
     if violations:

@@ -10,7 +10,9 @@ someone new receiving its assets or getting an allowance, a different scan verdi
 more gas than the shown limit, a new kind of policy violation). Any of those sends the request
 back to the human with a fresh approval; otherwise the service signs with the SHOWN gas limit
 and fee caps (never above them), and ``signable_digest`` of what it is about to sign must equal
-the shown digest.
+the shown digest. The snapshot also keeps the replacement ceiling the human saw
+(``maxReplacementFeePerGas``): a stuck transaction is never re-sent above it
+(``replacement_ceiling``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ import json
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["TOLERANCE", "material_changes", "shown_snapshot", "signable_digest"]
+from mm_agent.evm.fees import FEE_CAP_MULTIPLIER, TxFees
+
+__all__ = [
+    "TOLERANCE",
+    "material_changes",
+    "replacement_ceiling",
+    "shown_fees",
+    "shown_snapshot",
+    "signable_digest",
+]
 
 # A balance change that moves by at most this fraction (rounding, a swap's price tick in the
 # wallet's favour excluded) is not material; anything worse for the wallet beyond it is.
@@ -49,9 +60,39 @@ def shown_snapshot(chain_id: int | None, preview: dict[str, Any],
     """What the human is shown, to hold the service to it after approval."""
     out: dict[str, Any] = {"preview": preview}
     if tx is not None and chain_id is not None:
-        signable = _signable(chain_id, tx, preview.get("fees"))
-        out.update(tx=signable, digest=_digest(signable))
+        fees = preview.get("fees") or {}
+        signable = _signable(chain_id, tx, fees)
+        shown_tx = dict(signable)
+        if fees.get("maxFeePerGas"):
+            # Outside the digest (it is not signed) but held to: see ``replacement_ceiling``.
+            shown_tx["maxReplacementFeePerGas"] = str(
+                TxFees.from_dict(fees).replacement_ceiling)
+        out.update(tx=shown_tx, digest=_digest(signable))
     return out
+
+
+def shown_fees(fresh: dict[str, Any] | None, shown_tx: dict[str, Any]) -> dict[str, str]:
+    """A fresh preview's ``fees`` with the gas limit, fee caps and replacement ceiling the
+    human saw (never fresher, higher ones); ``worstCaseFeeWei`` follows from them."""
+    fees = dict(fresh or {})
+    fees.update(gasLimit=shown_tx["gasLimit"], maxFeePerGas=shown_tx["maxFeePerGas"],
+                maxPriorityFeePerGas=shown_tx["maxPriorityFeePerGas"])
+    fees["maxReplacementFeePerGas"] = shown_tx.get("maxReplacementFeePerGas")
+    fees.setdefault("baseFee", "0")
+    return TxFees.from_dict(fees).to_dict()
+
+
+def replacement_ceiling(prepared: dict[str, Any], *previews_fees: dict[str, Any] | None
+                        ) -> int:
+    """The highest ``maxFeePerGas`` a replacement of ``prepared`` may carry: the lowest
+    ceiling any of the given disclosures (the shown snapshot's tx, the stored preview's
+    ``fees``) states; the default rule (``FEE_CAP_MULTIPLIER`` x the signed max fee) when
+    none does. Never below the signed max fee (then nothing is replaced)."""
+    signed = int(prepared["maxFeePerGas"])
+    stated = [_int(f.get("maxReplacementFeePerGas")) for f in previews_fees if f]
+    stated = [c for c in stated if c > 0]
+    ceiling = min(stated) if stated else signed * FEE_CAP_MULTIPLIER
+    return max(ceiling, signed)
 
 
 def signable_digest(prepared: dict[str, Any]) -> str:

@@ -44,7 +44,7 @@ from .keys import MasterKey
 from .mailer import Mailer
 
 __all__ = ["ApprovalNotifier", "ApprovalService", "Decided", "Viewed", "agent_note",
-           "approval_link", "chain_label", "change_lines", "set_webhook"]
+           "approval_link", "chain_label", "change_lines", "fee_lines", "set_webhook"]
 
 log = logging.getLogger("mm_agent.server.services.approvals")
 
@@ -82,6 +82,43 @@ def change_lines(job: Any) -> list[str]:
     if job.kind == "trading-mode" and body.get("mode"):
         return [f"tradingMode: {body.get('from') or '?'} → {body['mode']}"]
     return [str(c) for c in body.get("fields") or []] if job.kind == "policy" else []
+
+
+def fee_lines(job: Any) -> list[tuple[str, str]]:
+    """A transaction's network fee as shown to the human: gas limit, fee caps, the ceiling a
+    stuck-transaction replacement may reach, and the most it can cost (what guard mode counts
+    as outflow). Empty for anything without fees."""
+    from mm_agent.evm.amounts import format_units
+    from mm_agent.evm.chains import get_chain
+    from mm_agent.evm.fees import TxFees
+
+    preview = job.preview if isinstance(job.preview, dict) else {}
+    raw = preview.get("fees")
+    if not isinstance(raw, dict) or not raw.get("maxFeePerGas"):
+        return []
+    try:
+        fees = TxFees.from_dict({"baseFee": 0, **raw})
+    except (KeyError, TypeError, ValueError):
+        return []
+    try:
+        chain = get_chain(int(job.chain_id or 0))
+        symbol, decimals = chain.native_symbol, chain.native_decimals
+    except (MMError, TypeError, ValueError):
+        symbol, decimals = "ETH", 18
+
+    def gwei(wei: int) -> str:
+        return f"{format_units(wei, 9)} gwei"
+
+    return [
+        ("Gas limit", str(fees.gas_limit)),
+        ("Max fee per gas", f"{gwei(fees.max_fee_per_gas)} (priority tip "
+                            f"{gwei(fees.max_priority_fee_per_gas)})"),
+        ("Replacement ceiling", f"{gwei(fees.replacement_ceiling)} per gas: if the "
+                                "transaction gets stuck it may be re-sent with higher fees, "
+                                "never above this"),
+        ("Most it can cost in fees", f"{format_units(fees.worst_case_fee, decimals)} {symbol} "
+                                     "(gas limit x replacement ceiling)"),
+    ]
 
 
 # --- notification ---------------------------------------------------------------------------
@@ -137,12 +174,15 @@ class ApprovalNotifier:
             how = "Open the link, check the details and approve or reject."
         note = agent_note(job)
         changes = change_lines(job)
+        fees = fee_lines(job)
         text = (f"Your agent wants to: {_one_line(job.intent, 400)}\n"
                 f"Wallet: {address} on {chain}\n"
                 f"Why it needs you: {_one_line(reason, 2000)}\n"
                 + (f"{AGENT_NOTE_LABEL}: \"{note}\"\n" if note else "")
                 + ("Changes (old → new):\n" + "".join(f"  - {_one_line(c, 2000)}\n"
                                                      for c in changes) if changes else "")
+                + ("Network fee:\n" + "".join(f"  - {k}: {v}\n" for k, v in fees)
+                   if fees else "")
                 + f"\n{how}\n{link}\n\n"
                 f"The link works once and expires at {when}. If nobody approves by then, the "
                 "request expires and nothing is signed.\n")
@@ -154,6 +194,9 @@ class ApprovalNotifier:
                 + ("<p>Changes (old → new):</p><ul>"
                    + "".join(f"<li><code>{e(c)}</code></li>" for c in changes) + "</ul>"
                    if changes else "")
+                + ("<p>Network fee:</p><ul>"
+                   + "".join(f"<li>{e(k)}: {e(v)}</li>" for k, v in fees) + "</ul>"
+                   if fees else "")
                 + f"<p>{e(how)}</p><p><a href=\"{e(link)}\">Review the request</a></p>"
                 f"<p>The link works once and expires at {e(when)}. If nobody approves by "
                 "then, the request expires and nothing is signed.</p>")

@@ -15,6 +15,7 @@ change is applied as the field diff the human saw, onto the then-current documen
 
 from __future__ import annotations
 
+import functools
 import uuid
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -61,6 +62,14 @@ if TYPE_CHECKING:
     from .jobs.approval import ApprovalOpener
     from .jobs.queue import JobQueue
 
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_policy(text: str, address: str) -> PolicyDocument:
+    """A stored document, parsed once (the document is frozen; every job reads it, inside
+    the wallet's lock)."""
+    return parse_policy(text, wallet_address=address)
+
+
 __all__ = ["DEVNET_PRICES", "PolicyService", "price_source"]
 
 # Devnet defaults so the USD limit works out of the box on `mm devnet`.
@@ -95,7 +104,7 @@ class PolicyService:
             policies.c.wallet_id == wallet_row.id)).first()
         if row is None:
             return default_policy(wallet_row.address)
-        return parse_policy(row.document["yaml"], wallet_address=wallet_row.address)
+        return _parsed_policy(row.document["yaml"], wallet_row.address)
 
     def _store_document(self, conn: Any, wallet_row: Any, doc: PolicyDocument) -> None:
         payload = {"yaml": dump_policy(doc)}

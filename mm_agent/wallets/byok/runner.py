@@ -28,6 +28,7 @@ from mm_agent.errors import (
 )
 from mm_agent.evm.amounts import format_units
 from mm_agent.evm.chains import get_chain
+from mm_agent.evm.fees import TxFees
 from mm_agent.evm.rpc import hex_to_int
 from mm_agent.local.config import Config
 from mm_agent.local.request_log import RequestLog, WalletRequest, new_polling_id
@@ -120,6 +121,9 @@ def run_transaction(wallet: ByokParts, chain_id: int, tx: dict[str, Any],
             # nonce manager reserves it as for any other transaction.
             timeout=float(timeout or wallet.config.wallet_timeout),
             on_broadcast=on_broadcast,
+            # Replacements stop at the ceiling the preview disclosed (and the guard counted).
+            fee_ceiling=TxFees.from_dict(preview.fees or {}).replacement_ceiling
+            if preview.fees else None,
         )
     except MMError as err:
         req.fail("FAILED", err)

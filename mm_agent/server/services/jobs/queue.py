@@ -81,7 +81,7 @@ class JobQueue:
         self.replica_id = settings.replica_id
         self.lease_seconds = float(settings.job_lease_seconds)
         self._owned: set[str] = set()
-        self._running: set[str] = set()  # the subset a worker runs right now
+        self._running: dict[str, int] = {}  # the subset workers run right now (how many)
         self._owned_lock = threading.Lock()
         self._worker = threading.local()
         self._stop = threading.Event()
@@ -156,23 +156,26 @@ class JobQueue:
 
     def _run_claimed(self, fn: Callable[..., Any], polling_id: str, *args: Any) -> None:
         with self._owned_lock:
-            if polling_id in self._running:  # already running here: once is enough
-                return
             self._owned.add(polling_id)
-            self._running.add(polling_id)
+            self._running[polling_id] = self._running.get(polling_id, 0) + 1
         try:
             if not self.claim(polling_id):
+                self._disown(polling_id)
                 return  # another replica runs it, or it ended meanwhile
             self._worker.polling_id = polling_id
             fn(polling_id, *args)
         except LeaseLost:
+            self._disown(polling_id)
             log.warning("job %s was taken over by another replica; this one let it go",
                         polling_id)
         finally:
             self._worker.polling_id = None
+            # Still held while it is PENDING/SUBMITTED (e.g. broadcast and watched by the
+            # confirmer): ``renew`` keeps its lease and forgets it once it ends.
             with self._owned_lock:
-                self._running.discard(polling_id)
-                self._owned.discard(polling_id)
+                left = self._running.pop(polling_id, 1) - 1
+                if left > 0:
+                    self._running[polling_id] = left
 
     def hold(self, conn: Any, polling_id: str) -> Any:
         """Lock the job row (``FOR UPDATE``) in ``conn``'s transaction and return it; a worker
@@ -203,7 +206,7 @@ class JobQueue:
         with self._owned_lock:
             # Only what was held before the renewal and is not running here any more; a job
             # taken meanwhile was claimed with a fresh lease anyway.
-            self._owned -= (held - kept) - self._running
+            self._owned -= (held - kept) - self._running.keys()
         return len(kept)
 
     def take_over(self, *, everything: bool = False, limit: int | None = 100
@@ -225,8 +228,10 @@ class JobQueue:
             if rows:
                 conn.execute(update(jobs).where(jobs.c.polling_id.in_(
                     [r.polling_id for r in rows])).values(**self._lease_values()))
-        for row in rows:
-            self._own(row.polling_id)
+        with self._owned_lock:
+            self._owned.update(r.polling_id for r in rows)
+            # A job a worker here still runs (its renewal came late) is not started twice.
+            rows = [r for r in rows if r.polling_id not in self._running]
         if rows:
             log.info("took over %d job(s)", len(rows))
         return [(r.polling_id, r.status, r.raw_tx is not None) for r in rows]

@@ -51,6 +51,7 @@ class JobRunner:
     async def stop(self) -> None:
         if self._sweeper:
             self._sweeper.cancel()
+        self.pipeline.confirmer.stop()  # SUBMITTED jobs left are reconciled on the next start
         self.queue.shutdown()
 
     def closing(self) -> None:

@@ -3,6 +3,11 @@ human approval (``AWAITING_MFA``) or prepare (gas, fees, funds) → nonce + sign
 database transaction → broadcast → confirm; and, once a human approved, the re-checked
 continuation (``approval_guard.py``).
 
+The lean path (no approval): the preview is written with the signature in the one signing
+transaction (or, when the job stops before signing, on its own as before), and after the
+broadcast the worker hands the job to the ``Confirmer`` (``confirm.py``: receipts of all
+broadcast jobs in batches) instead of polling its receipt, so it is free for the next job.
+
 Crash safety: the signed raw transaction and its nonce are committed before anything is
 broadcast, so ``reconcile.py`` only ever re-sends those same bytes after a restart.
 """
@@ -10,6 +15,7 @@ broadcast, so ``reconcile.py`` only ever re-sends those same bytes after a resta
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, select, update
@@ -23,6 +29,7 @@ from mm_agent.security.pipeline import Engine
 from ...db.store import allocate_nonce, jobs, nonces, now
 from ..keys import MasterKey
 from .approval import ApprovalOpener
+from .confirm import Confirmer, Pending
 from .queue import JobQueue
 
 if TYPE_CHECKING:
@@ -47,6 +54,7 @@ class Pipeline:
         self.config = config
         self.policies = policies
         self.opener = opener
+        self.confirmer = Confirmer(self)
 
     def next_nonce(self, chain_id: int, address: str) -> int:
         """The nonce ``_sign_and_store`` would give this wallet's next transaction."""
@@ -100,17 +108,18 @@ class Pipeline:
         # The wallet's policy (guard/beast, allowlists, the outflow window) decides; an
         # allowed outflow is reserved in the same database transaction.
         preview.policy = self.policies.evaluate_and_reserve(polling_id, wallet, preview)
-        self.queue.update(polling_id, preview=preview.to_dict(), intent=preview.intent)
+        record = {"preview": preview.to_dict(), "intent": preview.intent}
+        if not preview.denied and not preview.requires_approval:
+            # Written with the signature (one transaction), or alone if it stops before.
+            self._execute(polling_id, wallet, job.body, preview, material, record=record)
+            return
+        self.queue.update(polling_id, **record)
         if preview.denied:
             from mm_agent.errors import PolicyDenied
 
             self.queue.fail(polling_id, "FAILED", PolicyDenied(preview.reason))
             return
-        if preview.requires_approval:
-            self.opener.open(polling_id, preview.reason,
-                               shown=self._shown(job, preview, material))
-            return
-        self._execute(polling_id, wallet, job.body, preview, material)
+        self.opener.open(polling_id, preview.reason, shown=self._shown(job, preview, material))
 
     @staticmethod
     def _shown(job: Any, preview: Preview, material: Any) -> dict[str, Any]:
@@ -123,7 +132,20 @@ class Pipeline:
         return snap
 
     def _execute(self, polling_id: str, wallet: Any, body: dict[str, Any], preview: Preview,
-                 material: Any) -> None:
+                 material: Any, *, record: dict[str, Any] | None = None) -> None:
+        """Sign (and for transactions store and broadcast). ``record``: job values not yet
+        written (the preview), stored with the signature, or alone if this stops first."""
+        try:
+            self._sign_and_send(polling_id, wallet, body, preview, material, record or {})
+        except BaseException:
+            if record:
+                self.queue.update(polling_id, **record)
+            raise
+
+    def _sign_and_send(self, polling_id: str, wallet: Any, body: dict[str, Any],
+                       preview: Preview, material: Any, record: dict[str, Any]) -> None:
+        from types import SimpleNamespace
+
         from mm_agent.evm import signing
 
         from ..keys import load_wallet_key
@@ -136,17 +158,28 @@ class Pipeline:
             else:
                 signature = signing.sign_typed_data(key, material)
             self.queue.update(polling_id, status="COMPLETED", signature=signature,
-                         result={"signature": signature, "address": wallet.address})
+                              result={"signature": signature, "address": wallet.address},
+                              **record)
+            record.clear()
             return
         chain_id = int(body["chainId"])
         prepared = self.engine.prepare_transaction(chain_id, wallet.address, material, preview)
         # A payload nonce passed the preview only if it is the next one: the nonce table
         # assigns it like any other (never a caller-chosen nonce).
-        self._sign_and_store(polling_id, wallet.address, chain_id, prepared, key, None)
-        self.broadcast_and_confirm(polling_id, key)
+        tx, raw, tx_hash = self._sign_and_store(polling_id, wallet.address, chain_id, prepared,
+                                                key, None, record)
+        record.clear()  # written
+        # What broadcast needs, without reading the row back.
+        job = SimpleNamespace(chain_id=chain_id, raw_tx=raw, tx_hash=tx_hash, nonce=tx["nonce"],
+                              prepared=tx, body=body, preview=preview.to_dict())
+        self.broadcast_and_confirm(polling_id, key, loaded=(job, wallet))
 
     def _sign_and_store(self, polling_id: str, address: str, chain_id: int,
-                        prepared: dict[str, Any], key: bytes, fixed_nonce: int | None) -> None:
+                        prepared: dict[str, Any], key: bytes, fixed_nonce: int | None,
+                        record: dict[str, Any] | None = None
+                        ) -> tuple[dict[str, Any], str, str]:
+        """Nonce + sign + store in one transaction (with ``record``'s values); returns the
+        signed transaction, its raw bytes and hash."""
         from mm_agent.evm import signing
 
         with self.store.read() as conn:
@@ -173,14 +206,15 @@ class Pipeline:
             # Stored before broadcast: after a crash we re-send exactly these bytes.
             conn.execute(update(jobs).where(jobs.c.polling_id == polling_id).values(
                 prepared=tx, nonce=nonce, raw_tx=raw, tx_hash=tx_hash, status="SUBMITTED",
-                version=jobs.c.version + 1, updated_at=now()))
+                version=jobs.c.version + 1, updated_at=now(), **(record or {})))
         self.queue.notify(polling_id)
+        return tx, raw, tx_hash
 
-    def broadcast_and_confirm(self, polling_id: str, key: bytes | None) -> None:
-        from mm_agent.evm import signing
-        from mm_agent.security.submit import SubmitResult
-
-        job, wallet = self.queue.load(polling_id)
+    def broadcast_and_confirm(self, polling_id: str, key: bytes | None, *,
+                              loaded: tuple[Any, Any] | None = None) -> None:
+        """Broadcast the stored bytes, then hand the job to the confirmer (receipts in
+        batches). A rejected broadcast fails the job and gives its nonce back or fills it."""
+        job, wallet = loaded or self.queue.load(polling_id)
         chain_id = int(job.chain_id)
         submitter = self.engine.submitter(chain_id)
         try:
@@ -191,13 +225,34 @@ class Pipeline:
                 self.queue.fail(polling_id, "FAILED", exc)
                 self._fill_gap(wallet, chain_id, int(job.nonce), key)
                 return
-        if key is None:
-            from ..keys import load_wallet_key
+        self.confirmer.add(Pending(
+            polling_id, chain_id, str(job.tx_hash),
+            lambda receipt: self._complete(polling_id, job, receipt, job.tx_hash, 0),
+            time.monotonic()))
 
-            # Signed before any freeze: finishing it (fee bumps of this nonce) is allowed.
-            key = load_wallet_key(self.keys, wallet.address, wallet.key_enc,
-                                  wallet.data_key_wrapped, frozen_ok=True)
-        submitter.fee_cap = int(job.prepared["maxFeePerGas"]) * 3
+    def confirm_one(self, polling_id: str) -> None:
+        """The per-job confirmation (``Submitter.confirm``: polls, replaces a stuck
+        transaction with higher fees for its nonce): for a job the confirmer did not see mined
+        soon enough."""
+        from mm_agent.evm import signing
+        from mm_agent.security.submit import SubmitResult
+
+        job, wallet = self.queue.load(polling_id)
+        if job.status != "SUBMITTED":
+            return
+        submitter = self.engine.submitter(int(job.chain_id))
+        from ..keys import load_wallet_key
+
+        # Signed before any freeze: finishing it (fee bumps of this nonce) is allowed.
+        key = load_wallet_key(self.keys, wallet.address, wallet.key_enc,
+                              wallet.data_key_wrapped, frozen_ok=True)
+        # Replacements never above the ceiling the preview disclosed (for an approved request:
+        # the one stored with what the human was shown).
+        from ..approval_guard import replacement_ceiling
+
+        submitter.fee_cap = replacement_ceiling(
+            job.prepared, ((job.approval or {}).get("shown") or {}).get("tx"),
+            (job.preview or {}).get("fees"))
         result = SubmitResult(tx_hash=job.tx_hash, receipt=None, hashes=[job.tx_hash])
         signer = key
 
@@ -213,15 +268,19 @@ class Pipeline:
             return
         if result.receipt is None:
             return  # still pending: stays SUBMITTED; reconcile picks it up later
+        self._complete(polling_id, job, result.receipt, result.tx_hash, result.replacements)
+
+    def _complete(self, polling_id: str, job: Any, receipt: dict[str, Any], tx_hash: str,
+                  replacements: int) -> None:
         body = job.body
         recipient = body.get("to") if body["kind"] == "transfer" else job.prepared.get("to")
         preview = job.preview or {}
-        self.queue.update(polling_id, status="COMPLETED", tx_hash=result.tx_hash, result={
+        self.queue.update(polling_id, status="COMPLETED", tx_hash=tx_hash, result={
             "to": recipient,
             "effectiveRecipient": (preview.get("decoded") or {}).get("effectiveRecipient"),
-            "blockNumber": hex_to_int(result.receipt.get("blockNumber")),
-            "gasUsed": str(hex_to_int(result.receipt.get("gasUsed"))),
-            "replacements": result.replacements,
+            "blockNumber": hex_to_int(receipt.get("blockNumber")),
+            "gasUsed": str(hex_to_int(receipt.get("gasUsed"))),
+            "replacements": replacements,
         })
         self.queue.commit_outflow(polling_id)
 
@@ -297,11 +356,11 @@ class Pipeline:
                                    shown=self._shown(job, preview, material))
                 return
             if job.kind == "transaction" and shown.get("tx"):
-                # Sign the gas limit and fee caps the human saw, never fresher (higher) ones.
-                tx = shown["tx"]
-                preview.fees = {**(preview.fees or {}), "gasLimit": tx["gasLimit"],
-                                "maxFeePerGas": tx["maxFeePerGas"],
-                                "maxPriorityFeePerGas": tx["maxPriorityFeePerGas"]}
+                # Sign the gas limit, fee caps and replacement ceiling the human saw, never
+                # fresher (higher) ones.
+                from ..approval_guard import shown_fees
+
+                preview.fees = shown_fees(preview.fees, shown["tx"])
             self.policies.reserve_approved(polling_id, wallet, preview)
             self.queue.update(polling_id, preview=preview.to_dict())
             if job.kind != "transaction" or not shown.get("digest"):

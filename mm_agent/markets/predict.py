@@ -1,0 +1,746 @@
+"""`mm predict` as a Python API: :class:`Predict` over a wallet, MM_HOME and a back end.
+
+Back ends (``mm predict mode``): ``devnet`` — the market service that ``mm devnet start``
+runs over the devnet's Conditional Tokens and DevnetCtfExchange (its URL is in
+``devnet.json["markets"]["service"]``); ``testnet`` (Polygon Amoy) and ``mainnet`` (Polygon)
+are recorded but not built yet (``PREDICT_BACKEND_UNAVAILABLE``).
+
+Every write goes through the wallet, hence through the security pipeline: the ``ClobAuth``
+message and each order are typed data (``wallet.sign_typed_data``; orders are recognised by
+threat rule 5b, checked against the book's prices with
+:func:`mm_agent.security.scan.reference_prices`, and the policy counts a BUY's worst case as
+outflow); approvals and redemptions are transactions (``wallet.send_transaction``). The
+exchange an order is signed for is the one in the local devnet record, never one a service
+names.
+
+``predict.json`` (MM_HOME, 0600, atomic)::
+
+    {"version": 1, "mode": "devnet",
+     "accounts": {"<address lower>": {"<mode>": {"credentials": bool, "setupAt",
+                                                 "setupTxs": [...]}}},
+     "orders": [{"orderId", "mode", "address", "tokenId", "conditionId", "side", "price",
+                 "size", "orderType", "status", "filledSize", "txHashes", "createdAt"}],
+     "history": [{"kind": "setup|deposit|withdraw|order|cancel|redeem", "id", "at", ...}]}
+
+API credentials are never stored: each process re-derives them with one ``ClobAuth``
+signature (the service's derivation is deterministic per address and nonce).
+
+Devnet funding: the wallet's own mUSD is the collateral (there is no pUSD and no deposit
+wallet: orders are EOA orders, signature type 0). ``deposit --amount X`` therefore converts
+nothing: it checks X against the mUSD balance and makes sure the exchange may spend it (an
+``approve`` through the pipeline when the allowance is short); ``withdraw --amount X --to A``
+is an mUSD transfer to ``A`` (nothing to do without ``--to``).
+
+An order counts as filled only with a receipt: the settlement transaction's receipt (status 1)
+and its ``OrderFilled`` log for this order's hash, read from the chain by this client.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from mm_agent.errors import (
+    InsufficientFunds,
+    InvalidAmount,
+    PredictBackendUnavailable,
+    PredictError,
+    PredictNotFound,
+    PredictSetupRequired,
+    ValidationError,
+)
+from mm_agent.evm.signatures import keccak256
+from mm_agent.local.state import Home
+
+from . import ctf, orders
+from .chain import Chain, encode_call
+from .clob_client import ClobClient, signed
+
+__all__ = ["MODES", "PREDICT_FILE", "Predict", "read_state", "set_mode", "validate_place"]
+
+PREDICT_FILE = "predict.json"
+MODES = ("devnet", "testnet", "mainnet")
+ORDER_TYPES = ("GTC", "GTD", "FOK", "FAK")
+MAX_UINT = 2**256 - 1
+ONE = Decimal(10) ** orders.COLLATERAL_DECIMALS
+FILLED_TOPIC = "0x" + keccak256(
+    b"OrderFilled(bytes32,address,address,uint8,uint256,uint256,uint256,uint256,bytes32,"
+    b"bytes32)").hex()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _units(amount: int) -> str:
+    return format((Decimal(amount) / ONE).normalize(), "f")
+
+
+def read_state(home: Home) -> dict[str, Any]:
+    state = home.read_json(PREDICT_FILE, None)
+    if not isinstance(state, dict):
+        state = {}
+    state.setdefault("version", 1)
+    state.setdefault("mode", "devnet")
+    state.setdefault("accounts", {})
+    state.setdefault("orders", [])
+    state.setdefault("history", [])
+    return state
+
+
+def set_mode(home: Home, mode: str | None) -> dict[str, Any]:
+    """Show (``mode`` None) or switch the back end."""
+    with home.locked():
+        state = read_state(home)
+        if mode is not None:
+            if mode not in MODES:
+                raise ValidationError(f"Unknown predict mode {mode!r}.",
+                                      hint="One of devnet, testnet, mainnet.")
+            state["mode"] = mode
+            home.write_json(PREDICT_FILE, state)
+    return {"mode": state["mode"], "available": state["mode"] == "devnet"}
+
+
+def _decimal(value: str | None, what: str) -> Decimal:
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise InvalidAmount(f"{what} {value!r} is not a number.") from None
+    if not d.is_finite():
+        raise InvalidAmount(f"{what} {value!r} is not a number.")
+    return d
+
+
+def validate_place(*, side: str, size: str, price: str, order_type: str = "GTC",
+                   post_only: bool = False, expiration: int | None = None) -> None:
+    """The reference's validation rules (exit 2)."""
+    if side.lower() not in ("buy", "sell"):
+        raise ValidationError(f"Side {side!r} is neither buy nor sell.", hint="--side buy")
+    p = _decimal(price, "Price")
+    if not Decimal(0) < p <= Decimal(1):
+        raise InvalidAmount(f"Price {price} is outside (0, 1].", hint="e.g. --price 0.55")
+    if _decimal(size, "Size") <= 0:
+        raise InvalidAmount(f"Size {size} is not positive.", hint="e.g. --size 10")
+    if order_type.upper() not in ORDER_TYPES:
+        raise ValidationError(f"Unknown order type {order_type!r}.",
+                              hint="--order-type GTC, GTD, FOK or FAK.")
+    if post_only and order_type.upper() in ("FOK", "FAK"):
+        raise ValidationError("--post-only cannot be used with FOK or FAK orders.")
+    if expiration is not None and order_type.upper() != "GTD":
+        raise ValidationError("--expiration is only valid for GTD orders.",
+                              hint="Add --order-type GTD, or drop --expiration.")
+    if order_type.upper() == "GTD" and expiration is None:
+        raise ValidationError("A GTD order needs --expiration (Unix seconds).")
+
+
+class Predict:
+    """One wallet's prediction-market account on the selected back end."""
+
+    def __init__(self, wallet: Any, *, home: Home | None = None, mode: str | None = None,
+                 reference_prices: Callable[[dict[str, Any]], AbstractContextManager[Any]]
+                 | None = None) -> None:
+        """``reference_prices``: :func:`mm_agent.security.scan.reference_prices` (the
+        handlers pass it) feeds the book's best bid/ask to the scanner's off-book check; this
+        layer sits below the security package and does not import it."""
+        self.wallet = wallet
+        self._reference_prices = reference_prices
+        self.home = home or Home.from_env()
+        state = read_state(self.home)
+        self.mode = mode or state["mode"]
+        self._client: ClobClient | None = None
+        self._chain: Chain | None = None
+        self._record: dict[str, Any] | None = None
+        self._devnet: dict[str, Any] | None = None
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._chain is not None:
+            self._chain.close()
+
+    def __enter__(self) -> Predict:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- back end --------------------------------------------------------------------------------
+    @property
+    def devnet(self) -> dict[str, Any]:
+        if self.mode != "devnet":
+            raise PredictBackendUnavailable(
+                f"The {self.mode} back end (Polymarket on Polygon) is not built yet.")
+        if self._devnet is None:
+            record = self.home.read_json("devnet.json", None)
+            if not isinstance(record, dict) or not isinstance(record.get("markets"), dict):
+                raise PredictBackendUnavailable(
+                    "No devnet markets: the devnet is not running or has no markets record.",
+                    hint="Start it with `mm devnet start --detach`.")
+            self._devnet = record
+        return self._devnet
+
+    @property
+    def record(self) -> dict[str, Any]:
+        return dict(self.devnet["markets"])
+
+    @property
+    def chain_id(self) -> int:
+        return int(self.record["chainId"])
+
+    @property
+    def exchange(self) -> str:
+        return str(self.record["contracts"]["CtfExchange"])
+
+    @property
+    def ctf(self) -> str:
+        return str(self.record["contracts"]["ConditionalTokens"])
+
+    @property
+    def collateral(self) -> str:
+        return str(self.record["collateral"]["address"])
+
+    @property
+    def address(self) -> str:
+        return str(self.wallet.address)
+
+    @property
+    def client(self) -> ClobClient:
+        if self._client is None:
+            service = self.record.get("service") or {}
+            url = service.get("url")
+            if not url:
+                raise PredictBackendUnavailable(
+                    "The devnet market service is not running (no URL in devnet.json).",
+                    hint="Restart the devnet (`mm devnet stop`, `mm devnet start --detach`) or "
+                         "run `mm devnet predict serve`.")
+            self._client = ClobClient(url, service.get("gammaUrl") or f"{url}/gamma",
+                                      wallet=self.wallet, chain_id=self.chain_id)
+        return self._client
+
+    @property
+    def chain(self) -> Chain:
+        if self._chain is None:
+            self._chain = Chain(str(self.devnet["rpcUrl"]))
+        return self._chain
+
+    # --- state -----------------------------------------------------------------------------------
+    def _update(self, fn: Any) -> Any:
+        with self.home.locked():
+            state = read_state(self.home)
+            out = fn(state)
+            self.home.write_json(PREDICT_FILE, state)
+        return out
+
+    def _account_state(self) -> dict[str, Any]:
+        acc = read_state(self.home)["accounts"].get(self.address.lower(), {})
+        return dict(acc.get(self.mode, {}))
+
+    def _log(self, kind: str, **fields: Any) -> dict[str, Any]:
+        entry = {"kind": kind, "id": fields.pop("id", None) or str(uuid.uuid4()), "at": _now(),
+                 "mode": self.mode, "address": self.address, **fields}
+        self._update(lambda s: s["history"].append(entry))
+        return entry
+
+    # --- chain reads -----------------------------------------------------------------------------
+    def _collateral_balance(self, owner: str | None = None) -> int:
+        return int(self.chain.call(self.collateral, encode_call(
+            "balanceOf(address)", ["address"], [owner or self.address]), ["uint256"]))
+
+    def _allowance(self) -> int:
+        return int(self.chain.call(self.collateral, encode_call(
+            "allowance(address,address)", ["address", "address"],
+            [self.address, self.exchange]), ["uint256"]))
+
+    def _outcomes_approved(self) -> bool:
+        return bool(self.chain.call(self.ctf, encode_call(
+            "isApprovedForAll(address,address)", ["address", "address"],
+            [self.address, self.exchange]), ["bool"]))
+
+    def _token_balance(self, token_id: int | str) -> int:
+        return int(self.chain.call(self.ctf, encode_call(
+            "balanceOf(address,uint256)", ["address", "uint256"],
+            [self.address, int(token_id)]), ["uint256"]))
+
+    def _payouts(self, condition_id: str) -> list[int] | None:
+        cid = bytes.fromhex(condition_id[2:])
+        den = self.chain.call(self.ctf, encode_call("payoutDenominator(bytes32)", ["bytes32"],
+                                                    [cid]), ["uint256"])
+        if not den:
+            return None
+        return [int(self.chain.call(self.ctf, encode_call(
+            "payoutNumerators(bytes32,uint256)", ["bytes32", "uint256"], [cid, i]),
+            ["uint256"])) for i in range(2)]
+
+    def _market_of_token(self, token_id: str | int) -> dict[str, Any]:
+        for m in self.record["markets"]:
+            for t in m["tokens"]:
+                if str(t["tokenId"]) == str(token_id):
+                    return {**m, "outcome": t["outcome"]}
+        raise PredictNotFound(f"No devnet outcome token {token_id}.",
+                              hint="`mm predict markets get <slug>` lists the token ids.")
+
+    def _resolve_market(self, key: str) -> dict[str, Any]:
+        k = key.lower()
+        for m in self.record["markets"]:
+            if k in (m["slug"].lower(), m["conditionId"].lower()):
+                return dict(m)
+        raise PredictNotFound(f"No devnet market {key!r}.")
+
+    # --- writes through the wallet ------------------------------------------------------------
+    def _send(self, to: str, data: bytes, intent: str) -> dict[str, Any]:
+        req = self.wallet.send_transaction(
+            chain_id=self.chain_id, payload={"to": to, "value": "0x0", "data": "0x" + data.hex()},
+            intent=intent)
+        status = getattr(req, "status", None)
+        if status != "COMPLETED" or not getattr(req, "tx_hash", None):
+            signed(req, intent)  # raises the request's error
+        receipt = self.chain.wait(str(req.tx_hash), intent)
+        return {"pollingId": req.polling_id, "txHash": req.tx_hash,
+                "status": "confirmed" if int(receipt["status"], 16) == 1 else "failed"}
+
+    # --- account ---------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"mode": self.mode, "source": self.mode}
+        try:
+            client = self.client
+        except PredictBackendUnavailable as exc:
+            return {**out, "chainId": None, "gamma": "unavailable", "clob": "unavailable",
+                    "reason": exc.message, "account": {"ownerAddress": self.address,
+                                                       "setupComplete": False}}
+        approvals = self._approvals()
+        creds = bool(self._account_state().get("credentials"))
+        return {**out, "chainId": self.chain_id, "gamma": "ok" if client.gamma_ok() else "down",
+                "clob": "ok" if client.ok() else "down", "exchange": self.exchange,
+                "account": {"ownerAddress": self.address, "depositWalletAddress": None,
+                            "deployed": True, "credentials": creds,
+                            "approvals": approvals["ok"],
+                            "setupComplete": creds and approvals["ok"]}}
+
+    def _approvals(self) -> dict[str, Any]:
+        allowance = self._allowance()
+        outcomes = self._outcomes_approved()
+        return {"collateralAllowance": _units(allowance) if allowance < MAX_UINT else "unlimited",
+                "outcomeTokens": outcomes, "ok": allowance > 0 and outcomes}
+
+    def require_setup(self) -> None:
+        if not self._account_state().get("credentials") or not self._approvals()["ok"]:
+            raise PredictSetupRequired(
+                f"Predict is not set up for {self.address} on the {self.mode} back end.")
+
+    def setup(self) -> dict[str, Any]:
+        """Credentials (L1 ``ClobAuth`` through the wallet), then the exchange's collateral
+        allowance and ``setApprovalForAll`` of the outcome tokens (transactions through the
+        pipeline), each only if missing."""
+        creds = self.client.derive_api_key()
+        txs = []
+        if self._allowance() == 0:
+            txs.append({"step": "approveCollateral", **self._send(
+                self.collateral, encode_call("approve(address,uint256)", ["address", "uint256"],
+                                             [self.exchange, MAX_UINT]),
+                "Let the devnet CTF exchange spend mUSD for prediction-market orders")})
+        if not self._outcomes_approved():
+            txs.append({"step": "approveOutcomeTokens", **self._send(
+                self.ctf, ctf.set_approval_for_all_calldata(self.exchange, True),
+                "Let the devnet CTF exchange move outcome tokens for sell orders")})
+
+        def save(state: dict[str, Any]) -> None:
+            acc = state["accounts"].setdefault(self.address.lower(), {})
+            acc[self.mode] = {"credentials": True, "setupAt": _now(),
+                              "setupTxs": [t["txHash"] for t in txs]}
+
+        self._update(save)
+        self._log("setup", txHashes=[t["txHash"] for t in txs])
+        approvals = self._approvals()
+        return {"mode": self.mode, "address": self.address, "credentials": True,
+                "apiKey": creds["apiKey"], "transactions": txs, "approvals": approvals,
+                "setupComplete": approvals["ok"], "status": "COMPLETED"}
+
+    def balance(self, token_id: str | None = None) -> dict[str, Any]:
+        bal = self._collateral_balance()
+        allowance = self._allowance()
+        out = {"pusd": _units(bal), "collateral": self.record["collateral"]["symbol"],
+               "tradable": _units(min(bal, allowance)), "approvals": self._approvals()["ok"],
+               "setupComplete": bool(self._account_state().get("credentials"))
+               and self._approvals()["ok"], "source": self.mode}
+        if token_id is not None:
+            market = self._market_of_token(token_id)
+            out["token"] = {"tokenId": str(token_id), "outcome": market["outcome"],
+                            "conditionId": market["conditionId"],
+                            "size": _units(self._token_balance(token_id))}
+        return out
+
+    def deposit(self, amount: str) -> dict[str, Any]:
+        self.require_setup()
+        units = self._amount(amount)
+        bal = self._collateral_balance()
+        if units > bal:
+            raise InsufficientFunds(f"Deposit of {amount} mUSD exceeds the balance "
+                                    f"({_units(bal)} mUSD).")
+        tx = None
+        if self._allowance() < units:
+            tx = self._send(self.collateral, encode_call(
+                "approve(address,uint256)", ["address", "uint256"], [self.exchange, MAX_UINT]),
+                "Let the devnet CTF exchange spend mUSD for prediction-market orders")
+        entry = self._log("deposit", amount=amount, txHash=tx and tx["txHash"])
+        return {"pollingId": entry["id"], "status": "COMPLETED", "amount": amount,
+                "pusd": _units(bal), "txHash": tx and tx["txHash"],
+                "note": "On the devnet the wallet's mUSD is the collateral itself: nothing is "
+                        "converted."}
+
+    def withdraw(self, amount: str, to: str | None = None) -> dict[str, Any]:
+        self.require_setup()
+        units = self._amount(amount)
+        bal = self._collateral_balance()
+        if units > bal:
+            raise InsufficientFunds(f"Withdrawal of {amount} mUSD exceeds the balance "
+                                    f"({_units(bal)} mUSD).")
+        if to is None or to.lower() == self.address.lower():
+            entry = self._log("withdraw", amount=amount, to=self.address, txHash=None)
+            return {"pollingId": entry["id"], "status": "COMPLETED", "amount": amount,
+                    "to": self.address, "txHash": None,
+                    "note": "On the devnet the collateral already sits in the owner EOA."}
+        from eth_utils import to_checksum_address
+
+        tx = self._send(self.collateral, encode_call(
+            "transfer(address,uint256)", ["address", "uint256"], [to_checksum_address(to), units]),
+            f"Withdraw {amount} mUSD from the predict account")
+        entry = self._log("withdraw", amount=amount, to=to, txHash=tx["txHash"])
+        return {"pollingId": entry["id"], "status": "COMPLETED", "amount": amount, "to": to,
+                "txHash": tx["txHash"]}
+
+    @staticmethod
+    def _amount(amount: str) -> int:
+        d = _decimal(amount, "Amount")
+        if d <= 0:
+            raise InvalidAmount(f"Amount {amount} is not positive.")
+        return int(d * ONE)
+
+    # --- data ------------------------------------------------------------------------------------
+    def markets_list(self, **filters: Any) -> dict[str, Any]:
+        return {"markets": self.client.markets(**filters), "source": self.mode}
+
+    def markets_search(self, query: str, limit: int | None = None) -> dict[str, Any]:
+        found = self.client.search(query)
+        markets = found["markets"][: limit or 10]
+        return {"query": query, "markets": markets, "source": self.mode}
+
+    def markets_get(self, key: str) -> dict[str, Any]:
+        import json as _json
+
+        m = self.client.market(key)
+        ids = _json.loads(m["clobTokenIds"])
+        names = _json.loads(m["outcomes"])
+        prices = _json.loads(m["outcomePrices"])
+        m["tokens"] = [{"outcome": n, "tokenId": t, "price": p}
+                       for n, t, p in zip(names, ids, prices, strict=False)]
+        return m
+
+    def book(self, token_id: str) -> dict[str, Any]:
+        return self.client.book(token_id)
+
+    def quote(self, token_id: str, side: str, size: str, limit_price: str | None = None
+              ) -> dict[str, Any]:
+        """Walk the book: average price, cost (BUY) or proceeds (SELL), fillable size."""
+        if side.lower() not in ("buy", "sell"):
+            raise ValidationError(f"Side {side!r} is neither buy nor sell.")
+        want = _decimal(size, "Size")
+        if want <= 0:
+            raise InvalidAmount(f"Size {size} is not positive.")
+        limit = None
+        if limit_price is not None:
+            limit = _decimal(limit_price, "Limit price")
+            if not Decimal(0) < limit <= 1:
+                raise InvalidAmount(f"Limit price {limit_price} is outside (0, 1].")
+        book = self.client.book(token_id)
+        levels = book["asks"] if side.lower() == "buy" else book["bids"]
+        # The CLOB lists the best level last.
+        ordered = sorted(((Decimal(lv["price"]), Decimal(lv["size"])) for lv in levels),
+                         key=lambda x: x[0], reverse=side.lower() == "sell")
+        filled, cost = Decimal(0), Decimal(0)
+        for price, avail in ordered:
+            if limit is not None and (price > limit if side.lower() == "buy" else price < limit):
+                break
+            take = min(avail, want - filled)
+            filled += take
+            cost += take * price
+            if filled >= want:
+                break
+        avg = (cost / filled) if filled else None
+        return {"tokenId": str(token_id), "side": side.lower(), "size": str(want),
+                "fillableSize": format(filled.normalize(), "f"),
+                "averagePrice": format(avg.quantize(Decimal("0.0001")).normalize(), "f")
+                if avg is not None else None,
+                "estimatedCost" if side.lower() == "buy" else "estimatedProceeds":
+                    format(cost.normalize(), "f"),
+                "fullyFillable": filled >= want, "limitPrice": limit_price,
+                "source": self.mode}
+
+    # --- trading ---------------------------------------------------------------------------------
+    def build_order(self, token_id: str, side: str, size: str, price: str) -> orders.Order:
+        return orders.build_order(maker=self.address, token_id=int(token_id), side=side.upper(),
+                                  price=price, size=size, tick_size="0.01")
+
+    def sign_order(self, order: orders.Order, *, exchange: str | None = None,
+                   intent: str | None = None) -> str:
+        """The wallet's signature (pipeline: rule 5b, the off-book check against this book)."""
+        typed = orders.order_typed_data(order, chain_id=self.chain_id,
+                                        exchange=exchange or self.exchange)
+        refs: dict[str, Any] = {}
+        try:
+            book = self.client.book(order.tokenId)
+            bids = [Decimal(b["price"]) for b in book["bids"]]
+            asks = [Decimal(a["price"]) for a in book["asks"]]
+            ref: dict[str, Any] = {"source": "devnet"}
+            if bids:
+                ref["bid"] = str(max(bids))
+            if asks:
+                ref["ask"] = str(min(asks))
+            if len(ref) > 1:
+                refs[str(order.tokenId)] = ref
+        except PredictError:
+            pass
+        ctx = self._reference_prices(refs) if self._reference_prices else nullcontext()
+        with ctx:
+            req = self.wallet.sign_typed_data(chain_id=self.chain_id, payload=typed,
+                                              intent=intent)
+        return signed(req, "order")
+
+    def place(self, token_id: str, side: str, size: str, price: str, *,
+              order_type: str = "GTC", post_only: bool = False,
+              expiration: int | None = None) -> dict[str, Any]:
+        validate_place(side=side, size=size, price=price, order_type=order_type,
+                       post_only=post_only, expiration=expiration)
+        self.require_setup()
+        market = self._market_of_token(token_id)
+        order = self.build_order(token_id, side, size, price)
+        order_id = orders.order_hash(order, chain_id=self.chain_id, exchange=self.exchange)
+        intent = (f"{side.upper()} {size} '{market['outcome']}' shares at {price} "
+                  f"({order_type.upper()}) on: {market['question']}")
+        signature = self.sign_order(order, intent=intent)
+        resp = self.client.post_order(order, signature, order_type=order_type.upper(),
+                                      post_only=post_only, expiration=expiration or 0)
+        if resp.get("orderID") != order_id:
+            raise PredictError("The market service answered for another order.",
+                               details={"orderID": resp.get("orderID")})
+        fills = self._fills(order_id, resp.get("transactionsHashes") or [])
+        tokens = sum(f["tokens"] for f in fills)
+        total = order.takerAmount if order.side == orders.BUY else order.makerAmount
+        if tokens >= total:
+            status = "FILLED"
+        elif tokens:
+            status = "PARTIALLY_FILLED" if resp.get("remaining") not in (None, "0") \
+                and order_type.upper() in ("GTC", "GTD") else "FILLED_PARTIAL_CANCELLED"
+        else:
+            status = "OPEN" if resp.get("status") == "live" else "UNMATCHED"
+        record = {
+            "orderId": order_id, "mode": self.mode, "address": self.address,
+            "tokenId": str(token_id), "conditionId": market["conditionId"],
+            "outcome": market["outcome"], "question": market["question"],
+            "side": side.lower(), "price": price, "size": size,
+            "orderType": order_type.upper(), "postOnly": post_only, "expiration": expiration,
+            "status": status, "filledSize": _units(tokens),
+            "txHashes": [f["txHash"] for f in fills], "receipts": fills,
+            "createdAt": _now(), "source": self.mode,
+        }
+        self._update(lambda s: s["orders"].append(record))
+        self._log("order", id=order_id, status=status, txHashes=record["txHashes"])
+        return {**record, "pollingId": order_id,
+                "cost" if order.side == orders.BUY else "proceeds":
+                    _units(sum(f["collateral"] for f in fills))}
+
+    def _fills(self, order_id: str, tx_hashes: list[str]) -> list[dict[str, Any]]:
+        """This order's fills, from receipts read here (status 1 and an ``OrderFilled`` log for
+        ``order_id`` emitted by the exchange)."""
+        from eth_abi import decode
+
+        out = []
+        for tx in tx_hashes:
+            receipt = self.chain.rpc.call("eth_getTransactionReceipt", [tx])
+            if not receipt or int(receipt["status"], 16) != 1:
+                continue
+            for log in receipt["logs"]:
+                if (log["address"].lower() == self.exchange.lower()
+                        and log["topics"][0] == FILLED_TOPIC
+                        and log["topics"][1].lower() == order_id.lower()):
+                    side, _token, making, taking, *_rest = decode(
+                        ["uint8", "uint256", "uint256", "uint256", "uint256", "bytes32",
+                         "bytes32"], bytes.fromhex(log["data"][2:]))
+                    tokens, collateral = (taking, making) if side == orders.BUY \
+                        else (making, taking)
+                    out.append({"txHash": tx, "blockNumber": int(receipt["blockNumber"], 16),
+                                "tokens": tokens, "collateral": collateral,
+                                "size": _units(tokens), "amount": _units(collateral)})
+        return out
+
+    def cancel(self, *, order_id: str | None = None, all: bool = False,
+               market: str | None = None, asset: str | None = None) -> dict[str, Any]:
+        targets = sum(bool(x) for x in (order_id, all, market or asset))
+        if targets != 1:
+            raise ValidationError("Give exactly one cancel target: --order-id, --all, or "
+                                  "--market/--asset.")
+        self.require_setup()
+        if order_id:
+            resp = self.client.cancel(order_id)
+        elif all:
+            resp = self.client.cancel_all()
+        else:
+            cid = self._resolve_market(market)["conditionId"] if market else None
+            resp = self.client.cancel_market_orders(cid, asset)
+        canceled = list(resp.get("canceled") or [])
+
+        def mark(state: dict[str, Any]) -> None:
+            for rec in state["orders"]:
+                if rec["orderId"] in canceled:
+                    rec["status"] = "CANCELLED"
+                    rec["cancelledAt"] = _now()
+
+        self._update(mark)
+        self._log("cancel", orderIds=canceled)
+        return {"canceled": canceled, "notCanceled": resp.get("not_canceled") or {}}
+
+    def orders(self, market: str | None = None) -> dict[str, Any]:
+        self.require_setup()
+        cid = self._resolve_market(market)["conditionId"] if market else None
+        live = self.client.orders(market=cid)
+        return {"orders": [{
+            "orderId": o["id"], "tokenId": o["asset_id"], "conditionId": o["market"],
+            "side": o["side"].lower(), "price": o["price"], "size": o["original_size"],
+            "sizeMatched": o["size_matched"], "orderType": o["order_type"],
+            "status": o["status"], "expiration": o["expiration"]} for o in live],
+            "cursor": None, "source": self.mode}
+
+    # --- positions -------------------------------------------------------------------------------
+    def positions(self, market: str | None = None) -> dict[str, Any]:
+        """Outcome-token balances read from the Conditional Tokens contract."""
+        markets = [self._resolve_market(market)] if market else self.record["markets"]
+        out = []
+        for m in markets:
+            payouts = self._payouts(m["conditionId"])
+            for i, t in enumerate(m["tokens"]):
+                bal = self._token_balance(t["tokenId"])
+                if not bal:
+                    continue
+                value = None
+                if payouts is not None:
+                    value = _units(bal * payouts[i] // (sum(payouts) or 1))
+                out.append({"conditionId": m["conditionId"], "question": m["question"],
+                            "slug": m["slug"], "outcome": t["outcome"],
+                            "tokenId": str(t["tokenId"]), "size": _units(bal),
+                            "resolved": payouts is not None, "redeemableValue": value,
+                            "source": self.mode})
+        return {"positions": out, "source": self.mode}
+
+    def portfolio(self) -> dict[str, Any]:
+        positions = self.positions()["positions"]
+        return {"balance": _units(self._collateral_balance()), "positions": positions,
+                "redeemable": [p for p in positions if p["resolved"]
+                               and Decimal(p["redeemableValue"] or 0) > 0],
+                "source": self.mode}
+
+    def redeem_list(self) -> dict[str, Any]:
+        out: dict[str, dict[str, Any]] = {}
+        for p in self.positions()["positions"]:
+            if not p["resolved"]:
+                continue
+            entry = out.setdefault(p["conditionId"], {
+                "conditionId": p["conditionId"], "question": p["question"], "payout": "0",
+                "positions": []})
+            entry["positions"].append({"outcome": p["outcome"], "size": p["size"]})
+            entry["payout"] = format((Decimal(entry["payout"])
+                                      + Decimal(p["redeemableValue"] or 0)).normalize(), "f")
+        return {"redeemable": list(out.values()), "source": self.mode}
+
+    def redeem(self, condition_id: str | None = None, *, all: bool = False) -> dict[str, Any]:
+        if bool(condition_id) == bool(all):
+            raise ValidationError("Give one condition id, or --all.")
+        self.require_setup()
+        redeemable = self.redeem_list()["redeemable"]
+        if condition_id:
+            market = self._resolve_market(condition_id)
+            if self._payouts(market["conditionId"]) is None:
+                raise PredictError("This market is not resolved yet; nothing to redeem.")
+            targets = [market["conditionId"]]
+        else:
+            targets = [r["conditionId"] for r in redeemable]
+        results = []
+        for cid in targets:
+            before = self._collateral_balance()
+            tx = self._send(self.ctf, ctf.redeem_positions_calldata(self.collateral, cid),
+                            "Redeem resolved prediction-market positions for mUSD")
+            credited = self._collateral_balance() - before
+            entry = self._log("redeem", conditionId=cid, txHash=tx["txHash"],
+                              credited=_units(credited))
+            results.append({"conditionId": cid, "txHash": tx["txHash"],
+                            "credited": _units(credited), "pollingId": entry["id"],
+                            "status": "COMPLETED"})
+        return {"redemptions": results, "source": self.mode}
+
+    def history(self, limit: int = 50) -> dict[str, Any]:
+        state = read_state(self.home)
+        items = [h for h in state["history"] if h.get("address", "").lower()
+                 == self.address.lower() and h.get("mode") == self.mode]
+        return {"history": list(reversed(items))[:limit], "source": self.mode}
+
+    def watch(self, job_id: str, wait: bool = False, timeout: float = 60.0) -> dict[str, Any]:
+        """An order (its id), a history entry (setup/deposit/redeem id) or a transaction."""
+        state = read_state(self.home)
+        order = next((o for o in state["orders"] if o["orderId"] == job_id), None)
+        if order is not None:
+            live = {o["orderId"]: o for o in self.orders()["orders"]} \
+                if order["status"] in ("OPEN", "PARTIALLY_FILLED") else {}
+            return {"id": job_id, "kind": "order", **order,
+                    "open": job_id in live, "live": live.get(job_id)}
+        entry = next((h for h in state["history"] if h["id"] == job_id), None)
+        if entry is not None:
+            return {**entry, "status": "COMPLETED"}
+        if job_id.startswith("0x") and len(job_id) == 66:
+            deadline = time.monotonic() + timeout
+            while True:
+                receipt = self.chain.rpc.call("eth_getTransactionReceipt", [job_id])
+                if receipt or not wait or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            if receipt is None:
+                return {"id": job_id, "kind": "transaction", "status": "PENDING"}
+            return {"id": job_id, "kind": "transaction", "txHash": job_id,
+                    "status": "CONFIRMED" if int(receipt["status"], 16) == 1 else "FAILED",
+                    "blockNumber": int(receipt["blockNumber"], 16)}
+        raise PredictNotFound(f"No predict job, order or transaction {job_id!r}.",
+                              hint="`mm predict history` lists them.")
+
+
+def resolve_devnet_market(home: Home, market: str, outcome: str) -> dict[str, Any]:
+    """``mm devnet predict resolve``: the oracle (the devnet deployer, unlocked) reports the
+    payouts; returns them with what each side's holders get per share."""
+    from .devnet_deploy import resolve_market
+
+    record = home.read_json("devnet.json", None)
+    if not isinstance(record, dict) or not isinstance(record.get("markets"), dict):
+        raise PredictBackendUnavailable("No devnet markets record.",
+                                        hint="Start the devnet: `mm devnet start --detach`.")
+    markets = record["markets"]
+    k = market.lower()
+    m = next((x for x in markets["markets"] if k in (x["slug"].lower(),
+                                                     x["conditionId"].lower())), None)
+    if m is None:
+        raise PredictNotFound(f"No devnet market {market!r}.")
+    payouts = {"yes": [1, 0], "no": [0, 1], "invalid": [1, 1]}.get(outcome.lower())
+    if payouts is None:
+        raise ValidationError(f"Unknown outcome {outcome!r}.", hint="yes, no or invalid.")
+    with Chain(record["rpcUrl"]) as chain:
+        cid = bytes.fromhex(m["conditionId"][2:])
+        if chain.call(markets["contracts"]["ConditionalTokens"], encode_call(
+                "payoutDenominator(bytes32)", ["bytes32"], [cid]), ["uint256"]):
+            raise PredictError("This market is already resolved.")
+        receipt = resolve_market(chain, markets["contracts"]["ConditionalTokens"], m, payouts)
+    total = sum(payouts)
+    return {"conditionId": m["conditionId"], "question": m["question"], "outcome": outcome,
+            "payouts": payouts, "payoutPerShare": {
+                t["outcome"]: format((Decimal(p) / total).normalize(), "f")
+                for t, p in zip(m["tokens"], payouts, strict=True)},
+            "txHash": receipt["transactionHash"], "source": "devnet"}

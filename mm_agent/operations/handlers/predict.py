@@ -1,0 +1,326 @@
+"""`mm predict …` (contract §10) over :class:`mm_agent.markets.predict.Predict`, and the
+operator's `mm devnet predict serve|resolve`.
+
+`mm predict mode` is human-only; setup, deposit, withdraw, place, cancel and redeem are agent
+writes whose signatures and transactions go through the wallet's security pipeline. BYOK
+requests complete before returning, so `--wait` is accepted and changes nothing there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mm_agent.markets.predict import Predict, resolve_devnet_market, set_mode
+
+from ..context import Context
+from ..fields import Address, OptionalTimeout
+
+_STRICT = ConfigDict(extra="forbid")
+_WAIT = Field(False, description="Block until the job completes (BYOK jobs always complete "
+              "before returning).")
+_TOKEN = Field(description="Outcome token id (decimal), from `mm predict markets get`.",
+               json_schema_extra={"cli_argument": True, "cli_flags": ["--token-id"]})
+_MARKET_FILTER = Field(None, description="Market slug or condition id.")
+
+
+def _predict(ctx: Context) -> Predict:
+    from mm_agent.security.scan import reference_prices
+
+    # The book's prices feed the scanner's off-book check (CTF_ORDER_PRICE_OFF_BOOK).
+    return Predict(ctx.wallet, home=ctx.home, reference_prices=reference_prices)
+
+
+# --- args -----------------------------------------------------------------------------------------
+class ModeArgs(BaseModel):
+    model_config = _STRICT
+    mode: str | None = Field(None, description="devnet, testnet or mainnet; omit to show.",
+                             json_schema_extra={"cli_argument": True,
+                                                "enum": ["devnet", "testnet", "mainnet"]})
+
+
+class WaitArgs(BaseModel):
+    model_config = _STRICT
+    wait: bool = _WAIT
+    wallet_timeout: OptionalTimeout = None
+
+
+class BalanceArgs(BaseModel):
+    model_config = _STRICT
+    token_id: str | None = Field(None, description="Also report this outcome token's holding.")
+    sync: bool = Field(False, description="Accepted for the reference's syntax; balances are "
+                       "always read from the chain.")
+
+
+class DepositArgs(BaseModel):
+    model_config = _STRICT
+    amount: str = Field(description="Collateral amount, human decimal (e.g. '5').")
+    wait: bool = _WAIT
+    wallet_timeout: OptionalTimeout = None
+
+
+class WithdrawArgs(BaseModel):
+    model_config = _STRICT
+    amount: str = Field(description="Collateral amount, human decimal (e.g. '5').")
+    to: Address | None = Field(None, description="Recipient (default: the owner EOA).")
+    wait: bool = _WAIT
+    wallet_timeout: OptionalTimeout = None
+
+
+class MarketsListArgs(BaseModel):
+    model_config = _STRICT
+    slug: str | None = Field(None, description="Only the market with this slug.")
+    limit: int | None = Field(None, ge=1, le=500, description="At most this many markets.")
+    offset: int | None = Field(None, ge=0, description="Skip this many markets.")
+    active: bool = Field(False, description="Only markets still trading.")
+    closed: bool = Field(False, description="Only resolved markets.")
+
+
+class MarketsSearchArgs(BaseModel):
+    model_config = _STRICT
+    query: str = Field(description="Words to look for in the question or slug.",
+                       json_schema_extra={"cli_argument": True, "cli_flags": ["--query"]})
+    limit: int | None = Field(None, ge=1, le=100, description="At most this many results.")
+
+
+class MarketsGetArgs(BaseModel):
+    model_config = _STRICT
+    market: str = Field(description="Market slug, id or condition id.",
+                        json_schema_extra={"cli_argument": True, "cli_flags": ["--market"]})
+
+
+class BookArgs(BaseModel):
+    model_config = _STRICT
+    token_id: str = _TOKEN
+
+
+class QuoteArgs(BaseModel):
+    model_config = _STRICT
+    token_id: str = _TOKEN
+    side: str = Field(description="buy or sell.", json_schema_extra={"enum": ["buy", "sell"]})
+    size: str = Field(description="Shares, human decimal (e.g. '10').")
+    limit_price: str | None = Field(None, description="Worst price per share, in (0, 1].")
+
+
+class PlaceArgs(BaseModel):
+    model_config = _STRICT
+    token_id: str = _TOKEN
+    side: str = Field(description="buy or sell.", json_schema_extra={"enum": ["buy", "sell"]})
+    size: str = Field(description="Shares, human decimal (e.g. '10').")
+    price: str = Field(description="Worst price per share in (0, 1]: the limit for GTC/GTD, "
+                       "the worst fill for FOK/FAK.")
+    order_type: str = Field("GTC", description="GTC (default), GTD, FOK or FAK.",
+                            json_schema_extra={"enum": ["GTC", "GTD", "FOK", "FAK"]})
+    post_only: bool = Field(False, description="Refuse the order if it would cross the book "
+                            "(not with FOK/FAK).")
+    expiration: int | None = Field(None, description="Unix seconds; GTD orders only.")
+    wallet_timeout: OptionalTimeout = None
+
+
+class CancelArgs(BaseModel):
+    model_config = _STRICT
+    order_id: str | None = Field(None, description="One order id.",
+                                 json_schema_extra={"cli_argument": True,
+                                                    "cli_flags": ["--order-id"]})
+    all: bool = Field(False, description="Every open order.")
+    market: str | None = Field(None, description="Open orders of this market (slug or "
+                               "condition id).")
+    asset: str | None = Field(None, description="Open orders of this outcome token id.")
+
+
+class OrdersArgs(BaseModel):
+    model_config = _STRICT
+    market: str | None = _MARKET_FILTER
+    cursor: str | None = Field(None, description="Pagination cursor (one page on the devnet).")
+
+
+class PositionsArgs(BaseModel):
+    model_config = _STRICT
+    market: str | None = _MARKET_FILTER
+
+
+class RedeemArgs(BaseModel):
+    model_config = _STRICT
+    condition_id: str | None = Field(None, description="Condition id (or slug) of a resolved "
+                                     "market.", json_schema_extra={"cli_argument": True})
+    all: bool = Field(False, description="Redeem every redeemable market.")
+    wait: bool = _WAIT
+    wallet_timeout: OptionalTimeout = None
+
+
+class HistoryArgs(BaseModel):
+    model_config = _STRICT
+    limit: int = Field(50, ge=1, le=500, description="At most this many entries.")
+
+
+class WatchArgs(BaseModel):
+    model_config = _STRICT
+    id: str = Field(description="pollingId, order id or transaction hash.",
+                    json_schema_extra={"cli_argument": True, "cli_flags": ["--id"]})
+    wait: bool = _WAIT
+
+
+class ServeArgs(BaseModel):
+    model_config = _STRICT
+    host: str = Field("127.0.0.1", description="Interface to listen on.")
+    port: int = Field(0, ge=0, le=65535, description="TCP port (0: any free port).")
+
+
+class ResolveArgs(BaseModel):
+    model_config = _STRICT
+    market: str = Field(description="Market slug or condition id.",
+                        json_schema_extra={"cli_argument": True, "cli_flags": ["--market"]})
+    outcome: str = Field(description="yes, no or invalid (50/50).",
+                         json_schema_extra={"enum": ["yes", "no", "invalid"]})
+
+
+# --- handlers -------------------------------------------------------------------------------------
+def mode(ctx: Context, args: ModeArgs) -> dict[str, Any]:
+    return set_mode(ctx.home, args.mode)
+
+
+def setup(ctx: Context, args: WaitArgs) -> dict[str, Any]:
+    with _predict(ctx) as p, ctx.progress("Setting up predict"):
+        return p.setup()
+
+
+def status(ctx: Context, _args: None) -> dict[str, Any]:
+    with _predict(ctx) as p:
+        return p.status()
+
+
+def balance(ctx: Context, args: BalanceArgs) -> dict[str, Any]:
+    with _predict(ctx) as p:
+        return p.balance(args.token_id)
+
+
+def deposit(ctx: Context, args: DepositArgs) -> dict[str, Any]:
+    with _predict(ctx) as p:
+        return p.deposit(args.amount)
+
+
+def withdraw(ctx: Context, args: WithdrawArgs) -> dict[str, Any]:
+    with _predict(ctx) as p:
+        return p.withdraw(args.amount, args.to)
+
+
+def markets_list(ctx: Context, args: MarketsListArgs) -> dict[str, Any]:
+    with _predict(ctx) as p:
+        return p.markets_list(slug=args.slug, limit=args.limit, offset=args.offset,
+                              active="true" if args.active else None,
+                              closed="true" if args.closed else None)
+
+
+def markets_search(ctx: Context, args: MarketsSearchArgs) -> dict[str, Any]:
+    with _predict(ctx) as p:
+        return p.markets_search(args.query, args.limit)
+
+
+def markets_get(ctx: Context, args: MarketsGetArgs) -> dict[str, Any]:
+    with _predict(ctx) as p:
+        return p.markets_get(args.market)
+
+
+def book(ctx: Context, args: BookArgs) -> dict[str, Any]:
+    with _predict(ctx) as p:
+        return p.book(args.token_id)
+
+
+def quote(ctx: Context, args: QuoteArgs) -> dict[str, Any]:
+    with _predict(ctx) as p:
+        return p.quote(args.token_id, args.side, args.size, args.limit_price)
+
+
+def place(ctx: Context, args: PlaceArgs) -> dict[str, Any]:
+    from mm_agent.markets.predict import validate_place
+
+    # Flag combinations first (exit 2), before the wallet is opened.
+    validate_place(side=args.side, size=args.size, price=args.price,
+                   order_type=args.order_type, post_only=args.post_only,
+                   expiration=args.expiration)
+    with _predict(ctx) as p:
+        return p.place(args.token_id, args.side, args.size, args.price,
+                       order_type=args.order_type, post_only=args.post_only,
+                       expiration=args.expiration)
+
+
+def cancel(ctx: Context, args: CancelArgs) -> dict[str, Any]:
+    from mm_agent.errors import ValidationError
+
+    if sum(bool(x) for x in (args.order_id, args.all, args.market or args.asset)) != 1:
+        raise ValidationError("Give exactly one cancel target: --order-id, --all, or "
+                              "--market/--asset.")
+    with _predict(ctx) as p:
+        return p.cancel(order_id=args.order_id, all=args.all, market=args.market,
+                        asset=args.asset)
+
+
+def orders(ctx: Context, args: OrdersArgs) -> dict[str, Any]:
+    with _predict(ctx) as p:
+        return p.orders(args.market)
+
+
+def positions(ctx: Context, args: PositionsArgs) -> dict[str, Any]:
+    with _predict(ctx) as p:
+        p.require_setup()
+        return p.positions(args.market)
+
+
+def portfolio(ctx: Context, _args: None) -> dict[str, Any]:
+    with _predict(ctx) as p:
+        p.require_setup()
+        return p.portfolio()
+
+
+def redeem_list(ctx: Context, _args: None) -> dict[str, Any]:
+    with _predict(ctx) as p:
+        p.require_setup()
+        return p.redeem_list()
+
+
+def redeem(ctx: Context, args: RedeemArgs) -> dict[str, Any]:
+    from mm_agent.errors import ValidationError
+
+    if bool(args.condition_id) == bool(args.all):
+        raise ValidationError("Give one condition id, or --all.",
+                              hint="`mm predict redeem list` shows the redeemable markets.")
+    with _predict(ctx) as p:
+        return p.redeem(args.condition_id, all=args.all)
+
+
+def history(ctx: Context, args: HistoryArgs) -> dict[str, Any]:
+    with _predict(ctx) as p:
+        return p.history(args.limit)
+
+
+def watch(ctx: Context, args: WatchArgs) -> dict[str, Any]:
+    with _predict(ctx) as p:
+        return p.watch(args.id, wait=args.wait)
+
+
+# --- operator: the devnet market service ------------------------------------------------------
+def serve(ctx: Context, args: ServeArgs) -> dict[str, Any]:
+    """Foreground market service over the running devnet's markets (like `mm server start`).
+    Another instance than the one `mm devnet start` runs: its book is its own."""
+    from mm_agent.errors import DevnetNotRunning
+    from mm_agent.markets.service import serve as run
+
+    record = ctx.home.read_json("devnet.json", None)
+    if not isinstance(record, dict) or not isinstance(record.get("markets"), dict):
+        raise DevnetNotRunning("No devnet with markets is recorded.")
+
+    def ready(url: str) -> None:
+        ctx.show({"url": url, "gammaUrl": f"{url}/gamma", "source": "devnet"})
+        ctx.notice("Market service running; press Ctrl-C to stop.")
+
+    try:
+        run(record["rpcUrl"], record["markets"], host=args.host, port=args.port,
+            on_ready=ready)
+    except KeyboardInterrupt:
+        pass
+    return {"stopped": True}
+
+
+def resolve(ctx: Context, args: ResolveArgs) -> dict[str, Any]:
+    return resolve_devnet_market(ctx.home, args.market, args.outcome)

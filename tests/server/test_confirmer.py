@@ -1,0 +1,77 @@
+"""Confirmation decoupled from broadcast (``services/jobs/confirm.py``), on the real service
+and anvil: receipts in batches, the hand-off of an unmined job to the per-job path (which
+replaces stuck transactions), and a wallet's next job sent before the previous one is mined."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from helpers import wait_until
+
+from .test_jobs import BOB, Api, approve_mode_changes, prepare_service
+
+TRANSFER = {"kind": "transfer", "chainId": 31337, "to": BOB, "amount": "0.01"}
+
+
+@pytest.fixture
+def wallet(service: Any, chain: Any) -> tuple[Api, str, Any]:
+    prepare_service(service, chain)
+    api = Api(service.base_url, service.create_login("conf@example.com")["token"])
+    status, out = api.call("POST", "/v1/wallets", json={"tradingMode": "beast"})
+    assert status == 201, out
+    approve_mode_changes(service)
+    chain.rpc("anvil_setBalance", [out["data"]["address"], hex(100 * 10**18)])
+    return api, out["data"]["address"], chain
+
+
+def status_of(api: Api, polling_id: str) -> dict[str, Any]:
+    status, out = api.call("GET", f"/v1/requests/{polling_id}")
+    assert status == 200, out
+    return out["data"]
+
+
+def test_next_job_is_sent_before_the_previous_receipt(wallet: Any, service: Any) -> None:
+    """Automine off: three jobs of one wallet are all broadcast (SUBMITTED, nonces in order)
+    with none mined; one block mines them and the confirmer completes all three."""
+    api, address, chain = wallet
+    assert api.wait(api.submit(address, TRANSFER)["pollingId"])["status"] == "COMPLETED"
+    service.state.jobs.pipeline.confirmer.handoff_after = 60.0  # stay in the batch path
+    chain.rpc("evm_setAutomine", [False])
+    ids = [api.submit(address, TRANSFER)["pollingId"] for _ in range(3)]
+    wait_until(lambda: all(status_of(api, p)["status"] == "SUBMITTED" for p in ids),
+               timeout=30, interval=0.05, what="three jobs broadcast, none mined")
+    nonces = sorted(status_of(api, p)["nonce"] for p in ids)
+    assert nonces == list(range(nonces[0], nonces[0] + 3))
+    assert int(chain.rpc("eth_getTransactionCount", [address, "pending"]), 16) == nonces[-1] + 1
+    chain.rpc("evm_mine")
+    done = [api.wait(p) for p in ids]
+    assert [d["status"] for d in done] == ["COMPLETED"] * 3, done
+    assert len({d["result"]["blockNumber"] for d in done}) == 1
+
+
+def test_unmined_job_goes_to_the_per_job_path(wallet: Any, service: Any) -> None:
+    """Not mined within ``handoff_after``: the job leaves the batch and ``confirm_one``
+    (``Submitter.confirm``, fee bumps) finishes it once it is mined."""
+    api, address, chain = wallet
+    confirmer = service.state.jobs.pipeline.confirmer
+    confirmer.handoff_after = 0.2
+    handed: list[str] = []
+    pipeline = service.state.jobs.pipeline
+    original = pipeline.confirm_one
+
+    def spy(polling_id: str) -> None:
+        handed.append(polling_id)
+        original(polling_id)
+
+    pipeline.confirm_one = spy
+    chain.rpc("evm_setAutomine", [False])
+    polling_id = api.submit(address, TRANSFER)["pollingId"]
+    wait_until(lambda: handed, timeout=30, interval=0.05, what="the hand-off")
+    assert handed == [polling_id] and status_of(api, polling_id)["status"] == "SUBMITTED"
+    time.sleep(0.2)
+    chain.rpc("evm_mine")
+    done = api.wait(polling_id)
+    assert done["status"] == "COMPLETED", done
+    assert done["result"]["replacements"] == 0
