@@ -73,6 +73,7 @@ __all__ = [
     "APPROVAL_REQUIRED",
     "MetaMaskTool",
     "MetaMaskToolkit",
+    "RESUME_WAIT_SECONDS",
     "approve",
     "interrupt_on",
     "reject",

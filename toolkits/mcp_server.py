@@ -71,8 +71,8 @@ from mm_agent.operations.registry import Operation
 
 from .runner import ToolRunner
 
-__all__ = ["McpOptions", "WalletTools", "build_server", "http_app", "http_token", "load_wallet",
-           "mcp_tools", "serve_http", "serve_stdio"]
+__all__ = ["MIN_TOKEN", "TOKEN_FILE", "McpOptions", "WalletTools", "build_server", "http_app",
+           "http_token", "load_wallet", "mcp_tools", "serve_http", "serve_stdio"]
 
 log = logging.getLogger("mm_agent.mcp")
 

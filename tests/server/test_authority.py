@@ -13,7 +13,7 @@ def test_no_endpoint_returns_key_material(service: Any, chain: Any) -> None:
     api = Api(service.base_url, service.create_login("k@example.com")["token"])
     _, out = api.call("POST", "/v1/wallets", json={})
     wallet = out["data"]
-    assert set(wallet) == {"address", "name", "tradingMode", "createdAt"}
+    assert set(wallet) == {"address", "name", "tradingMode", "createdAt", "frozen"}
     _, listing = api.call("GET", "/v1/wallets")
     assert all(set(w) == set(wallet) for w in listing["data"]["wallets"])
     # No route of the service exports a key, whatever the credentials.
