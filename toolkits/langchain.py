@@ -71,9 +71,9 @@ from mm_agent.operations.registry import Operation
 
 __all__ = [
     "APPROVAL_REQUIRED",
+    "RESUME_WAIT_SECONDS",
     "MetaMaskTool",
     "MetaMaskToolkit",
-    "RESUME_WAIT_SECONDS",
     "approve",
     "interrupt_on",
     "reject",
