@@ -132,7 +132,7 @@ def start_sampler(out: Path, interval: float = 0.002) -> None:
 
 
 class Service:
-    def __init__(self, data_dir: Path, database_url: str | None = None, workers: int = 16,
+    def __init__(self, data_dir: Path, database_url: str | None = None, workers: int = 8,
                  env: dict[str, str] | None = None):
         self.data_dir, self.port = data_dir, free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -426,7 +426,7 @@ def main() -> None:
     parser.add_argument("--serve", type=Path)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--database-url")
-    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=8, help="the service's (default 8)")
     parser.add_argument("--seq", type=int, default=40)
     parser.add_argument("--notify", type=int, default=30)
     parser.add_argument("--concurrent", type=int, default=200)

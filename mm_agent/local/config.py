@@ -1,9 +1,10 @@
 """`mm config`: persisted settings in ``MM_HOME/config.json`` with ``MM_*`` environment overrides.
 
 Keys (contract §3): ``serviceUrl``, ``format``, ``verbose``, ``walletTimeoutSeconds`` (1–600),
-``rpc.<chainId>``, ``security.denylist``, ``smartTransactions``. Every value is validated on
-``set`` and on read from the environment, so a typo fails loudly instead of silently falling
-back to a default.
+``rpc.<chainId>``, ``security.denylist``, ``smartTransactions``; beyond them
+``predict.<testnet|mainnet>.<clobUrl|gammaUrl>`` (``MM_PREDICT_TESTNET_CLOB_URL``, …). Every
+value is validated on ``set`` and on read from the environment, so a typo fails loudly instead
+of silently falling back to a default.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ __all__ = [
 DEFAULT_SERVICE_URL = "http://127.0.0.1:8765"
 FORMATS = ("text", "json", "toon")
 _RPC_KEY = re.compile(r"^(rpc|privateRpc)\.([0-9]+)$")
+# `mm predict` on a real network: Polymarket's CLOB and Gamma base URLs per mode.
+_PREDICT_KEY = re.compile(r"^predict\.(testnet|mainnet)\.(clobUrl|gammaUrl)$")
 
 
 def parse_url(value: str, *, field: str = "url") -> str:
@@ -207,6 +210,10 @@ def _key_for(name: str) -> _Key:
             raise InvalidConfigKey(f"Unknown config key {name!r}.")
         env = f"MM_RPC_{cid}" if m.group(1) == "rpc" else f"MM_PRIVATE_RPC_{cid}"
         return _Key(name, lambda v: parse_url(v, field=name), env, None)
+    m = _PREDICT_KEY.match(name)
+    if m:
+        env = f"MM_PREDICT_{m.group(1).upper()}_{m.group(2)[:-3].upper()}_URL"
+        return _Key(name, lambda v: parse_url(v, field=name), env, None)
     raise InvalidConfigKey(f"Unknown config key {name!r}.")
 
 
@@ -278,7 +285,7 @@ class Config:
 
     def all(self) -> dict[str, Any]:
         out = {name: self.get(name) for name in _KEYS}
-        rpc_names = {k for k in self.stored if _RPC_KEY.match(k)}
+        rpc_names = {k for k in self.stored if _RPC_KEY.match(k) or _PREDICT_KEY.match(k)}
         rpc_names |= {
             f"rpc.{k[7:]}" for k in self._env if k.startswith("MM_RPC_") and k[7:].isdigit()
         }

@@ -1,18 +1,19 @@
 """The request (job) object of contract §4, and the BYOK request log.
 
 Every signing or transaction operation produces a ``WalletRequest``. In BYOK the log lives in
-``MM_HOME/requests.json`` (for `mm wallet requests list` and `mm tx history`); the wallet
-service keeps its own in its database.
+``MM_HOME/requests.sqlite`` (for `mm wallet requests list` and `mm tx history`; ``logdb``);
+the wallet service keeps its own in its database.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from mm_agent.errors import MMError, RequestNotFound
+from mm_agent.errors import MMError, RequestNotFound, StateCorrupt
 
 from .state import Home
 
@@ -113,30 +114,113 @@ class WalletRequest:
 
 
 class RequestLog:
-    """BYOK request records in ``requests.json`` (newest last), written under the state lock."""
+    """BYOK request records in ``requests.sqlite`` (``logdb``): one row per request, ordered by
+    its last save (newest last), the newest ``_MAX_LOG`` kept. A save costs the same whatever
+    the history; a ``requests.json`` of an older version is imported once."""
 
-    NAME = "requests.json"
+    NAME = "requests.sqlite"
+    LEGACY = "requests.json"
 
     def __init__(self, home: Home) -> None:
         self.home = home
+        self._logdb: Any = None
+
+    @property
+    def _db(self) -> Any:
+        if self._logdb is None:
+            from .logdb import LogDB  # sqlite3 only for commands that touch the log
+
+            self._logdb = LogDB(self.home, self.NAME, _SCHEMA, self.LEGACY, _load_legacy)
+        return self._logdb
 
     def save(self, req: WalletRequest) -> None:
-        def apply(data: Any) -> list[dict[str, Any]]:
-            items = [r for r in (data or []) if r.get("pollingId") != req.polling_id]
-            items.append(req.to_dict())
-            return items[-_MAX_LOG:]
+        row = _row(req.to_dict())
 
-        self.home.update_json(self.NAME, [], apply)
+        def write(conn: Any) -> None:
+            # REPLACE deletes the old row: the new one gets the highest seq (newest last).
+            conn.execute(_UPSERT, row)
+            conn.execute(_PRUNE, (_MAX_LOG,))
+
+        self._db.write(write)
 
     def all(self) -> list[WalletRequest]:
-        data = self.home.read_json(self.NAME, [])
-        return [WalletRequest.from_dict(r) for r in data if isinstance(r, dict)]
+        """Every record, oldest first."""
+        return self._db.read(lambda c: _requests(c.execute(
+            "SELECT data FROM requests ORDER BY seq")), [])
+
+    def recent(self, limit: int) -> list[WalletRequest]:
+        """The ``limit`` newest records, newest first."""
+        return self._db.read(lambda c: _requests(c.execute(
+            "SELECT data FROM requests ORDER BY seq DESC LIMIT ?", (max(0, int(limit)),))), [])
 
     def get(self, polling_id: str) -> WalletRequest:
-        for req in self.all():
-            if req.polling_id == polling_id:
-                return req
-        raise RequestNotFound(f"No request with pollingId {polling_id}.")
+        found = self._db.read(lambda c: _requests(c.execute(
+            "SELECT data FROM requests WHERE polling_id = ?", (str(polling_id),))), [])
+        if not found:
+            raise RequestNotFound(f"No request with pollingId {polling_id}.")
+        return found[0]
+
+    def counterparties(self, address: str) -> frozenset[str]:
+        """Recipients (``result.to``, ``result.effectiveRecipient``) of ``address``'s
+        COMPLETED requests, lowercased: the threat scan's "used before"."""
+        rows = self._db.read(lambda c: c.execute(
+            "SELECT json_extract(data, '$.result.to'), "
+            "json_extract(data, '$.result.effectiveRecipient') FROM requests "
+            "WHERE status = 'COMPLETED' AND lower(address) = ?", (address.lower(),)).fetchall(),
+            [])
+        return frozenset(str(v).lower() for row in rows for v in row if v)
+
+
+_SCHEMA = """
+CREATE TABLE requests (
+    seq INTEGER PRIMARY KEY,            -- order of the last save: newest last
+    polling_id TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    chain_id INTEGER,
+    address TEXT,
+    tx_hash TEXT,
+    data TEXT NOT NULL                  -- WalletRequest.to_dict(), JSON
+);
+CREATE INDEX requests_created_at ON requests (created_at);
+"""
+_UPSERT = ("INSERT OR REPLACE INTO requests (polling_id, created_at, kind, status, chain_id, "
+           "address, tx_hash, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+# Keep the newest _MAX_LOG rows (a walk of at most that many index entries).
+_PRUNE = ("DELETE FROM requests WHERE seq <= "
+          "(SELECT seq FROM requests ORDER BY seq DESC LIMIT 1 OFFSET ?)")
+
+
+def _row(data: dict[str, Any]) -> tuple[Any, ...]:
+    # sort_keys: the JSON that requests.json gave back (nested keys sorted) stays the same.
+    return (str(data["pollingId"]), str(data.get("createdAt") or ""), str(data.get("kind") or ""),
+            str(data.get("status") or ""), data.get("chainId"), data.get("address"),
+            data.get("txHash"), json.dumps(data, sort_keys=True, separators=(",", ":")))
+
+
+def _requests(cursor: Any) -> list[WalletRequest]:
+    out = []
+    for (raw,) in cursor:
+        try:
+            data = json.loads(raw)
+        except (TypeError, ValueError) as exc:
+            raise StateCorrupt("A record of requests.sqlite is not valid JSON.") from exc
+        if isinstance(data, dict):
+            out.append(WalletRequest.from_dict(data))
+    return out
+
+
+def _load_legacy(conn: Any, data: Any) -> None:
+    """Import ``requests.json`` (a list, newest last) into a new requests.sqlite."""
+    if data is None:
+        return
+    if not isinstance(data, list):
+        raise StateCorrupt("requests.json is not a list of requests.")
+    for item in data:  # a later entry of a pollingId replaces an earlier one
+        if isinstance(item, dict) and isinstance(item.get("pollingId"), str):
+            conn.execute(_UPSERT, _row(item))
+    conn.execute(_PRUNE, (_MAX_LOG,))
 
 
 def history_rows(requests: list[WalletRequest], chain_ids: list[int] | None,

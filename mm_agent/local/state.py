@@ -30,7 +30,13 @@ STATE_FILES = (
     "config.json",
     "history",
     "requests.json",
-    "requests.sqlite",
+    "requests.sqlite",  # the BYOK request log (local/request_log.py), with its WAL files
+    "requests.sqlite-wal",
+    "requests.sqlite-shm",
+    "calls.json",
+    "calls.sqlite",  # answered agent call ids (local/call_log.py)
+    "calls.sqlite-wal",
+    "calls.sqlite-shm",
     "devnet.json",
     "nonces.json",
     "devnet.log",

@@ -51,7 +51,8 @@ DEFAULT_MARKETS = (
 # (symbol A, amount A, symbol B, amount B) in whole units; "ETH" is the native coin (WETH).
 DEFAULT_POOLS: tuple[tuple[str, int, str, int], ...] = (
     ("mUSD", 100_000, "mDAI", 100_000),
-    ("ETH", 100, "mUSD", 300_000),
+    # $2000 per ETH: the same as the policy's devnet default, so balances and limits agree.
+    ("ETH", 100, "mUSD", 200_000),
 )
 MAX_UINT = 2**256 - 1
 DEADLINE = 2**40

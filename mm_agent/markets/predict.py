@@ -2,16 +2,23 @@
 
 Back ends (``mm predict mode``): ``devnet`` — the market service that ``mm devnet start``
 runs over the devnet's Conditional Tokens and DevnetCtfExchange (its URL is in
-``devnet.json["markets"]["service"]``); ``testnet`` (Polygon Amoy) and ``mainnet`` (Polygon)
-are recorded but not built yet (``PREDICT_BACKEND_UNAVAILABLE``).
+``devnet.json["markets"]["service"]``); ``testnet`` (Polygon Amoy, 80002) and ``mainnet``
+(Polygon, 137) — Polymarket's CLOB and Gamma APIs at the config's ``predict.<mode>.clobUrl`` /
+``predict.<mode>.gammaUrl`` (defaults :data:`DEFAULT_CLOB_URL`, :data:`DEFAULT_GAMMA_URL`), the
+chain at ``rpc.<chainId>`` (else the chain registry's public RPC), and the CTF Exchange V2,
+its collateral (pUSD) and the Conditional Tokens from the verified registry the caller passes
+(``contracts``: the handlers read ``security/scan/known_protocols.py``; this layer sits below
+the security package). On a real network, markets come from Gamma (``clob_token_ids``,
+``condition_ids``, ``slug`` filters); positions are read on chain for the outcome tokens this
+client has traded (no data-API).
 
 Every write goes through the wallet, hence through the security pipeline: the ``ClobAuth``
 message and each order are typed data (``wallet.sign_typed_data``; orders are recognised by
 threat rule 5b, checked against the book's prices with
 :func:`mm_agent.security.scan.reference_prices`, and the policy counts a BUY's worst case as
 outflow); approvals and redemptions are transactions (``wallet.send_transaction``). The
-exchange an order is signed for is the one in the local devnet record, never one a service
-names.
+exchange an order is signed for is the one in the local devnet record (devnet) or the verified
+registry (testnet/mainnet), never one a service names.
 
 ``predict.json`` (MM_HOME, 0600, atomic)::
 
@@ -61,10 +68,19 @@ from . import ctf, orders
 from .chain import Chain, encode_call
 from .clob_client import ClobClient, signed
 
-__all__ = ["MODES", "PREDICT_FILE", "Predict", "read_state", "set_mode", "validate_place"]
+__all__ = ["DEFAULT_CLOB_URL", "DEFAULT_GAMMA_URL", "MODES", "NETWORKS", "PREDICT_FILE", "Predict",
+           "read_state", "set_mode", "validate_place"]
 
 PREDICT_FILE = "predict.json"
 MODES = ("devnet", "testnet", "mainnet")
+# The real networks of ``testnet`` and ``mainnet``.
+NETWORKS: dict[str, dict[str, Any]] = {
+    "testnet": {"chainId": 80002, "name": "Polygon Amoy"},
+    "mainnet": {"chainId": 137, "name": "Polygon"},
+}
+# The reference clients' hosts (py-clob-client / @polymarket/clob-client; Gamma's public API).
+DEFAULT_CLOB_URL = "https://clob.polymarket.com"
+DEFAULT_GAMMA_URL = "https://gamma-api.polymarket.com"
 ORDER_TYPES = ("GTC", "GTD", "FOK", "FAK")
 MAX_UINT = 2**256 - 1
 ONE = Decimal(10) ** orders.COLLATERAL_DECIMALS
@@ -79,6 +95,11 @@ def _now() -> str:
 
 def _units(amount: int) -> str:
     return format((Decimal(amount) / ONE).normalize(), "f")
+
+
+def _public(record: dict[str, Any]) -> dict[str, Any]:
+    """An order record as commands show it (the signed struct stays in predict.json)."""
+    return {k: v for k, v in record.items() if k not in ("order", "exchange", "chainId")}
 
 
 def read_state(home: Home) -> dict[str, Any]:
@@ -103,7 +124,11 @@ def set_mode(home: Home, mode: str | None) -> dict[str, Any]:
                                       hint="One of devnet, testnet, mainnet.")
             state["mode"] = mode
             home.write_json(PREDICT_FILE, state)
-    return {"mode": state["mode"], "available": state["mode"] == "devnet"}
+    out: dict[str, Any] = {"mode": state["mode"], "available": True}
+    if state["mode"] in NETWORKS:
+        out["chainId"] = NETWORKS[state["mode"]]["chainId"]
+        out["network"] = NETWORKS[state["mode"]]["name"]
+    return out
 
 
 def _decimal(value: str | None, what: str) -> Decimal:
@@ -143,19 +168,23 @@ class Predict:
 
     def __init__(self, wallet: Any, *, home: Home | None = None, mode: str | None = None,
                  reference_prices: Callable[[dict[str, Any]], AbstractContextManager[Any]]
-                 | None = None) -> None:
+                 | None = None,
+                 contracts: Callable[[int], dict[str, Any] | None] | None = None) -> None:
         """``reference_prices``: :func:`mm_agent.security.scan.reference_prices` (the
-        handlers pass it) feeds the book's best bid/ask to the scanner's off-book check; this
-        layer sits below the security package and does not import it."""
+        handlers pass it) feeds the book's best bid/ask to the scanner's off-book check;
+        ``contracts(chain_id)``: the verified ``{exchange, exchangeName, collateral: {address,
+        symbol, decimals}, conditionalTokens}`` of a real network (the handlers read
+        ``known_protocols``). This layer sits below the security package and does not import
+        it."""
         self.wallet = wallet
         self._reference_prices = reference_prices
+        self._contracts = contracts
         self.home = home or Home.from_env()
         state = read_state(self.home)
         self.mode = mode or state["mode"]
         self._client: ClobClient | None = None
         self._chain: Chain | None = None
-        self._record: dict[str, Any] | None = None
-        self._devnet: dict[str, Any] | None = None
+        self._backend: dict[str, Any] | None = None
 
     def close(self) -> None:
         if self._client is not None:
@@ -171,38 +200,79 @@ class Predict:
 
     # --- back end --------------------------------------------------------------------------------
     @property
-    def devnet(self) -> dict[str, Any]:
-        if self.mode != "devnet":
-            raise PredictBackendUnavailable(
-                f"The {self.mode} back end (Polymarket on Polygon) is not built yet.")
-        if self._devnet is None:
-            record = self.home.read_json("devnet.json", None)
-            if not isinstance(record, dict) or not isinstance(record.get("markets"), dict):
-                raise PredictBackendUnavailable(
-                    "No devnet markets: the devnet is not running or has no markets record.",
-                    hint="Start it with `mm devnet start --detach`.")
-            self._devnet = record
-        return self._devnet
+    def backend(self) -> dict[str, Any]:
+        """``{chainId, exchange, exchangeName, conditionalTokens, collateral, clobUrl, gammaUrl,
+        rpcUrl, markets (devnet only)}`` of the selected mode."""
+        if self._backend is None:
+            self._backend = (self._devnet_backend() if self.mode == "devnet"
+                             else self._network_backend())
+        return self._backend
 
-    @property
-    def record(self) -> dict[str, Any]:
-        return dict(self.devnet["markets"])
+    def _devnet_backend(self) -> dict[str, Any]:
+        record = self.home.read_json("devnet.json", None)
+        if not isinstance(record, dict) or not isinstance(record.get("markets"), dict):
+            raise PredictBackendUnavailable(
+                "No devnet markets: the devnet is not running or has no markets record.",
+                hint="Start it with `mm devnet start --detach`.")
+        markets = record["markets"]
+        service = markets.get("service") or {}
+        return {"chainId": int(markets["chainId"]),
+                "exchange": str(markets["contracts"]["CtfExchange"]),
+                "exchangeName": "devnet CTF exchange",
+                "conditionalTokens": str(markets["contracts"]["ConditionalTokens"]),
+                "collateral": dict(markets["collateral"]),
+                "clobUrl": service.get("url"),
+                "gammaUrl": service.get("gammaUrl") or (f"{service['url']}/gamma"
+                                                        if service.get("url") else None),
+                "rpcUrl": str(record["rpcUrl"]), "markets": list(markets["markets"])}
+
+    def _network_backend(self) -> dict[str, Any]:
+        if self.mode not in NETWORKS:
+            raise PredictBackendUnavailable(f"Unknown predict mode {self.mode!r}.")
+        from mm_agent.local.config import Config
+
+        net = NETWORKS[self.mode]
+        chain_id = int(net["chainId"])
+        verified = self._contracts(chain_id) if self._contracts else None
+        if not verified:
+            raise PredictBackendUnavailable(
+                f"No verified Polymarket exchange for chain {chain_id} was given to this "
+                "client.", hint="Use the `mm predict` commands (they pass the registry).")
+        config = Config(self.home)
+        rpc = config.rpc_override(chain_id)
+        if not rpc:
+            from mm_agent.evm.chains import get_chain
+
+            rpc = get_chain(chain_id).rpc_url
+        return {"chainId": chain_id, "network": net["name"],
+                "exchange": str(verified["exchange"]),
+                "exchangeName": str(verified.get("exchangeName") or "CTF exchange"),
+                "conditionalTokens": str(verified["conditionalTokens"]),
+                "collateral": dict(verified["collateral"]),
+                "clobUrl": str(config.get(f"predict.{self.mode}.clobUrl") or DEFAULT_CLOB_URL),
+                "gammaUrl": str(config.get(f"predict.{self.mode}.gammaUrl")
+                                or DEFAULT_GAMMA_URL),
+                "rpcUrl": str(rpc), "markets": None}
 
     @property
     def chain_id(self) -> int:
-        return int(self.record["chainId"])
+        return int(self.backend["chainId"])
 
     @property
     def exchange(self) -> str:
-        return str(self.record["contracts"]["CtfExchange"])
+        return str(self.backend["exchange"])
 
     @property
     def ctf(self) -> str:
-        return str(self.record["contracts"]["ConditionalTokens"])
+        return str(self.backend["conditionalTokens"])
 
     @property
     def collateral(self) -> str:
-        return str(self.record["collateral"]["address"])
+        return str(self.backend["collateral"]["address"])
+
+    @property
+    def collateral_symbol(self) -> str:
+        return str(self.backend["collateral"].get("symbol") or "collateral")
 
     @property
     def address(self) -> str:
@@ -211,21 +281,20 @@ class Predict:
     @property
     def client(self) -> ClobClient:
         if self._client is None:
-            service = self.record.get("service") or {}
-            url = service.get("url")
-            if not url:
+            b = self.backend
+            if not b["clobUrl"]:
                 raise PredictBackendUnavailable(
                     "The devnet market service is not running (no URL in devnet.json).",
                     hint="Restart the devnet (`mm devnet stop`, `mm devnet start --detach`) or "
                          "run `mm devnet predict serve`.")
-            self._client = ClobClient(url, service.get("gammaUrl") or f"{url}/gamma",
-                                      wallet=self.wallet, chain_id=self.chain_id)
+            self._client = ClobClient(b["clobUrl"], b["gammaUrl"], wallet=self.wallet,
+                                      chain_id=self.chain_id)
         return self._client
 
     @property
     def chain(self) -> Chain:
         if self._chain is None:
-            self._chain = Chain(str(self.devnet["rpcUrl"]))
+            self._chain = Chain(str(self.backend["rpcUrl"]))
         return self._chain
 
     # --- state -----------------------------------------------------------------------------------
@@ -276,8 +345,45 @@ class Predict:
             "payoutNumerators(bytes32,uint256)", ["bytes32", "uint256"], [cid, i]),
             ["uint256"])) for i in range(2)]
 
+    @staticmethod
+    def _gamma_market(m: dict[str, Any]) -> dict[str, Any]:
+        """A Gamma market as the record's shape: ``tokens: [{outcome, tokenId}]``."""
+        import json as _json
+
+        def listed(value: Any) -> list[Any]:
+            return list(_json.loads(value) if isinstance(value, str) else value or [])
+
+        ids, names = listed(m.get("clobTokenIds")), listed(m.get("outcomes"))
+        return {"slug": m.get("slug"), "question": m.get("question"),
+                "conditionId": m.get("conditionId"),
+                "tokens": [{"outcome": n, "tokenId": str(t)}
+                           for n, t in zip(names, ids, strict=False)]}
+
+    def _markets(self) -> list[dict[str, Any]]:
+        """The markets this client knows without a search: the devnet record's, or on a real
+        network those of the outcome tokens this account has traded (its local orders)."""
+        if self.backend["markets"] is not None:
+            return list(self.backend["markets"])
+        seen: dict[str, dict[str, Any]] = {}
+        for o in read_state(self.home)["orders"]:
+            if o.get("mode") == self.mode and str(o.get("address", "")).lower() \
+                    == self.address.lower() and o.get("conditionId") not in seen:
+                try:
+                    seen[o["conditionId"]] = self._resolve_market(o["conditionId"])
+                except PredictNotFound:
+                    continue
+        return list(seen.values())
+
     def _market_of_token(self, token_id: str | int) -> dict[str, Any]:
-        for m in self.record["markets"]:
+        if self.backend["markets"] is None:  # a real network: Gamma's clob_token_ids filter
+            for raw in self.client.markets(clob_token_ids=str(token_id)):
+                m = self._gamma_market(raw)
+                for t in m["tokens"]:
+                    if t["tokenId"] == str(token_id):
+                        return {**m, "outcome": t["outcome"]}
+            raise PredictNotFound(f"No {self.mode} market has the outcome token {token_id}.",
+                                  hint="`mm predict markets search <words>` lists markets.")
+        for m in self.backend["markets"]:
             for t in m["tokens"]:
                 if str(t["tokenId"]) == str(token_id):
                     return {**m, "outcome": t["outcome"]}
@@ -286,7 +392,15 @@ class Predict:
 
     def _resolve_market(self, key: str) -> dict[str, Any]:
         k = key.lower()
-        for m in self.record["markets"]:
+        if self.backend["markets"] is None:
+            query = {"condition_ids": key} if k.startswith("0x") and len(k) == 66 \
+                else {"slug": key}
+            for raw in self.client.markets(**query):
+                m = self._gamma_market(raw)
+                if k in (str(m["slug"]).lower(), str(m["conditionId"]).lower()):
+                    return m
+            raise PredictNotFound(f"No {self.mode} market {key!r}.")
+        for m in self.backend["markets"]:
             if k in (m["slug"].lower(), m["conditionId"].lower()):
                 return dict(m)
         raise PredictNotFound(f"No devnet market {key!r}.")
@@ -342,11 +456,12 @@ class Predict:
             txs.append({"step": "approveCollateral", **self._send(
                 self.collateral, encode_call("approve(address,uint256)", ["address", "uint256"],
                                              [self.exchange, MAX_UINT]),
-                "Let the devnet CTF exchange spend mUSD for prediction-market orders")})
+                f"Let the {self.backend['exchangeName']} spend {self.collateral_symbol} for "
+                "prediction-market orders")})
         if not self._outcomes_approved():
             txs.append({"step": "approveOutcomeTokens", **self._send(
                 self.ctf, ctf.set_approval_for_all_calldata(self.exchange, True),
-                "Let the devnet CTF exchange move outcome tokens for sell orders")})
+                f"Let the {self.backend['exchangeName']} move outcome tokens for sell orders")})
 
         def save(state: dict[str, Any]) -> None:
             acc = state["accounts"].setdefault(self.address.lower(), {})
@@ -363,7 +478,7 @@ class Predict:
     def balance(self, token_id: str | None = None) -> dict[str, Any]:
         bal = self._collateral_balance()
         allowance = self._allowance()
-        out = {"pusd": _units(bal), "collateral": self.record["collateral"]["symbol"],
+        out = {"pusd": _units(bal), "collateral": self.collateral_symbol,
                "tradable": _units(min(bal, allowance)), "approvals": self._approvals()["ok"],
                "setupComplete": bool(self._account_state().get("credentials"))
                and self._approvals()["ok"], "source": self.mode}
@@ -379,36 +494,37 @@ class Predict:
         units = self._amount(amount)
         bal = self._collateral_balance()
         if units > bal:
-            raise InsufficientFunds(f"Deposit of {amount} mUSD exceeds the balance "
-                                    f"({_units(bal)} mUSD).")
+            raise InsufficientFunds(f"Deposit of {amount} {self.collateral_symbol} exceeds the "
+                                    f"balance ({_units(bal)} {self.collateral_symbol}).")
         tx = None
         if self._allowance() < units:
             tx = self._send(self.collateral, encode_call(
                 "approve(address,uint256)", ["address", "uint256"], [self.exchange, MAX_UINT]),
-                "Let the devnet CTF exchange spend mUSD for prediction-market orders")
+                f"Let the {self.backend['exchangeName']} spend {self.collateral_symbol} for "
+                "prediction-market orders")
         entry = self._log("deposit", amount=amount, txHash=tx and tx["txHash"])
         return {"pollingId": entry["id"], "status": "COMPLETED", "amount": amount,
                 "pusd": _units(bal), "txHash": tx and tx["txHash"],
-                "note": "On the devnet the wallet's mUSD is the collateral itself: nothing is "
-                        "converted."}
+                "note": f"The wallet's {self.collateral_symbol} is the collateral itself (EOA "
+                        "orders): nothing is converted."}
 
     def withdraw(self, amount: str, to: str | None = None) -> dict[str, Any]:
         self.require_setup()
         units = self._amount(amount)
         bal = self._collateral_balance()
         if units > bal:
-            raise InsufficientFunds(f"Withdrawal of {amount} mUSD exceeds the balance "
-                                    f"({_units(bal)} mUSD).")
+            raise InsufficientFunds(f"Withdrawal of {amount} {self.collateral_symbol} exceeds "
+                                    f"the balance ({_units(bal)} {self.collateral_symbol}).")
         if to is None or to.lower() == self.address.lower():
             entry = self._log("withdraw", amount=amount, to=self.address, txHash=None)
             return {"pollingId": entry["id"], "status": "COMPLETED", "amount": amount,
                     "to": self.address, "txHash": None,
-                    "note": "On the devnet the collateral already sits in the owner EOA."}
+                    "note": "The collateral already sits in the owner EOA."}
         from eth_utils import to_checksum_address
 
         tx = self._send(self.collateral, encode_call(
             "transfer(address,uint256)", ["address", "uint256"], [to_checksum_address(to), units]),
-            f"Withdraw {amount} mUSD from the predict account")
+            f"Withdraw {amount} {self.collateral_symbol} from the predict account")
         entry = self._log("withdraw", amount=amount, to=to, txHash=tx["txHash"])
         return {"pollingId": entry["id"], "status": "COMPLETED", "amount": amount, "to": to,
                 "txHash": tx["txHash"]}
@@ -486,7 +602,7 @@ class Predict:
                                   price=price, size=size, tick_size="0.01")
 
     def sign_order(self, order: orders.Order, *, exchange: str | None = None,
-                   intent: str | None = None) -> str:
+                   intent: str | None = None, wallet_timeout: int | None = None) -> str:
         """The wallet's signature (pipeline: rule 5b, the off-book check against this book)."""
         typed = orders.order_typed_data(order, chain_id=self.chain_id,
                                         exchange=exchange or self.exchange)
@@ -495,7 +611,7 @@ class Predict:
             book = self.client.book(order.tokenId)
             bids = [Decimal(b["price"]) for b in book["bids"]]
             asks = [Decimal(a["price"]) for a in book["asks"]]
-            ref: dict[str, Any] = {"source": "devnet"}
+            ref: dict[str, Any] = {"source": self.mode}
             if bids:
                 ref["bid"] = str(max(bids))
             if asks:
@@ -507,12 +623,19 @@ class Predict:
         ctx = self._reference_prices(refs) if self._reference_prices else nullcontext()
         with ctx:
             req = self.wallet.sign_typed_data(chain_id=self.chain_id, payload=typed,
-                                              intent=intent)
+                                              intent=intent, wallet_timeout=wallet_timeout)
         return signed(req, "order")
 
     def place(self, token_id: str, side: str, size: str, price: str, *,
               order_type: str = "GTC", post_only: bool = False,
-              expiration: int | None = None) -> dict[str, Any]:
+              expiration: int | None = None, wallet_timeout: int | None = None
+              ) -> dict[str, Any]:
+        """Sign (through the wallet) and post one order. A server wallet's signature may wait
+        for the human (guard mode: over the outflow limit, …): when the wait ends first, the
+        order is kept as ``AWAITING_MFA`` with the signing request's ``signingPollingId`` and
+        ``mm predict watch --id <orderId> --wait`` posts it once approved."""
+        from mm_agent.errors import JobTimeout
+
         validate_place(side=side, size=size, price=price, order_type=order_type,
                        post_only=post_only, expiration=expiration)
         self.require_setup()
@@ -521,9 +644,35 @@ class Predict:
         order_id = orders.order_hash(order, chain_id=self.chain_id, exchange=self.exchange)
         intent = (f"{side.upper()} {size} '{market['outcome']}' shares at {price} "
                   f"({order_type.upper()}) on: {market['question']}")
-        signature = self.sign_order(order, intent=intent)
-        resp = self.client.post_order(order, signature, order_type=order_type.upper(),
-                                      post_only=post_only, expiration=expiration or 0)
+        record = {
+            "orderId": order_id, "mode": self.mode, "address": self.address,
+            "tokenId": str(token_id), "conditionId": market["conditionId"],
+            "outcome": market["outcome"], "question": market["question"],
+            "side": side.lower(), "price": price, "size": size,
+            "orderType": order_type.upper(), "postOnly": post_only, "expiration": expiration,
+            "status": "SIGNING", "filledSize": "0", "txHashes": [], "receipts": [],
+            "createdAt": _now(), "source": self.mode,
+            "order": order.to_dict(), "exchange": self.exchange, "chainId": self.chain_id,
+        }
+        try:
+            signature = self.sign_order(order, intent=intent, wallet_timeout=wallet_timeout)
+        except JobTimeout as exc:
+            request = (exc.details or {}).get("request") or {}
+            record.update(status="AWAITING_MFA", signingPollingId=request.get("pollingId"))
+            self._update(lambda s: s["orders"].append(record))
+            self._log("order", id=order_id, status="AWAITING_MFA",
+                      signingPollingId=record["signingPollingId"])
+            return {**_public(record), "pollingId": order_id,
+                    "next": f"mm predict watch --id {order_id} --wait"}
+        return self._post_signed(record, signature)
+
+    def _post_signed(self, record: dict[str, Any], signature: str) -> dict[str, Any]:
+        """Post a signed order, read its fills from the chain, store the outcome."""
+        order = orders.Order(**record["order"])
+        order_id = record["orderId"]
+        resp = self.client.post_order(order, signature, order_type=record["orderType"],
+                                      post_only=bool(record["postOnly"]),
+                                      expiration=record["expiration"] or 0)
         if resp.get("orderID") != order_id:
             raise PredictError("The market service answered for another order.",
                                details={"orderID": resp.get("orderID")})
@@ -534,24 +683,57 @@ class Predict:
             status = "FILLED"
         elif tokens:
             status = "PARTIALLY_FILLED" if resp.get("remaining") not in (None, "0") \
-                and order_type.upper() in ("GTC", "GTD") else "FILLED_PARTIAL_CANCELLED"
+                and record["orderType"] in ("GTC", "GTD") else "FILLED_PARTIAL_CANCELLED"
         else:
             status = "OPEN" if resp.get("status") == "live" else "UNMATCHED"
-        record = {
-            "orderId": order_id, "mode": self.mode, "address": self.address,
-            "tokenId": str(token_id), "conditionId": market["conditionId"],
-            "outcome": market["outcome"], "question": market["question"],
-            "side": side.lower(), "price": price, "size": size,
-            "orderType": order_type.upper(), "postOnly": post_only, "expiration": expiration,
-            "status": status, "filledSize": _units(tokens),
-            "txHashes": [f["txHash"] for f in fills], "receipts": fills,
-            "createdAt": _now(), "source": self.mode,
-        }
-        self._update(lambda s: s["orders"].append(record))
+        done = {"status": status, "filledSize": _units(tokens),
+                "txHashes": [f["txHash"] for f in fills], "receipts": fills,
+                "postedAt": _now()}
+        record.update(done)
+
+        def save(state: dict[str, Any]) -> None:
+            for rec in state["orders"]:
+                if rec["orderId"] == order_id:
+                    rec.update(done)
+                    return
+            state["orders"].append(record)
+
+        self._update(save)
         self._log("order", id=order_id, status=status, txHashes=record["txHashes"])
-        return {**record, "pollingId": order_id,
+        return {**_public(record), "pollingId": order_id,
                 "cost" if order.side == orders.BUY else "proceeds":
                     _units(sum(f["collateral"] for f in fills))}
+
+    def _resume(self, record: dict[str, Any], wait: bool, timeout: float | None
+                ) -> dict[str, Any]:
+        """An order whose signature waited for the human: post it once the signing request
+        completed; a denied, failed or expired request ends it ``REJECTED``."""
+        from mm_agent.errors import JobTimeout
+
+        polling_id = record.get("signingPollingId")
+        if not polling_id:
+            raise PredictError("This order has no signing request to follow.")
+        try:
+            req = (self.wallet.requests.wait(polling_id, timeout) if wait
+                   else self.wallet.requests.get(polling_id))
+        except JobTimeout:
+            return {"id": record["orderId"], "kind": "order", **_public(record)}
+        status = getattr(req, "status", None)
+        if status == "COMPLETED" and getattr(req, "signature", None):
+            return {"id": record["orderId"], "kind": "order",
+                    **self._post_signed(record, str(req.signature))}
+        if status in ("DENIED", "FAILED", "EXPIRED"):
+            error = getattr(req, "error", None)
+
+            def reject(state: dict[str, Any]) -> None:
+                for rec in state["orders"]:
+                    if rec["orderId"] == record["orderId"]:
+                        rec.update(status="REJECTED", signingStatus=status, error=error)
+
+            self._update(reject)
+            record.update(status="REJECTED", signingStatus=status, error=error)
+            self._log("order", id=record["orderId"], status="REJECTED", signingStatus=status)
+        return {"id": record["orderId"], "kind": "order", **_public(record)}
 
     def _fills(self, order_id: str, tx_hashes: list[str]) -> list[dict[str, Any]]:
         """This order's fills, from receipts read here (status 1 and an ``OrderFilled`` log for
@@ -576,6 +758,19 @@ class Predict:
                                 "tokens": tokens, "collateral": collateral,
                                 "size": _units(tokens), "amount": _units(collateral)})
         return out
+
+    def open_records(self, *, order_id: str | None = None, market: str | None = None,
+                     asset: str | None = None) -> list[dict[str, Any]]:
+        """This account's local orders a cancel may reach (posted, not finished), with their
+        signed struct: what ``cancel`` reads the unfilled remainders of beforehand."""
+        cid = self._resolve_market(market)["conditionId"].lower() if market else None
+        return [o for o in read_state(self.home)["orders"]
+                if o.get("mode") == self.mode and o.get("order")
+                and str(o.get("address", "")).lower() == self.address.lower()
+                and o.get("status") in ("OPEN", "PARTIALLY_FILLED")
+                and (order_id is None or o["orderId"] == order_id)
+                and (cid is None or str(o.get("conditionId", "")).lower() == cid)
+                and (asset is None or str(o.get("tokenId")) == str(asset))]
 
     def cancel(self, *, order_id: str | None = None, all: bool = False,
                market: str | None = None, asset: str | None = None) -> dict[str, Any]:
@@ -617,7 +812,7 @@ class Predict:
     # --- positions -------------------------------------------------------------------------------
     def positions(self, market: str | None = None) -> dict[str, Any]:
         """Outcome-token balances read from the Conditional Tokens contract."""
-        markets = [self._resolve_market(market)] if market else self.record["markets"]
+        markets = [self._resolve_market(market)] if market else self._markets()
         out = []
         for m in markets:
             payouts = self._payouts(m["conditionId"])
@@ -691,9 +886,11 @@ class Predict:
         state = read_state(self.home)
         order = next((o for o in state["orders"] if o["orderId"] == job_id), None)
         if order is not None:
+            if order["status"] == "AWAITING_MFA":
+                return self._resume(order, wait, timeout)
             live = {o["orderId"]: o for o in self.orders()["orders"]} \
                 if order["status"] in ("OPEN", "PARTIALLY_FILLED") else {}
-            return {"id": job_id, "kind": "order", **order,
+            return {"id": job_id, "kind": "order", **_public(order),
                     "open": job_id in live, "live": live.get(job_id)}
         entry = next((h for h in state["history"] if h["id"] == job_id), None)
         if entry is not None:

@@ -1,8 +1,9 @@
 """The devnet market service: the subset of Polymarket's Gamma and CLOB APIs that `mm predict`
 uses, over the devnet's real contracts (``deploy_markets``' record).
 
-- Gamma (under ``/gamma``): ``GET /gamma/markets`` (``slug``, ``limit``, ``offset``,
-  ``closed``, ``active``), ``GET /gamma/markets/{id|slug|conditionId}``,
+- Gamma (under ``/gamma``): ``GET /gamma/markets`` (``slug``, ``clob_token_ids``,
+  ``condition_ids`` (comma-separated), ``limit``, ``offset``, ``closed``, ``active``),
+  ``GET /gamma/markets/{id|slug|conditionId}``,
   ``GET /gamma/public-search?q=``. Market objects have Gamma's keys (``outcomes``,
   ``outcomePrices`` and ``clobTokenIds`` as JSON strings) plus ``source: "devnet"``.
 - CLOB (at the root, paths and JSON shapes of py-clob-client-v2): ``GET /ok``, ``GET /time``,
@@ -213,8 +214,12 @@ class MarketService:
         raise PredictNotFound(f"No devnet market {key!r}.")
 
     def list_markets(self, query: dict[str, str]) -> list[dict[str, Any]]:
+        tokens = {t for t in (query.get("clob_token_ids") or "").split(",") if t}
+        conditions = {c.lower() for c in (query.get("condition_ids") or "").split(",") if c}
         out = [self.market_json(m) for m in self.markets
-               if not query.get("slug") or m["slug"] == query["slug"]]
+               if (not query.get("slug") or m["slug"] == query["slug"])
+               and (not tokens or tokens & {str(t["tokenId"]) for t in m["tokens"]})
+               and (not conditions or m["conditionId"].lower() in conditions)]
         if query.get("closed") == "false" or query.get("active") == "true":
             out = [m for m in out if not m["closed"]]
         if query.get("closed") == "true":

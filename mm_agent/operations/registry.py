@@ -329,8 +329,8 @@ OPERATIONS: tuple[Operation, ...] = (
         f"{_SS}:logout", f"{_SS}:LogoutArgs", writes=True, audience="human", destructive=True),
     # --- predict (contract §10; devnet back end) ----------------------------------------------
     _op("predict_mode", ("predict", "mode"), "Show or switch the predict back end.",
-        "Show the predict mode, or switch it: devnet (the local market service), testnet or "
-        "mainnet (Polymarket; not built yet).",
+        "Show the predict mode, or switch it: devnet (the local market service), testnet "
+        "(Polymarket on Polygon Amoy) or mainnet (Polymarket on Polygon).",
         f"{_P}:mode", f"{_P}:ModeArgs", writes=True, audience="human", open_world=False),
     _op("predict_setup", ("predict", "setup"), "One-time predict setup.",
         "Derive the trading API credentials (a ClobAuth signature) and approve the exchange "

@@ -92,10 +92,44 @@ def test_validation_exits_2(predict_home: Any, mm_cli: Any, args: tuple[str, ...
     assert out["ok"] is False
 
 
-def test_other_modes_are_not_built(predict_home: Any, mm_cli: Any) -> None:
+def test_real_modes_read_their_hosts_from_config(predict_home: Any, mm_cli: Any,
+                                                market_service: Any) -> None:
+    """testnet/mainnet are real back ends whose CLOB and Gamma hosts come from the config
+    (here the local market service; nothing reaches the internet)."""
+    from helpers import free_port
+
     rc, out, _ = mm_cli("predict", "mode", "mainnet")
-    assert rc == 0 and out["data"]["mode"] == "mainnet"
+    assert rc == 0 and out["data"] == {"mode": "mainnet", "available": True, "chainId": 137,
+                                       "network": "Polygon"}
+    dead = f"http://127.0.0.1:{free_port()}"
+    for key in ("clobUrl", "gammaUrl"):
+        assert mm_cli("config", "set", f"predict.mainnet.{key}", dead)[0] == 0
     rc, out, _ = mm_cli("predict", "markets", "list")
-    assert rc == 1 and out["error"]["code"] == "PREDICT_BACKEND_UNAVAILABLE"
+    assert rc != 0 and out["error"]["code"] == "NETWORK_UNREACHABLE"
+    env = {"MM_PREDICT_MAINNET_GAMMA_URL": market_service.url + "/gamma"}
+    rc, out, _ = mm_cli("predict", "markets", "list", env=env)
+    assert rc == 0 and out["data"]["source"] == "mainnet" and out["data"]["markets"]
     rc, out, _ = mm_cli("predict", "mode", "moon")
     assert rc == 2
+
+
+def test_cancel_reads_the_unfilled_remainder_before_cancelling(predict_home: Any, mm_cli: Any,
+                                                               markets: dict[str, Any]) -> None:
+    """`cancel` reads each BUY's remainder from the exchange before the cancel (afterwards a
+    cancelled and a filled order look alike); it is reported, not released into a window."""
+    yes = markets["markets"][0]["tokens"][0]["tokenId"]
+    assert mm_cli("predict", "setup")[0] == 0
+    # 120 at 0.55: 100 fill against the maker's ask, 20 rest (66 mUSD signed, 55 spent).
+    rc, out, _ = mm_cli("predict", "place", "--token-id", yes, "--side", "buy", "--size", "120",
+                        "--price", "0.55")
+    assert rc == 0 and out["data"]["status"] == "PARTIALLY_FILLED", out
+    partial = out["data"]["orderId"]
+    rc, out, _ = mm_cli("predict", "place", "--token-id", yes, "--side", "buy", "--size", "10",
+                        "--price", "0.30")
+    untouched = out["data"]["orderId"]
+    rc, out, _ = mm_cli("predict", "cancel", "--asset", yes)
+    assert rc == 0 and set(out["data"]["canceled"]) == {partial, untouched}
+    remainders = {r["orderId"]: r for r in out["data"]["remainders"]}
+    assert remainders[partial]["unfilledCollateral"] == "11"
+    assert remainders[untouched]["unfilledCollateral"] == "3"
+    assert not any(r["windowReleased"] for r in remainders.values())

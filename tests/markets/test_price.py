@@ -59,7 +59,7 @@ def test_spot_from_the_devnet_pool_with_its_source(market_home: Home, mm_cli: An
     assert rc == 0, out
     eth, usd = out["data"]["prices"]
     assert eth["source"] == "devnet-pool" and eth["quoteSymbol"] == "mUSD"
-    assert Decimal(eth["price"]) == Decimal(3000)  # 300 000 mUSD / 100 ETH × $1
+    assert Decimal(eth["price"]) == Decimal(2000)  # 200 000 mUSD / 100 ETH × $1
     assert usd["source"] == "devnet-pool" and Decimal(usd["price"]) == 1
     assert out["data"]["vsCurrency"] == "usd"
     rc, out, _ = mm_cli("price", "spot", "--asset-ids", "ETH")
@@ -108,7 +108,7 @@ def test_history_from_the_pool(market_home: Home, chain: Anvil, mm_cli: Any) -> 
     data = out["data"]
     assert data["source"] == "devnet-pool" and data["chainId"] == "eip155:31337"
     prices = [Decimal(p) for _, p in data["prices"]]
-    assert prices[0] == 3000 and prices[-1] < 3000  # ETH sold into the pool: cheaper
+    assert prices[0] == 2000 and prices[-1] < 2000  # ETH sold into the pool: cheaper
     book = _book(market_home)
     with pytest.raises(MMError) as exc:
         price_history(book, book.asset(CHAIN, None), interval="weekly")
@@ -126,7 +126,7 @@ def test_balance_has_usd_values(market_home: Home, chain: Anvil) -> None:
     tokens = {t["symbol"]: t for t in out["chains"][0]["tokens"]}
     eth = tokens["ETH"]
     assert eth["priceSource"] == "devnet-pool"
-    expected = Decimal(chain.balance(ACCOUNT0)).scaleb(-18) * 3000
+    expected = Decimal(chain.balance(ACCOUNT0)).scaleb(-18) * 2000
     assert Decimal(eth["usdValue"]) == expected.quantize(Decimal("0.01"))
     assert out["totalValue"] is not None and Decimal(out["totalValue"]) >= Decimal(
         eth["usdValue"])

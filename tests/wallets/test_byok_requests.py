@@ -14,6 +14,7 @@ from helpers import wait_until
 
 from mm_agent import MMError, Wallet
 from mm_agent.evm.amounts import format_units
+from mm_agent.local.request_log import RequestLog
 from mm_agent.local.state import Home
 from mm_agent.operations.context import Context
 from mm_agent.operations.handlers.cancel import RequestsCancelArgs, requests_cancel
@@ -30,8 +31,7 @@ def _nonce(chain: Anvil, address: str = ACCOUNT0, block: str = "latest") -> int:
 
 
 def _log(home: Home) -> list[Any]:
-    data = home.read_json("requests.json", [])
-    return list(data) if isinstance(data, list) else []
+    return [r.to_dict() for r in RequestLog(home).all()]
 
 
 def _refused(home: Home, chain: Anvil, fn: Callable[[], Any]) -> str:

@@ -8,6 +8,7 @@ requests complete before returning, so `--wait` is accepted and changes nothing 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,11 +26,32 @@ _TOKEN = Field(description="Outcome token id (decimal), from `mm predict markets
 _MARKET_FILTER = Field(None, description="Market slug or condition id.")
 
 
+def verified_contracts(chain_id: int) -> dict[str, Any] | None:
+    """Polymarket's CTF Exchange V2 on ``chain_id``, its collateral and the Conditional Tokens,
+    from the verified registry (``security/scan/known_protocols.py``): the only contracts a
+    testnet/mainnet order is signed for or an approval names."""
+    from mm_agent.security.scan.known_protocols import CTF_EXCHANGES, market_contracts
+
+    exchange = next(((a, e) for a, e in CTF_EXCHANGES.get(chain_id, {}).items()
+                     if e.get("version") == "2" and e.get("collateral")
+                     and "neg risk" not in str(e.get("name", "")).lower()), None)
+    ctf = next((a for a, name in market_contracts(chain_id)
+                if name.startswith("Gnosis Conditional Tokens")), None)
+    if exchange is None or ctf is None:
+        return None
+    collateral = exchange[1]["collateral"]
+    return {"exchange": exchange[0], "exchangeName": exchange[1]["name"],
+            "collateral": {"address": collateral["address"], "symbol": collateral["symbol"],
+                           "decimals": collateral["decimals"]},
+            "conditionalTokens": ctf}
+
+
 def _predict(ctx: Context) -> Predict:
     from mm_agent.security.scan import reference_prices
 
     # The book's prices feed the scanner's off-book check (CTF_ORDER_PRICE_OFF_BOOK).
-    return Predict(ctx.wallet, home=ctx.home, reference_prices=reference_prices)
+    return Predict(ctx.wallet, home=ctx.home, reference_prices=reference_prices,
+                   contracts=verified_contracts)
 
 
 # --- args -----------------------------------------------------------------------------------------
@@ -242,7 +264,7 @@ def place(ctx: Context, args: PlaceArgs) -> dict[str, Any]:
     with _predict(ctx) as p:
         return p.place(args.token_id, args.side, args.size, args.price,
                        order_type=args.order_type, post_only=args.post_only,
-                       expiration=args.expiration)
+                       expiration=args.expiration, wallet_timeout=args.wallet_timeout)
 
 
 def cancel(ctx: Context, args: CancelArgs) -> dict[str, Any]:
@@ -252,8 +274,38 @@ def cancel(ctx: Context, args: CancelArgs) -> dict[str, Any]:
         raise ValidationError("Give exactly one cancel target: --order-id, --all, or "
                               "--market/--asset.")
     with _predict(ctx) as p:
-        return p.cancel(order_id=args.order_id, all=args.all, market=args.market,
-                        asset=args.asset)
+        p.require_setup()
+        before = _unfilled_buys(p, args)  # read on chain BEFORE the cancel is sent
+        out = p.cancel(order_id=args.order_id, all=args.all, market=args.market,
+                       asset=args.asset)
+        out["remainders"] = [r for r in before if r["orderId"] in out["canceled"]]
+        return out
+
+
+def _unfilled_buys(p: Predict, args: CancelArgs) -> list[dict[str, Any]]:
+    """The unfilled remainder of each counted BUY a cancel reaches, read from the exchange
+    (``getOrderStatus``) before the cancel: afterwards a cancelled untouched order and a
+    filled one look alike. What it would give back to a rolling outflow window
+    (``release_on_cancel``) is reported, not applied: BYOK wallets have no window, and a server
+    wallet's reservation stays until the window rolls (V2 cancels are off-chain, so the
+    service cannot verify one from the chain; README "Predict")."""
+    from mm_agent.security.policy.orders import read_unfilled, release_on_cancel
+
+    out = []
+    for rec in p.open_records(order_id=args.order_id, market=args.market, asset=args.asset):
+        if rec["side"] != "buy":
+            continue
+        maker_amount = int(rec["order"]["makerAmount"])
+        unfilled = read_unfilled(p.chain.rpc, p.exchange, rec["orderId"], maker_amount)
+        entry = {"side": "BUY", "makerAmount": str(maker_amount), "feeRateBps": "0",
+                 "collateral": {"type": "erc20", **p.backend["collateral"], "tokenId": None}}
+        units = sum(u for _asset, u in release_on_cancel(entry, unfilled))
+        decimals = int(p.backend["collateral"].get("decimals") or 6)
+        out.append({"orderId": rec["orderId"], "side": "buy",
+                    "unfilledCollateral": format((Decimal(units) / Decimal(10) ** decimals)
+                                                 .normalize(), "f"),
+                    "symbol": p.collateral_symbol, "windowReleased": False})
+    return out
 
 
 def orders(ctx: Context, args: OrdersArgs) -> dict[str, Any]:

@@ -22,8 +22,10 @@ order is unpriced: it fails closed.
 Cancelling releases the unfilled remainder: :func:`release_on_cancel` gives the part of an
 order's counted outflow that a cancel gives back, from the remaining maker amount
 :func:`read_unfilled` reads on chain **before** the cancel is sent (afterwards a cancelled
-untouched order and a filled one look alike: ``filled = true, remaining = 0``). Wiring it into
-the outflow window is for the ``mm predict cancel`` command (not built yet).
+untouched order and a filled one look alike: ``filled = true, remaining = 0``). ``mm predict
+cancel`` reads and reports it before cancelling; it does not release it from a server wallet's
+window (V2 cancels are off-chain: the service cannot verify one from the chain, so the
+reservation stays until the window rolls).
 """
 
 from __future__ import annotations

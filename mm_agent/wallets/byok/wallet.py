@@ -1,7 +1,7 @@
 """The BYOK wallet: the user's mnemonic, the security pipeline run here, immediate results.
 
 ``ByokWallet`` implements ``WalletBase``; every write is complete (signed, sent, confirmed, or
-refused) when the method returns, and is recorded in ``MM_HOME/requests.json``. The steps of
+refused) when the method returns, and is recorded in ``MM_HOME/requests.sqlite``. The steps of
 a write are in ``runner.py``; cancelling a stuck transaction in ``cancel.py``.
 """
 
@@ -52,7 +52,7 @@ class ByokRequestsAPI(RequestsBase):
 
     def list(self, sync: bool = True, limit: int = 50) -> list[WalletRequest]:
         """BYOK records are local: ``sync`` changes nothing."""
-        return list(reversed(self._w._log.all()))[:max(0, int(limit))]
+        return self._w._log.recent(limit)
 
     def get(self, polling_id: str) -> WalletRequest:
         return self._w._log.get(polling_id)
@@ -173,14 +173,7 @@ class ByokWallet(WalletBase):
 
     def _counterparties(self, address: str) -> frozenset[str]:
         """Addresses this account has sent to before (the scan's "used before")."""
-        seen: set[str] = set()
-        for req in self._log.all():
-            if req.status != "COMPLETED" or (req.address or "").lower() != address.lower():
-                continue
-            for key in ("to", "effectiveRecipient"):
-                if req.result and req.result.get(key):
-                    seen.add(str(req.result[key]).lower())
-        return frozenset(seen)
+        return self._log.counterparties(address)
 
     # --- reads ---------------------------------------------------------------------------------
     def balance(self, chain_ids: list[int] | None = None, token: str | None = None,

@@ -21,13 +21,21 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from mm_agent.errors import MMError, SimulationMismatch
 from mm_agent.evm.rpc import hex_to_int
 
-if TYPE_CHECKING:
-    from .steps import Pipeline
+
+class Pipeline(Protocol):
+    """What the confirmer needs of the job pipeline (``steps.Pipeline``), named here so that
+    this module does not import ``steps``, which imports it."""
+
+    config: Any
+    engine: Any
+    queue: Any
+
+    def confirm_one(self, polling_id: str) -> None: ...
 
 __all__ = ["Confirmer", "Pending"]
 
