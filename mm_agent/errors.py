@@ -55,7 +55,8 @@ dispatcher, MCP, HTTP service) turn them into envelopes, ``ToolException``s or e
     │   ├── DataDirLocked                DATA_DIR_LOCKED
     │   ├── DatabaseCorrupt              DATABASE_CORRUPT
     │   ├── UnsupportedInMode            UNSUPPORTED_IN_MODE
-    │   └── WalletFrozen                 WALLET_FROZEN
+    │   ├── WalletFrozen                 WALLET_FROZEN
+    │   └── OrderNotCancelled            ORDER_NOT_CANCELLED
     ├── VaultError                       VAULT_ERROR
     │   ├── AlreadyEncrypted             ALREADY_ENCRYPTED
     │   ├── NotEncrypted                 NOT_ENCRYPTED
@@ -181,6 +182,7 @@ __all__ = [
     "NotAuthenticated",
     "NotEncrypted",
     "NotInitialized",
+    "OrderNotCancelled",
     "PasswordMismatch",
     "PasswordRequired",
     "PasswordTooShort",
@@ -571,6 +573,15 @@ class DatabaseCorrupt(StateError):
 
 class UnsupportedInMode(StateError):
     code = "UNSUPPORTED_IN_MODE"
+
+
+class OrderNotCancelled(StateError):
+    """A release asked for an order the chain does not show cancelled (``POST
+    /v1/requests/{pollingId}/release``): the order's outflow reservation stays."""
+
+    code = "ORDER_NOT_CANCELLED"
+    default_hint = ("Cancel the order on chain (the maker's cancelOrder on the exchange), wait "
+                    "for the receipt, then release with that transaction's hash.")
 
 
 class WalletFrozen(StateError):

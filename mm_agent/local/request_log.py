@@ -163,12 +163,7 @@ class RequestLog:
     def counterparties(self, address: str) -> frozenset[str]:
         """Recipients (``result.to``, ``result.effectiveRecipient``) of ``address``'s
         COMPLETED requests, lowercased: the threat scan's "used before"."""
-        rows = self._db.read(lambda c: c.execute(
-            "SELECT json_extract(data, '$.result.to'), "
-            "json_extract(data, '$.result.effectiveRecipient') FROM requests "
-            "WHERE status = 'COMPLETED' AND lower(address) = ?", (address.lower(),)).fetchall(),
-            [])
-        return frozenset(str(v).lower() for row in rows for v in row if v)
+        return frozenset(self._db.read(lambda c: _recipients(c, address.lower()), []))
 
 
 _SCHEMA = """
@@ -197,6 +192,20 @@ def _row(data: dict[str, Any]) -> tuple[Any, ...]:
     return (str(data["pollingId"]), str(data.get("createdAt") or ""), str(data.get("kind") or ""),
             str(data.get("status") or ""), data.get("chainId"), data.get("address"),
             data.get("txHash"), json.dumps(data, sort_keys=True, separators=(",", ":")))
+
+
+def _recipients(conn: Any, address: str) -> list[str]:
+    import sqlite3
+
+    where = "FROM requests WHERE status = 'COMPLETED' AND lower(address) = ?"
+    try:
+        rows = conn.execute("SELECT json_extract(data, '$.result.to'), json_extract(data, "
+                            f"'$.result.effectiveRecipient') {where}", (address,)).fetchall()
+    except sqlite3.OperationalError:  # an SQLite built without JSON functions
+        reqs = _requests(conn.execute(f"SELECT data {where}", (address,)))
+        rows = [(r.result.get("to"), r.result.get("effectiveRecipient")) for r in reqs
+                if isinstance(r.result, dict)]
+    return [str(v).lower() for row in rows for v in row if v]
 
 
 def _requests(cursor: Any) -> list[WalletRequest]:

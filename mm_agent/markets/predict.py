@@ -602,8 +602,11 @@ class Predict:
                                   price=price, size=size, tick_size="0.01")
 
     def sign_order(self, order: orders.Order, *, exchange: str | None = None,
-                   intent: str | None = None, wallet_timeout: int | None = None) -> str:
-        """The wallet's signature (pipeline: rule 5b, the off-book check against this book)."""
+                   intent: str | None = None, wallet_timeout: int | None = None,
+                   record: dict[str, Any] | None = None) -> str:
+        """The wallet's signature (pipeline: rule 5b, the off-book check against this book).
+        A server wallet's signing request id goes into ``record["signingPollingId"]``: a
+        cancel releases the order's outflow reservation through it."""
         typed = orders.order_typed_data(order, chain_id=self.chain_id,
                                         exchange=exchange or self.exchange)
         refs: dict[str, Any] = {}
@@ -624,7 +627,13 @@ class Predict:
         with ctx:
             req = self.wallet.sign_typed_data(chain_id=self.chain_id, payload=typed,
                                               intent=intent, wallet_timeout=wallet_timeout)
+        if record is not None and self._server_wallet and getattr(req, "polling_id", None):
+            record["signingPollingId"] = req.polling_id
         return signed(req, "order")
+
+    @property
+    def _server_wallet(self) -> bool:
+        return callable(getattr(getattr(self.wallet, "requests", None), "release_order", None))
 
     def place(self, token_id: str, side: str, size: str, price: str, *,
               order_type: str = "GTC", post_only: bool = False,
@@ -655,7 +664,8 @@ class Predict:
             "order": order.to_dict(), "exchange": self.exchange, "chainId": self.chain_id,
         }
         try:
-            signature = self.sign_order(order, intent=intent, wallet_timeout=wallet_timeout)
+            signature = self.sign_order(order, intent=intent, wallet_timeout=wallet_timeout,
+                                        record=record)
         except JobTimeout as exc:
             request = (exc.details or {}).get("request") or {}
             record.update(status="AWAITING_MFA", signingPollingId=request.get("pollingId"))
@@ -787,16 +797,63 @@ class Predict:
             cid = self._resolve_market(market)["conditionId"] if market else None
             resp = self.client.cancel_market_orders(cid, asset)
         canceled = list(resp.get("canceled") or [])
+        released = self._release_cancelled(canceled)
 
         def mark(state: dict[str, Any]) -> None:
             for rec in state["orders"]:
                 if rec["orderId"] in canceled:
                     rec["status"] = "CANCELLED"
                     rec["cancelledAt"] = _now()
+                    if rec["orderId"] in released:
+                        rec["release"] = released[rec["orderId"]]
 
         self._update(mark)
         self._log("cancel", orderIds=canceled)
-        return {"canceled": canceled, "notCanceled": resp.get("not_canceled") or {}}
+        out: dict[str, Any] = {"canceled": canceled,
+                               "notCanceled": resp.get("not_canceled") or {}}
+        if released:
+            out["released"] = [{"orderId": k, **v} for k, v in released.items()]
+        return out
+
+    def _release_cancelled(self, canceled: list[str]) -> dict[str, dict[str, Any]]:
+        """Server wallets: each cancelled order signed through the service is also cancelled
+        **on chain** (the maker's ``cancelOrder(order)``, a wallet transaction through the
+        pipeline) and then released: the service verifies that cancel and the order's fills on
+        chain itself and scales the signing request's outflow reservation to the filled share
+        (``POST /v1/requests/{pollingId}/release``). BYOK wallets have no window: nothing to
+        do. A failure is reported per order (``error``); the off-chain cancel stands."""
+        from mm_agent.errors import MMError
+
+        from .chain import encode_call
+
+        if not self._server_wallet or not canceled:
+            return {}
+        out: dict[str, dict[str, Any]] = {}
+        for rec in read_state(self.home)["orders"]:
+            if (rec.get("orderId") not in canceled or not rec.get("signingPollingId")
+                    or not rec.get("order") or rec.get("mode") != self.mode
+                    or str(rec.get("address", "")).lower() != self.address.lower()):
+                continue
+            order = orders.Order(**rec["order"])
+            exchange = rec.get("exchange") or self.exchange
+            try:
+                data = encode_call(f"cancelOrder({orders.ORDER_ABI_TUPLE})",
+                                   [orders.ORDER_ABI_TUPLE], [order.as_tuple(b"")])
+                sent = self._send(exchange, data, f"Cancel order {rec['orderId']} on chain")
+                if sent["status"] != "confirmed":
+                    out[rec["orderId"]] = {"cancelTxHash": sent["txHash"], "released": False,
+                                           "error": {"code": "TX_REVERTED",
+                                                     "message": "The on-chain cancel reverted."}}
+                    continue
+                res = self.wallet.requests.release_order(rec["signingPollingId"],
+                                                         str(sent["txHash"]))
+                out[rec["orderId"]] = {k: res.get(k) for k in (
+                    "cancelTxHash", "released", "filledMakerAmount", "unfilledMakerAmount",
+                    "reservedUsd", "releasedUsd", "remainingUsd") if k in res}
+            except MMError as exc:
+                out[rec["orderId"]] = {"released": False,
+                                       "error": {"code": exc.code, "message": exc.message}}
+        return out
 
     def orders(self, market: str | None = None) -> dict[str, Any]:
         self.require_setup()

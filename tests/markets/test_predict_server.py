@@ -117,3 +117,87 @@ def test_guard_limit_sends_a_large_buy_to_awaiting_mfa(guarded: tuple[Any, ...],
     assert erc1155_balance(rpc, markets["contracts"]["ConditionalTokens"], wallet.address,
                            yes) == 160_000_000
     assert p.watch(big["orderId"])["status"] == "FILLED"
+
+
+def _maker_sells_into(market_service: Any, rpc: Chain, token_id: str, size: str,
+                      price: str) -> str:
+    """The market maker (anvil account 2, unlocked) sells ``size`` at ``price``: a taker that
+    hits a resting bid; returns the settlement's transaction hash."""
+    import json
+
+    from mm_agent.markets import orders as morders
+    from mm_agent.markets.service import MARKET_MAKER
+
+    order = morders.build_order(maker=MARKET_MAKER, token_id=int(token_id), side="SELL",
+                                price=price, size=size)
+    typed = morders.order_typed_data(order, chain_id=market_service.chain_id,
+                                     exchange=market_service.exchange)
+    signature = rpc.rpc.call("eth_signTypedData_v4", [MARKET_MAKER, json.dumps(typed)])
+    key = market_service._creds_for(MARKET_MAKER, 0)["apiKey"]
+    resp = market_service.post_order(MARKET_MAKER, key, {
+        "order": {**order.message(), "side": "SELL", "signature": signature},
+        "owner": key, "orderType": "FAK"})
+    assert resp.get("transactionsHashes"), resp
+    return str(resp["transactionsHashes"][0])
+
+
+def test_cancel_releases_the_unfilled_share_verified_on_chain(
+        guarded: tuple[Any, ...], rpc: Chain, markets: dict[str, Any],
+        market_service: Any) -> None:
+    """Issue 15: a cancel releases the unfilled remainder read from chain — by the service,
+    from the chain (``POST /v1/requests/{pollingId}/release``), never from the client."""
+    from mm_agent.errors import MMError
+
+    p, wallet, approver, svc = guarded
+    wallet.on_awaiting = approver.approve_next
+    assert p.setup()["setupComplete"] is True
+    wallet.on_awaiting = None
+    yes = markets["markets"][0]["tokens"][0]["tokenId"]
+    mails = len(svc.outbox_messages())
+
+    # A resting $40 BUY (80 at 0.50, inside the 0.45/0.55 spread) counts $40 when signed.
+    first = p.place(yes, "buy", "80", "0.50")
+    assert first["status"] == "OPEN" and first["signingPollingId"]
+    over = p.place(yes, "buy", "40", "0.50", wallet_timeout=1)  # $40 + $20 > $50
+    assert over["status"] == "AWAITING_MFA"
+    wallet.requests.cancel(over["signingPollingId"])  # withdrawn: its reservation never was
+
+    # A release for an order that is not cancelled on chain changes nothing.
+    for bogus in ("0x" + "ab" * 32, p.state()["setup"]["txHashes"][0]
+                  if "setup" in p.state() else "0x" + "cd" * 32):
+        with pytest.raises(MMError) as err:
+            wallet.requests.release_order(first["signingPollingId"], bogus)
+        assert err.value.code == "ORDER_NOT_CANCELLED"
+
+    # Cancel: off the book, then on chain through the wallet; the service verifies and
+    # releases all $40 (nothing filled).
+    out = p.cancel(order_id=first["orderId"])
+    assert out["canceled"] == [first["orderId"]]
+    [rel] = out["released"]
+    assert rel["released"] is True, rel
+    assert rel["filledMakerAmount"] == "0" and rel["unfilledMakerAmount"] == "40000000"
+    assert rel["releasedUsd"] == "40.00" and rel["remainingUsd"] == "0.00"
+    # A second release is a no-op.
+    again = wallet.requests.release_order(first["signingPollingId"], rel["cancelTxHash"])
+    assert again["released"] is False and again["outflowState"] == "settled"
+    assert again["remainingUsd"] == "0.00"
+
+    # The window has room again: a new $40 BUY goes through without the human.
+    second = p.place(yes, "buy", "80", "0.50")
+    assert second["status"] == "OPEN"
+    assert len(svc.outbox_messages()) == mails  # no approval mail at all
+
+    # Partly filled: the maker sells 30 into it ($15 filled); the cancel releases $25 only.
+    fill_tx = _maker_sells_into(market_service, rpc, yes, "30", "0.50")
+    with pytest.raises(MMError) as err:  # a fill is not a cancel
+        wallet.requests.release_order(second["signingPollingId"], fill_tx)
+    assert err.value.code == "ORDER_NOT_CANCELLED"
+    out = p.cancel(order_id=second["orderId"])
+    [rel] = out["released"]
+    assert rel["released"] is True, rel
+    assert rel["filledMakerAmount"] == "15000000" and rel["unfilledMakerAmount"] == "25000000"
+    assert rel["reservedUsd"] == "40.00" and rel["releasedUsd"] == "25.00"
+    assert rel["remainingUsd"] == "15.00"
+    # The filled $15 still counts: $15 + $40 is over the $50 limit, $15 + $25 is not.
+    assert p.place(yes, "buy", "80", "0.50", wallet_timeout=1)["status"] == "AWAITING_MFA"
+    assert p.place(yes, "buy", "50", "0.50")["status"] == "OPEN"

@@ -237,3 +237,20 @@ def test_concurrent_processes_lose_nothing(tmp_path: Path) -> None:
             conn.close()
     assert not [p for p in home.root.iterdir() if p.name.endswith(".tmp")]
     assert all(_mode(home.path(n)) == 0o600 for n in os.listdir(home.root))
+
+
+def test_counterparties_without_sqlite_json_functions(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    log = RequestLog(Home(tmp_path / "mm"))
+    log.save(_req(result={"to": TO, "effectiveRecipient": "0xAbC"}))
+    real = sqlite3.connect
+
+    def no_json(*args: Any, **kw: Any) -> sqlite3.Connection:
+        conn = real(*args, **kw)
+        conn.set_authorizer(lambda action, a1, a2, *_: sqlite3.SQLITE_DENY
+                            if action == sqlite3.SQLITE_FUNCTION and a2 == "json_extract"
+                            else sqlite3.SQLITE_OK)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", no_json)
+    assert log.counterparties(SENDER) == {TO.lower(), "0xabc"}

@@ -278,7 +278,10 @@ def cancel(ctx: Context, args: CancelArgs) -> dict[str, Any]:
         before = _unfilled_buys(p, args)  # read on chain BEFORE the cancel is sent
         out = p.cancel(order_id=args.order_id, all=args.all, market=args.market,
                        asset=args.asset)
-        out["remainders"] = [r for r in before if r["orderId"] in out["canceled"]]
+        released = {r["orderId"]: r for r in out.get("released") or []}
+        out["remainders"] = [{**r, "windowReleased": bool(
+            released.get(r["orderId"], {}).get("released"))}
+            for r in before if r["orderId"] in out["canceled"]]
         return out
 
 
@@ -286,9 +289,10 @@ def _unfilled_buys(p: Predict, args: CancelArgs) -> list[dict[str, Any]]:
     """The unfilled remainder of each counted BUY a cancel reaches, read from the exchange
     (``getOrderStatus``) before the cancel: afterwards a cancelled untouched order and a
     filled one look alike. What it would give back to a rolling outflow window
-    (``release_on_cancel``) is reported, not applied: BYOK wallets have no window, and a server
-    wallet's reservation stays until the window rolls (V2 cancels are off-chain, so the
-    service cannot verify one from the chain; README "Predict")."""
+    (``release_on_cancel``) is reported; on a server wallet ``Predict.cancel`` also cancels
+    each order on chain and the service releases it after verifying that cancel and the fills
+    itself (``windowReleased``; ``server/services/order_release.py``). BYOK wallets have no
+    window."""
     from mm_agent.security.policy.orders import read_unfilled, release_on_cancel
 
     out = []

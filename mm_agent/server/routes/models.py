@@ -22,6 +22,7 @@ __all__ = [
     "Envelope",
     "Health",
     "LoggedOut",
+    "OrderRelease",
     "PolicyChange",
     "PolicyDocument",
     "Preview",
@@ -121,6 +122,28 @@ class ServiceRequest(results.Request):
 class RequestList(BaseModel):
     model_config = _OPEN
     requests: list[ServiceRequest] = Field(description="Requests, newest first.")
+
+
+class OrderRelease(BaseModel):
+    """``POST /v1/requests/{pollingId}/release``: a cancelled order's reservation, verified on
+    chain by the service and scaled to the filled share (``services/order_release.py``)."""
+
+    model_config = _OPEN
+    polling_id: str = Field(alias="pollingId", description="The order's signing request.")
+    address: str | None = None
+    order_hash: str = Field(alias="orderHash", description="Recomputed from the signed data.")
+    exchange: str
+    cancel_tx_hash: str = Field(alias="cancelTxHash")
+    maker_amount: str = Field(alias="makerAmount")
+    filled_maker_amount: str = Field(alias="filledMakerAmount", description="Read on chain.")
+    unfilled_maker_amount: str = Field(alias="unfilledMakerAmount")
+    released: bool = Field(description="False: nothing changed (already released, or no "
+                                       "reservation).")
+    reserved_usd: str | None = Field(None, alias="reservedUsd")
+    remaining_usd: str | None = Field(None, alias="remainingUsd",
+                                      description="What still counts toward the window.")
+    released_usd: str | None = Field(None, alias="releasedUsd")
+    outflow_state: str | None = Field(None, alias="outflowState")
 
 
 class Preview(results.RequestResult):

@@ -3,6 +3,8 @@
 A request the policy lets through reserves its USD outflow (``reserve``, inside the caller's
 transaction that read the window); the reservation is committed when the transaction confirms
 (``commit``) and released when the job fails, is denied, cancelled or expires (``release``).
+A signed prediction-market order whose cancel the service verified on chain keeps only its
+filled share (``settle_filled``, state ``settled``: still counted, final; ``order_release.py``).
 Plain store functions: the policy service and the job runner both call them, neither owns them.
 
 Exact across replicas without the database write lock: a reservation first locks the wallet's
@@ -19,9 +21,11 @@ from sqlalchemy import and_, func, insert, select, update
 
 from ..db.store import Store, now, outflows, wallets
 
-__all__ = ["WINDOW_SECONDS", "commit", "lock_wallet", "release", "reserve", "window_used"]
+__all__ = ["COUNTED", "WINDOW_SECONDS", "commit", "lock_wallet", "release", "reservation",
+           "reserve", "settle_filled", "window_used"]
 
 WINDOW_SECONDS = 24 * 3600
+COUNTED = ("reserved", "committed", "settled")  # states that count toward the window
 
 
 def _cents(usd: Decimal) -> int:
@@ -36,7 +40,7 @@ def lock_wallet(conn: Any, wallet_id: str) -> None:
 def window_used(conn: Any, wallet_id: str) -> Decimal:
     """USD reserved or committed by the wallet in the last 24 hours."""
     cents = conn.execute(select(func.coalesce(func.sum(outflows.c.usd_cents), 0)).where(and_(
-        outflows.c.wallet_id == wallet_id, outflows.c.state.in_(("reserved", "committed")),
+        outflows.c.wallet_id == wallet_id, outflows.c.state.in_(COUNTED),
         outflows.c.created_at > now() - WINDOW_SECONDS))).scalar()
     return Decimal(int(cents or 0)) / 100
 
@@ -66,3 +70,43 @@ def release(store: Store, polling_id: str) -> None:
 def commit(store: Store, polling_id: str) -> None:
     """The transaction confirmed: the reservation becomes spent."""
     _settle(store, polling_id, "committed")
+
+
+def settle_filled(store: Store, polling_id: str, filled: int, total: int
+                  ) -> tuple[int, int] | None:
+    """A cancelled order verified on chain: its reservation keeps only the filled share
+    ``ceil(cents × filled / total)`` and becomes ``settled``. Returns (cents before, cents
+    after), or None when there is nothing to change (no reservation, released, or settled by
+    an earlier call: a second release is a no-op)."""
+    with store.tx(exclusive=False) as conn:
+        wallet_id = conn.execute(select(outflows.c.wallet_id).where(
+            outflows.c.polling_id == polling_id)).scalar()
+        if wallet_id is None:
+            return None
+        lock_wallet(conn, wallet_id)  # serialised with the wallet's reservations
+        row = conn.execute(select(outflows.c.usd_cents).where(and_(
+            outflows.c.polling_id == polling_id,
+            outflows.c.state.in_(("reserved", "committed"))))).first()
+        if row is None:
+            return None
+        before = int(row.usd_cents)
+        share = (Decimal(max(0, min(filled, total))) / Decimal(total)) if total > 0 \
+            else Decimal(0)
+        after = int((Decimal(before) * share).to_integral_value(rounding="ROUND_CEILING"))
+        moved = conn.execute(update(outflows).where(and_(
+            outflows.c.polling_id == polling_id,
+            outflows.c.state.in_(("reserved", "committed"))))
+            .values(usd_cents=after, state="settled")).rowcount
+        return (before, after) if moved else None
+
+
+def reservation(store: Store, polling_id: str) -> dict[str, Any]:
+    """The job's reservation as it stands: ``{outflowState, remainingUsd}``."""
+    with store.read() as conn:
+        row = conn.execute(select(outflows.c.state, outflows.c.usd_cents).where(
+            outflows.c.polling_id == polling_id)).first()
+    if row is None:
+        return {"outflowState": None, "remainingUsd": None}
+    return {"outflowState": row.state,
+            "remainingUsd": format((Decimal(int(row.usd_cents)) / 100).quantize(
+                Decimal("0.01")), "f")}

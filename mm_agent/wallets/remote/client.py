@@ -278,6 +278,11 @@ class _Endpoints:
         """Cancel a PENDING/AWAITING_MFA request, or replace a SUBMITTED one (cancel.py)."""
         return self._do(Call("POST", f"/v1/requests/{polling_id}/cancel", body={}))
 
+    def release_order(self, polling_id: str, cancel_tx_hash: str) -> Any:
+        """A cancelled order's reservation back to its filled share (order_release.py)."""
+        return self._do(Call("POST", f"/v1/requests/{polling_id}/release",
+                             body={"cancelTxHash": cancel_tx_hash}))
+
     def chains(self) -> Any:
         """The chains, RPC hosts and tokens the service serves (``GET /v1/chains``)."""
         return self._do(Call("GET", "/v1/chains"))

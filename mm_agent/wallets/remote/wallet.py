@@ -75,6 +75,13 @@ class RemoteRequestsAPI(RequestsBase):
         self._w._cache_requests([data], replace_all=False)
         return _to_request(data)
 
+    def release_order(self, polling_id: str, cancel_tx_hash: str) -> dict[str, Any]:
+        """A signed prediction-market order cancelled on chain (``cancel_tx_hash``): the service
+        verifies the cancel and its fills itself and scales the signing request's outflow
+        reservation to the filled share (``server/services/order_release.py``); a second call
+        changes nothing. Raises ORDER_NOT_CANCELLED when the chain shows no such cancel."""
+        return dict(self._w.client.release_order(polling_id, cancel_tx_hash))
+
 
 class RemoteWallet(RemoteCore, WalletBase):
     """A server wallet. Open it with ``Wallet.from_env()`` (or ``RemoteWallet.from_env()``).

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from mm_agent.errors import IdempotencyConflict, MMError, RequestNotFound, ServiceStopping
 from mm_agent.local.request_log import TERMINAL_STATUSES
@@ -54,6 +54,20 @@ log = logging.getLogger("mm_agent.server.services.jobs")
 CHANNEL = "mm_jobs"
 # Statuses a replica works on (and so holds a lease for).
 RUNNING = ("PENDING", "SUBMITTED")
+
+
+# The `to` and `effectiveRecipient` of the wallet's last 500 completed transaction jobs, read
+# out of the JSON in SQL (decoding each whole result in Python cost ~2 µs a row) and made
+# distinct there; built once (bound by address) instead of per job.
+_recent_results = (
+    select(jobs.c.result["to"].as_string().label("to"),
+           jobs.c.result["effectiveRecipient"].as_string().label("recipient"))
+    .join(wallets, wallets.c.id == jobs.c.wallet_id)
+    .where(and_(wallets.c.address == bindparam("address"), jobs.c.status == "COMPLETED",
+                jobs.c.kind == "transaction"))
+    .order_by(jobs.c.created_at.desc()).limit(500)
+).subquery()
+_COUNTERPARTIES = select(_recent_results.c.to, _recent_results.c.recipient).distinct()
 
 
 class LeaseLost(BaseException):
@@ -363,18 +377,8 @@ class JobQueue:
     def counterparties(self, address: str) -> frozenset[str]:
         """Addresses this wallet paid or called in completed jobs (for poisoning checks)."""
         with self.store.read() as conn:
-            rows = conn.execute(
-                select(jobs.c.result).join(wallets, wallets.c.id == jobs.c.wallet_id)
-                .where(and_(wallets.c.address == address, jobs.c.status == "COMPLETED",
-                            jobs.c.kind == "transaction"))
-                .order_by(jobs.c.created_at.desc()).limit(500)
-            ).scalars().all()
-        seen = set()
-        for result in rows:
-            for key in ("to", "effectiveRecipient"):
-                if result and result.get(key):
-                    seen.add(str(result[key]).lower())
-        return frozenset(seen)
+            rows = conn.execute(_COUNTERPARTIES, {"address": address}).all()
+        return frozenset(str(value).lower() for row in rows for value in row if value)
 
     # --- submission --------------------------------------------------------------------------
     def submit(self, account_id: str, wallet_row: Any, body: dict[str, Any], intent: str,
