@@ -15,7 +15,7 @@ import httpx
 import pytest
 from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
-from helpers import free_port, wait_rpc, wait_until
+from helpers import free_port, skip_or_fail, wait_rpc, wait_until
 
 from mm_agent import devnet
 from mm_agent.errors import AnvilNotFound, DevnetError, DevnetNotRunning
@@ -27,7 +27,16 @@ try:
 except AnvilNotFound:
     HAVE_ANVIL = False
 
-needs_anvil = pytest.mark.skipif(not HAVE_ANVIL, reason="anvil not installed")
+
+
+@pytest.fixture
+def _anvil_required() -> None:
+    """No anvil skips on a developer's machine and fails in CI (like the browser tests)."""
+    if not HAVE_ANVIL:
+        skip_or_fail("anvil not installed")
+
+
+needs_anvil = pytest.mark.usefixtures("_anvil_required")
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -114,7 +123,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
 def chain() -> Iterator[dict[str, Any]]:
     """An anvil started by the test itself, with the demo set deployed by deploy_demo_contracts."""
     if not HAVE_ANVIL:
-        pytest.skip("anvil not installed")
+        skip_or_fail("anvil not installed")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(

@@ -84,8 +84,8 @@ class _Runner(ToolRunner):
                                mode=self.wallet.mode)
 
 
-class Dispatcher:
-    """Runs tool calls against a wallet: ``dispatch(name, arguments_json, call_id=…) -> str``."""
+class _DispatcherBase:
+    """What both dispatchers share: the runner over the wallet and the schema exports."""
 
     def __init__(self, wallet: Any, *, prefix: str = "", include: Iterable[str] | None = None,
                  read_only: bool = False) -> None:
@@ -104,6 +104,10 @@ class Dispatcher:
         """The tools this dispatcher accepts, for Anthropic."""
         return self._runner.anthropic_tools(strict)
 
+
+class Dispatcher(_DispatcherBase):
+    """Runs tool calls against a wallet: ``dispatch(name, arguments_json, call_id=…) -> str``."""
+
     def dispatch(self, name: str, arguments_json: str | dict[str, Any] | None = None, *,
                  call_id: str | None = None) -> str:
         call = self._runner.prepare(name, arguments_json, call_id)
@@ -111,24 +115,9 @@ class Dispatcher:
         return json.dumps(envelope, default=str)
 
 
-class AsyncDispatcher:
+class AsyncDispatcher(_DispatcherBase):
     """``await dispatch(...)``: validation happens on the event loop (no I/O); the operation
     handlers are blocking, so the call runs in a worker thread and the loop stays free."""
-
-    def __init__(self, wallet: Any, *, prefix: str = "", include: Iterable[str] | None = None,
-                 read_only: bool = False) -> None:
-        self._runner = _Runner(wallet, prefix, include, read_only)
-
-    @property
-    def tool_names(self) -> list[str]:
-        return list(self._runner.tools.ops)
-
-    def openai_tools(self, api: Literal["chat", "responses"] = "chat",
-                     strict: bool = True) -> list[dict[str, Any]]:
-        return self._runner.openai_tools(api, strict)
-
-    def anthropic_tools(self, strict: bool = False) -> list[dict[str, Any]]:
-        return self._runner.anthropic_tools(strict)
 
     async def dispatch(self, name: str, arguments_json: str | dict[str, Any] | None = None, *,
                        call_id: str | None = None) -> str:

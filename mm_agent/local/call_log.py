@@ -15,6 +15,7 @@ from typing import Any
 
 from mm_agent.errors import IdempotencyConflict, StateCorrupt
 
+from .logdb import LogDB
 from .state import Home
 
 __all__ = ["CallLog"]
@@ -41,15 +42,7 @@ class CallLog:
 
     def __init__(self, home: Home) -> None:
         self.home = home
-        self._logdb: Any = None
-
-    @property
-    def _db(self) -> Any:
-        if self._logdb is None:
-            from .logdb import LogDB
-
-            self._logdb = LogDB(self.home, self.NAME, _SCHEMA, self.LEGACY, _load_legacy)
-        return self._logdb
+        self._db = LogDB(home, self.NAME, _SCHEMA, self.LEGACY, _load_legacy)
 
     def get(self, call_id: str, fingerprint: str) -> dict[str, Any] | None:
         """The recorded envelope of ``call_id``; ``IDEMPOTENCY_CONFLICT`` if it asked for
@@ -70,12 +63,7 @@ class CallLog:
 
     def put(self, call_id: str, fingerprint: str, envelope: dict[str, Any]) -> None:
         row = (call_id, fingerprint, json.dumps(envelope, sort_keys=True), int(time.time()))
-
-        def write(conn: Any) -> None:
-            conn.execute(_UPSERT, row)
-            conn.execute(_PRUNE, (_MAX,))
-
-        self._db.write(write)
+        self._db.put(_UPSERT, row, _PRUNE, _MAX)
 
 
 def _load_legacy(conn: Any, data: Any) -> None:

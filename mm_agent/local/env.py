@@ -2,8 +2,9 @@
 
 Config keys with an environment override (``MM_SERVICE_URL``, ``MM_RPC_<chainId>``…) are read
 through :class:`mm_agent.local.config.Config`, which takes its mapping from :func:`environ`; the
-rest are read here by name. The wallet service reads its own (``MM_SMTP_*``, ``MM_SERVER_*``)
-in ``mm_agent.server.settings``.
+rest are read here by name, the wallet service's own (``MM_SMTP_*``, ``MM_SERVER_*``,
+``MM_RATE_LIMIT_*``…) included: ``mm_agent.server.settings`` and the service's modules take
+their names and values from this module.
 
 An empty value counts as unset everywhere (``MM_PASSWORD=`` is "no password given").
 """
@@ -19,16 +20,29 @@ __all__ = [
     "DATABASE_URL",
     "FORMAT",
     "HOME",
+    "JOB_LEASE_SECONDS",
+    "MAX_BODY_BYTES",
     "MCP_TOKEN",
     "MNEMONIC",
     "NEW_PASSWORD",
     "NEW_PASSWORD_CONFIRM",
     "PASSWORD",
+    "RATE_LIMIT_PREFIX",
+    "SERVER_MASTER_KEY",
+    "SERVER_NEW_MASTER_KEY",
     "SERVER_PUBLIC_URL",
+    "SERVER_RPC_PREFIX",
+    "SMTP_FROM",
+    "SMTP_HOST",
+    "SMTP_PASSWORD",
+    "SMTP_PORT",
+    "SMTP_STARTTLS",
+    "SMTP_USERNAME",
     "VARIABLES",
     "environ",
     "get",
     "is_set",
+    "prefixed",
     "raw",
 ]
 
@@ -44,6 +58,20 @@ MCP_TOKEN = "MM_MCP_TOKEN"  # `mm mcp --http`: the bearer token (else one is gen
 DATABASE_URL = "MM_DATABASE_URL"  # `mm server start`: PostgreSQL instead of SQLite
 SERVER_PUBLIC_URL = "MM_SERVER_PUBLIC_URL"  # `mm server start`: where people reach the pages
 
+# The wallet service (`mm server start`, `mm server admin …`), read by mm_agent.server.
+SERVER_MASTER_KEY = "MM_SERVER_MASTER_KEY"  # the master key (else <data dir>/master.key)
+SERVER_NEW_MASTER_KEY = "MM_SERVER_NEW_MASTER_KEY"  # `mm server admin rotate-master-key`
+SERVER_RPC_PREFIX = "MM_SERVER_RPC_"  # MM_SERVER_RPC_<chainId>: the operator's RPC per chain
+SMTP_HOST = "MM_SMTP_HOST"  # mail approvals through this SMTP server (else the outbox)
+SMTP_PORT = "MM_SMTP_PORT"  # default 587
+SMTP_USERNAME = "MM_SMTP_USERNAME"
+SMTP_PASSWORD = "MM_SMTP_PASSWORD"
+SMTP_STARTTLS = "MM_SMTP_STARTTLS"  # "false" turns STARTTLS off (default on)
+SMTP_FROM = "MM_SMTP_FROM"  # the sender (default mm-agent <no-reply@localhost>)
+RATE_LIMIT_PREFIX = "MM_RATE_LIMIT_"  # MM_RATE_LIMIT_<SCOPE>: e.g. 10/h, 6000/min, off
+JOB_LEASE_SECONDS = "MM_JOB_LEASE_SECONDS"  # a replica's claim on a job (default 30)
+MAX_BODY_BYTES = "MM_MAX_BODY_BYTES"  # largest JSON request body (default 256 KiB)
+
 #: Name → what it is, for documentation and `mm doctor`-style listings.
 VARIABLES: dict[str, str] = {
     HOME: "state folder (default ~/.metamask)",
@@ -57,6 +85,18 @@ VARIABLES: dict[str, str] = {
     MCP_TOKEN: "bearer token of `mm mcp --http`",
     DATABASE_URL: "database of `mm server start` (PostgreSQL URL)",
     SERVER_PUBLIC_URL: "public URL of the wallet service's pages",
+    SERVER_MASTER_KEY: "wallet service master key (else <data dir>/master.key)",
+    SERVER_NEW_MASTER_KEY: "new master key for `mm server admin rotate-master-key`",
+    SERVER_RPC_PREFIX + "<chainId>": "wallet service RPC URL for a chain",
+    SMTP_HOST: "wallet service SMTP host (else mails go to the outbox)",
+    SMTP_PORT: "wallet service SMTP port (default 587)",
+    SMTP_USERNAME: "wallet service SMTP user name",
+    SMTP_PASSWORD: "wallet service SMTP password",
+    SMTP_STARTTLS: "wallet service SMTP STARTTLS (false turns it off)",
+    SMTP_FROM: "wallet service mail sender",
+    RATE_LIMIT_PREFIX + "<SCOPE>": "wallet service rate limit, e.g. 10/h or off",
+    JOB_LEASE_SECONDS: "wallet service job lease in seconds (default 30)",
+    MAX_BODY_BYTES: "wallet service largest JSON body in bytes",
 }
 
 
@@ -79,3 +119,10 @@ def raw(name: str) -> str | None:
 def is_set(name: str) -> bool:
     """Whether the variable is present at all (even empty)."""
     return name in os.environ
+
+
+def prefixed(prefix: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``{suffix: value}`` of the set, non-empty variables named ``prefix + suffix``
+    (``MM_SERVER_RPC_8453`` → ``{"8453": …}``), from ``env`` or the process environment."""
+    source = os.environ if env is None else env
+    return {k[len(prefix):]: v for k, v in source.items() if k.startswith(prefix) and v}

@@ -17,22 +17,26 @@ at the 500-record cap, twice per transfer); a row costs the same at 5 or 500 rec
   valid JSON, or a database SQLite cannot read, is ``STATE_CORRUPT``: reported, never
   overwritten or recreated.
 - One connection per operation: nothing is held across a fork or an ``mm reset``.
+- Cost: a ``LogDB`` is cheap to make; ``sqlite3`` is imported only when a log is read or
+  written (commands that never touch a log do not pay for it).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mm_agent.errors import MMError, StateCorrupt, StateError, StatePermissions
 
 from .state import FILE_MODE, Home
+
+if TYPE_CHECKING:
+    import sqlite3
 
 __all__ = ["BUSY_SECONDS", "LogDB"]
 
@@ -42,7 +46,8 @@ BUSY_SECONDS = 30.0  # how long a writer waits for another process's write
 
 class LogDB:
     """One SQLite file of ``home``: ``schema`` (executed once, at creation) and the import of
-    its ``legacy`` JSON file (``load(conn, data)``, ``data`` as ``Home.read_json`` gives it)."""
+    its ``legacy`` JSON file (``load(conn, data)``, ``data`` as ``Home.read_json`` gives it).
+    Both logs are capped tables: ``put`` writes one row and keeps the newest ones."""
 
     def __init__(self, home: Home, name: str, schema: str, legacy: str,
                  load: Callable[[sqlite3.Connection, Any], None]) -> None:
@@ -67,8 +72,20 @@ class LogDB:
         """``fn(conn)`` in one write transaction (all or nothing)."""
         return self._run(fn, write=True)
 
+    def put(self, upsert: str, row: tuple[Any, ...], prune: str, keep: int) -> None:
+        """``upsert`` one row (``INSERT OR REPLACE`` deletes the old row: the new one gets the
+        highest ``seq``, newest last), then ``prune`` to the newest ``keep``; one transaction."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(upsert, row)
+            conn.execute(prune, (keep,))
+
+        self.write(write)
+
     # -- internals -------------------------------------------------------------------------------
     def _run(self, fn: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
+        import sqlite3
+
         with self._lock:
             conn = self._connect()
             try:
@@ -89,6 +106,8 @@ class LogDB:
                 conn.close()
 
     def _connect(self) -> sqlite3.Connection:
+        import sqlite3
+
         path = self.path
         if not path.exists():
             self._create(path)
@@ -107,6 +126,8 @@ class LogDB:
         return conn
 
     def _create(self, path: Path) -> None:
+        import sqlite3
+
         with self.home.locked():
             if path.exists():
                 return  # another process made it while we waited

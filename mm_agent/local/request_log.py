@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from mm_agent.errors import MMError, RequestNotFound, StateCorrupt
 
+from .logdb import LogDB
 from .state import Home
 
 __all__ = [
@@ -123,25 +124,10 @@ class RequestLog:
 
     def __init__(self, home: Home) -> None:
         self.home = home
-        self._logdb: Any = None
-
-    @property
-    def _db(self) -> Any:
-        if self._logdb is None:
-            from .logdb import LogDB  # sqlite3 only for commands that touch the log
-
-            self._logdb = LogDB(self.home, self.NAME, _SCHEMA, self.LEGACY, _load_legacy)
-        return self._logdb
+        self._db = LogDB(home, self.NAME, _SCHEMA, self.LEGACY, _load_legacy)
 
     def save(self, req: WalletRequest) -> None:
-        row = _row(req.to_dict())
-
-        def write(conn: Any) -> None:
-            # REPLACE deletes the old row: the new one gets the highest seq (newest last).
-            conn.execute(_UPSERT, row)
-            conn.execute(_PRUNE, (_MAX_LOG,))
-
-        self._db.write(write)
+        self._db.put(_UPSERT, _row(req.to_dict()), _PRUNE, _MAX_LOG)
 
     def all(self) -> list[WalletRequest]:
         """Every record, oldest first."""

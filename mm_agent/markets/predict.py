@@ -821,12 +821,17 @@ class Predict:
         pipeline) and then released: the service verifies that cancel and the order's fills on
         chain itself and scales the signing request's outflow reservation to the filled share
         (``POST /v1/requests/{pollingId}/release``). BYOK wallets have no window: nothing to
-        do. A failure is reported per order (``error``); the off-chain cancel stands."""
+        do. A failure is reported per order (``error``); the off-chain cancel stands.
+
+        Devnet only: DevnetCtfExchange (like Polymarket's V1 exchange) has the maker's
+        ``cancelOrder(Order)`` emitting ``OrderCancelled(orderHash)``; the V2 exchange that
+        testnet/mainnet orders are signed for has no maker cancel on chain (off-chain cancels
+        and a user pause only), so there the reservation stays until the window rolls."""
         from mm_agent.errors import MMError
 
         from .chain import encode_call
 
-        if not self._server_wallet or not canceled:
+        if not self._server_wallet or not canceled or self.mode != "devnet":
             return {}
         out: dict[str, dict[str, Any]] = {}
         for rec in read_state(self.home)["orders"]:

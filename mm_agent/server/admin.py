@@ -38,6 +38,7 @@ from mm_agent.errors import (
     ValidationError,
     WalletNotFound,
 )
+from mm_agent.local import env as env_vars
 
 from .datadir import DB_FILE, lock_data_dir
 from .db.store import Store, accounts, jobs, now, wallets
@@ -184,7 +185,7 @@ def _new_key(new_key_file: Path | None, env_form: bool) -> tuple[MasterKey, str]
             raise ValidationError(f"--new-key-file {path} does not exist.")
         Home.check_file(path, hint=f"`chmod 600 {path}` (it holds the new master key).")
         return MasterKey(parse_key_text(path.read_text(), f"--new-key-file {path}")), "file"
-    raw = os.environ.get(NEW_ENV_VAR)
+    raw = env_vars.get(NEW_ENV_VAR)
     if raw:
         return MasterKey(parse_key_text(raw, NEW_ENV_VAR)), "env"
     if env_form:
@@ -226,7 +227,7 @@ def rotate_master_key(data_dir: Path, database_url: str | None = None,
     data_dir = Path(data_dir)
     if database_url is None and not (data_dir / DB_FILE).is_file():
         raise NotInitialized(f"{data_dir} is not a wallet-service data dir (no {DB_FILE}).")
-    env_form = bool(os.environ.get(ENV_VAR))
+    env_form = env_vars.get(ENV_VAR) is not None
     key_path = data_dir / KEY_FILE
     if not env_form and not key_path.is_file():
         raise NotInitialized(f"No master key: neither {ENV_VAR} nor {key_path}.")
@@ -411,7 +412,7 @@ def restore(data_dir: Path, src: Path, *, force: bool = False,
         raise StateCorrupt(f"{src} is not a SQLite database ({exc}).") from None
     if not backed["schemaVersion"]:
         raise StateCorrupt(f"{src} is not a wallet-service backup (no schema version).")
-    env_form = bool(os.environ.get(ENV_VAR))
+    env_form = env_vars.get(ENV_VAR) is not None
     if not env_form and not (data_dir / KEY_FILE).is_file():
         raise NotInitialized(
             f"No master key in {data_dir}: put the master key of the backup there first "

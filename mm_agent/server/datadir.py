@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mm_agent.errors import DatabaseCorrupt, DataDirLocked, PortInUse
+from mm_agent.local import env as env_vars
 
 __all__ = [
     "DB_FILE",
@@ -39,8 +40,8 @@ def is_initialised(data_dir: Path, database_url: str | None = None) -> bool:
     """True if a service has set this folder up: its SQLite database exists, or, with a
     database URL (PostgreSQL), its master key file does (or MM_SERVER_MASTER_KEY is set)."""
     if database_url:
-        return (data_dir / "master.key").is_file() or bool(
-            os.environ.get("MM_SERVER_MASTER_KEY"))
+        return (data_dir / "master.key").is_file() or env_vars.get(
+            env_vars.SERVER_MASTER_KEY) is not None
     return (data_dir / DB_FILE).is_file()
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mm_agent.errors import InvalidConfigValue
+from mm_agent.local import env as env_vars
 
 __all__ = ["Limit", "RateLimits", "ServerSettings", "SmtpSettings"]
 
@@ -29,16 +30,16 @@ class SmtpSettings:
 
     @classmethod
     def from_env(cls) -> SmtpSettings | None:
-        host = os.environ.get("MM_SMTP_HOST")
+        host = env_vars.get(env_vars.SMTP_HOST)
         if not host:
             return None
         return cls(
             host=host,
-            port=int(os.environ.get("MM_SMTP_PORT", "587")),
-            username=os.environ.get("MM_SMTP_USERNAME") or None,
-            password=os.environ.get("MM_SMTP_PASSWORD") or None,
-            starttls=os.environ.get("MM_SMTP_STARTTLS", "true").lower() != "false",
-            sender=os.environ.get("MM_SMTP_FROM", "mm-agent <no-reply@localhost>"),
+            port=int(env_vars.raw(env_vars.SMTP_PORT) or "587"),
+            username=env_vars.get(env_vars.SMTP_USERNAME),
+            password=env_vars.get(env_vars.SMTP_PASSWORD),
+            starttls=(env_vars.raw(env_vars.SMTP_STARTTLS) or "true").lower() != "false",
+            sender=env_vars.raw(env_vars.SMTP_FROM) or "mm-agent <no-reply@localhost>",
         )
 
 
@@ -85,10 +86,10 @@ class RateLimits:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> RateLimits:
-        source = os.environ if env is None else env
+        given = env_vars.prefixed(env_vars.RATE_LIMIT_PREFIX, env)
         values: dict[str, Any] = {}
         for f in fields(cls):
-            raw = source.get(f"MM_RATE_LIMIT_{f.name.upper()}")
+            raw = given.get(f.name.upper())
             if raw:
                 values[f.name] = Limit.parse(raw)
         return cls(**values)
@@ -126,11 +127,11 @@ class ServerSettings:
     # (MM_JOB_LEASE_SECONDS, default 30; renewed every third of it).
     replica_id: str = field(default_factory=lambda: _replica_id())
     job_lease_seconds: float = field(
-        default_factory=lambda: _env_seconds("MM_JOB_LEASE_SECONDS", 30.0))
+        default_factory=lambda: _env_seconds(env_vars.JOB_LEASE_SECONDS, 30.0))
     # Per-account / per-source limits (MM_RATE_LIMIT_<SCOPE>), see ratelimit.py.
     rate_limits: RateLimits = field(default_factory=lambda: RateLimits.from_env())
     max_body_bytes: int = field(
-        default_factory=lambda: _env_int("MM_MAX_BODY_BYTES", MAX_BODY_BYTES))
+        default_factory=lambda: _env_int(env_vars.MAX_BODY_BYTES, MAX_BODY_BYTES))
     max_form_bytes: int = MAX_FORM_BYTES
     max_json_depth: int = MAX_JSON_DEPTH
 
@@ -158,7 +159,7 @@ def _replica_id() -> str:
 
 
 def _env_seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
+    raw = (env_vars.raw(name) or "").strip()
     if not raw:
         return default
     try:
@@ -171,7 +172,7 @@ def _env_seconds(name: str, default: float) -> float:
 
 
 def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
+    raw = env_vars.get(name)
     if not raw:
         return default
     if not raw.strip().isdigit() or len(raw.strip()) > 12:

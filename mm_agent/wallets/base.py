@@ -115,7 +115,7 @@ class RequestsBase(ABC):
 
         Args:
             sync: server wallet: ask the service (and refresh the local cache); ``False`` reads
-                the cache (``requests.json``) only. BYOK records are local either way.
+                the cache (``requests.sqlite``) only. BYOK records are local either way.
             limit: at most this many.
 
         Returns:

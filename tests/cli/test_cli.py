@@ -14,7 +14,7 @@ from typing import Any
 
 import pexpect
 import pytest
-from helpers import run_mm
+from helpers import mm_exe, run_mm
 from mm_agent.cli.app import run_argv
 
 from mm_agent import __version__
@@ -22,8 +22,7 @@ from mm_agent.evm.chains import CHAINS
 from mm_agent.local.state import Home
 from mm_agent.operations.registry import OPERATIONS
 
-REPO = Path(__file__).resolve().parents[2]
-MM = REPO / ".venv" / "bin" / "mm"
+MM = mm_exe()
 CHAIN_IDS = {1, 11155111, 8453, 84532, 59144, 42161, 10, 137, 80002, 56, 31337}
 
 Capsys = pytest.CaptureFixture[str]
@@ -254,7 +253,7 @@ def test_stored_format_applies(mm_home: Home) -> None:
 def test_text_is_the_default_on_a_tty(mm_home: Home) -> None:
     env = {k: v for k, v in os.environ.items() if k != "MM_FORMAT"}
     env.update({"MM_HOME": str(mm_home.root), "TERM": "dumb"})
-    child = pexpect.spawn(str(MM), ["chains", "list"], env=env, encoding="utf-8",
+    child = pexpect.spawn(MM, ["chains", "list"], env=env, encoding="utf-8",
                           timeout=20, dimensions=(50, 160))
     child.expect(pexpect.EOF)
     child.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
+from helpers import mm_exe
 from mm_agent.cli.repl import MMCompleter, SafeFileHistory, has_secret, open_history, split_line
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
@@ -23,7 +24,7 @@ from mm_agent.local.state import Home
 from mm_agent.operations.registry import OPERATIONS
 
 REPO = Path(__file__).resolve().parents[2]
-MM = REPO / ".venv" / "bin" / "mm"
+MM = mm_exe()
 TIMEOUT = 20
 
 
@@ -41,7 +42,7 @@ def _env(home: Path, term: str) -> dict[str, str]:
 
 
 def _spawn(home: Path, term: str) -> pexpect.spawn:
-    child = pexpect.spawn(str(MM), env=_env(home, term), dimensions=(50, 160),
+    child = pexpect.spawn(MM, env=_env(home, term), dimensions=(50, 160),
                           encoding="utf-8", timeout=TIMEOUT, cwd=str(REPO))
     return child
 
@@ -161,7 +162,7 @@ def test_repl_history_is_recalled(home: Path) -> None:
 
 def test_no_tty_prints_help(tmp_path: Path) -> None:
     # input="" makes stdin a pipe (not a TTY) that is at EOF at once.
-    proc = subprocess.run([str(MM)], capture_output=True, text=True, timeout=TIMEOUT,
+    proc = subprocess.run([MM], capture_output=True, text=True, timeout=TIMEOUT,
                           env=_env(tmp_path / "mmhome", "dumb"), input="")
     assert proc.returncode == 0, proc.stderr
     assert "Usage: mm" in proc.stdout

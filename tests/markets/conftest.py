@@ -3,6 +3,7 @@ anvil, inside the per-test snapshot."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,23 +27,33 @@ def rpc(chain: Any) -> Iterator[Chain]:
         yield c
 
 
-@pytest.fixture
-def market_service(chain: Any, markets: dict[str, Any]) -> Iterator[Any]:
-    """The devnet market service over ``markets`` (market maker seeded), on a free port."""
+@contextlib.contextmanager
+def serving(rpc_url: str, record: dict[str, Any]) -> Iterator[Any]:
+    """The market service over ``record`` (market maker seeded), served on a free port
+    (``service.url``); shut down and closed on exit."""
     import threading
 
     from mm_agent.markets.service import MarketService, make_server
 
-    service = MarketService(chain.url, markets)
+    service = MarketService(rpc_url, record)
     server = make_server(service)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)
     thread.start()
     service.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
-    yield service
-    server.shutdown()
-    server.server_close()
-    service.close()
+    try:
+        yield service
+    finally:
+        server.shutdown()
+        server.server_close()
+        service.close()
+
+
+@pytest.fixture
+def market_service(chain: Any, markets: dict[str, Any]) -> Iterator[Any]:
+    """The devnet market service over ``markets`` (market maker seeded), on a free port."""
+    with serving(chain.url, markets) as service:
+        yield service
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ Gamma base URLs and ``rpc.80002`` point at the local service and anvil.
 from __future__ import annotations
 
 import subprocess
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -24,6 +23,8 @@ from mm_agent.markets.chain import Chain, encode_call
 from mm_agent.markets.devnet_deploy import DEFAULT_MARKETS, create_market, erc1155_balance
 from mm_agent.markets.predict import Predict, set_mode
 from mm_agent.operations.handlers.predict import verified_contracts
+
+from .conftest import serving
 
 ACCOUNT0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 AMOY = 80002
@@ -85,21 +86,10 @@ def amoy() -> Iterator[str]:
 @pytest.fixture
 def amoy_service(amoy: str) -> Iterator[Any]:
     """The market service over the Amoy-addressed markets (market maker seeded)."""
-    from mm_agent.markets.service import MarketService, make_server
-
     with Chain(amoy) as chain:
         snap = chain.rpc.call("evm_snapshot")
-    record = deploy_amoy_markets(amoy)
-    service = MarketService(amoy, record)
-    server = make_server(service)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    service.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
-    yield service
-    server.shutdown()
-    server.server_close()
-    service.close()
+    with serving(amoy, deploy_amoy_markets(amoy)) as service:
+        yield service
     with Chain(amoy) as chain:
         chain.rpc.call("evm_revert", [snap])
 

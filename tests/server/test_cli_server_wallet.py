@@ -19,6 +19,7 @@ from conftest import ACCOUNT1, Anvil
 from helpers import free_port, run_mm, wait_until
 from mm_agent.cli.app import run_argv
 
+from mm_agent.local.request_log import RequestLog
 from mm_agent.local.session import SessionStore
 from mm_agent.local.state import Home
 
@@ -356,9 +357,10 @@ def test_requests_list_syncs_and_caches(service: Any, beast: str, capsys: Capsys
     assert [r["pollingId"] for r in listed] == [second["pollingId"], first["pollingId"]]
     assert ok(capsys, "wallet", "requests", "list")["requests"] == []
     assert listed[1]["status"] == "COMPLETED" and listed[1]["txHash"] == first["txHash"]
-    cached = Home().read_json("requests.json")  # MM_HOME of this test
-    assert {r["pollingId"] for r in cached if r["kind"] != "trading-mode"} == \
+    cached = RequestLog(Home()).all()  # MM_HOME of this test: the local mirror
+    assert {r.polling_id for r in cached if r.kind != "trading-mode"} == \
         {first["pollingId"], second["pollingId"]}
+    assert not Home().path("requests.json").exists()  # no whole-file rewrite per command
 
 
 def test_requests_list_no_sync_reads_the_cache_only(service: Any, beast: str,

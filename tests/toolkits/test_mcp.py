@@ -19,7 +19,7 @@ import httpx
 import mcp_types as types
 import pytest
 from conftest import ACCOUNT1, Anvil
-from helpers import approve_by_mail, free_port, outbox_links, wait_until
+from helpers import approve_by_mail, free_port, mm_exe, outbox_links, wait_until
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from server.test_client import attach_chain, fund, init_server_wallet, sign_in
@@ -29,9 +29,8 @@ from mm_agent.local.state import Home
 from mm_agent.operations.agent_schema import agent_ops, annotations, output_schema
 from mm_agent.operations.registry import OPERATIONS
 
-REPO = Path(__file__).resolve().parents[2]
-MM = str(REPO / ".venv" / "bin" / "mm")
-PYTHON = str(REPO / ".venv" / "bin" / "python")
+MM = mm_exe()
+PYTHON = sys.executable  # the project venv's interpreter (the one running the tests)
 Elicit = Callable[[Any, types.ElicitRequestParams], Awaitable[types.ElicitResult]]
 
 

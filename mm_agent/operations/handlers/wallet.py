@@ -310,12 +310,12 @@ def _password(ctx: Context, action: str) -> dict[str, Any]:
         new, confirm = ask_new()
         keyring.update_vault(lambda blob: vault.set_password(blob, new, confirm))
     elif action == "change":
-        old = ask("MM_PASSWORD", "Current password")
+        old = ask(env_vars.PASSWORD, "Current password")
         vault.decrypt(keyring.data()["byok"]["vault"], old)  # WRONG_PASSWORD before asking more
         new, confirm = ask_new()
         keyring.update_vault(lambda blob: vault.change_password(blob, old, new, confirm))
     else:
-        old = ask("MM_PASSWORD", "Current password")
+        old = ask(env_vars.PASSWORD, "Current password")
         keyring.update_vault(lambda blob: vault.remove_password(blob, old))
     encrypted = vault.is_encrypted(keyring.data()["byok"]["vault"])
     return {"action": action, "encrypted": encrypted}

@@ -23,9 +23,9 @@ Cancelling releases the unfilled remainder: :func:`release_on_cancel` gives the 
 order's counted outflow that a cancel gives back, from the remaining maker amount
 :func:`read_unfilled` reads on chain **before** the cancel is sent (afterwards a cancelled
 untouched order and a filled one look alike: ``filled = true, remaining = 0``). ``mm predict
-cancel`` reads and reports it before cancelling; it does not release it from a server wallet's
-window (V2 cancels are off-chain: the service cannot verify one from the chain, so the
-reservation stays until the window rolls).
+cancel`` reads and reports it before cancelling. The server wallet's window is released only
+by the service, from the chain (``server/services/order_release.py``: the maker's on-chain
+``cancelOrder`` receipt and ``getOrderStatus``), never from this client-side number.
 """
 
 from __future__ import annotations

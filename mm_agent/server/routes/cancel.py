@@ -5,8 +5,8 @@ unfilled share of the outflow window (order_release.py)."""
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..deps import JobsDep, PrincipalDep
 from ..http import ok

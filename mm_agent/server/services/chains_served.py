@@ -18,7 +18,6 @@ agent never picks an RPC: a node of its choosing could lie to the simulation):
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -32,24 +31,23 @@ from mm_agent.evm.chains import (
     tokens_for,
 )
 from mm_agent.evm.rpc import redact_url
+from mm_agent.local import env as env_vars
 from mm_agent.local.config import Config, parse_url
 from mm_agent.local.state import Home
 from mm_agent.security.pipeline import Engine
 
 __all__ = ["LiveConfig", "ServiceEngine", "parse_rpc_flags", "served_chains"]
 
-ENV_PREFIX = "MM_SERVER_RPC_"
+ENV_PREFIX = env_vars.SERVER_RPC_PREFIX
 
 
 def parse_rpc_flags(values: list[str] | tuple[str, ...] | None,
                     env: dict[str, str] | None = None) -> dict[int, str]:
     """``["8453=https://…"]`` plus ``MM_SERVER_RPC_<id>`` → ``{8453: "https://…"}`` (flags win)."""
-    env = os.environ if env is None else env
     out: dict[int, str] = {}
-    for name, value in env.items():
-        if name.startswith(ENV_PREFIX) and name[len(ENV_PREFIX):].isdigit() and value:
-            cid = parse_chain_id(name[len(ENV_PREFIX):])
-            out[cid] = parse_url(value, field=name)
+    for suffix, value in env_vars.prefixed(ENV_PREFIX, env).items():
+        if suffix.isdigit():
+            out[parse_chain_id(suffix)] = parse_url(value, field=ENV_PREFIX + suffix)
     for item in values or ():
         cid_text, sep, url = item.partition("=")
         if not sep or not url.strip():

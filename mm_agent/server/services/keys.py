@@ -36,6 +36,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mm_agent.errors import InvalidConfigValue, StateCorrupt, WalletFrozen
+from mm_agent.local import env as env_vars
 from mm_agent.local.state import Home
 
 if TYPE_CHECKING:
@@ -60,8 +61,8 @@ __all__ = [
     "write_key_file",
 ]
 
-ENV_VAR = "MM_SERVER_MASTER_KEY"
-NEW_ENV_VAR = "MM_SERVER_NEW_MASTER_KEY"  # `mm server admin rotate-master-key`
+ENV_VAR = env_vars.SERVER_MASTER_KEY
+NEW_ENV_VAR = env_vars.SERVER_NEW_MASTER_KEY  # `mm server admin rotate-master-key`
 KEY_FILE = "master.key"
 _VERSION = b"\x01"
 _NONCE = 12
@@ -135,7 +136,7 @@ class MasterKey:
     def load(cls, data_dir: Path) -> MasterKey:
         """The key from ``MM_SERVER_MASTER_KEY``, else ``<data_dir>/master.key`` (created 0600
         if absent). A key file other users can read or that another user owns is refused."""
-        env = os.environ.get(ENV_VAR)
+        env = env_vars.get(ENV_VAR)
         if env:
             return cls(_parse_env_key(env), "env")
         data_dir = Path(data_dir)

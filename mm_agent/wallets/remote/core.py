@@ -12,7 +12,7 @@ from mm_agent.evm.amounts import validate_decimal
 from mm_agent.evm.chains import parse_chain_id, parse_chain_ids
 from mm_agent.evm.payloads import load_json_payload, parse_transaction_payload
 from mm_agent.local.config import Config
-from mm_agent.local.request_log import WalletRequest, history_rows
+from mm_agent.local.request_log import RequestLog, WalletRequest, history_rows
 from mm_agent.local.session import SessionStore
 from mm_agent.local.state import Home
 
@@ -24,7 +24,7 @@ __all__ = ["RemoteCore"]
 
 class RemoteCore:
     """What ``RemoteWallet`` and ``AsyncRemoteWallet`` share, without network I/O: the local
-    mirrors (wallets.json, session.json, requests.json), argument checks and request bodies
+    mirrors (wallets.json, session.json, requests.sqlite), argument checks and request bodies
     (validated here, so a bad argument fails before anything is sent), and the decisions."""
 
     home: Home
@@ -34,7 +34,7 @@ class RemoteCore:
     _account: str | None = None
     _idempotency_key: str | None = None
 
-    # -- local state (wallets.json, session.json, requests.json) --
+    # -- local state (wallets.json, session.json, requests.sqlite) --
     def _wallets(self) -> dict[str, Any]:
         from mm_agent.local.wallets_file import load_wallets
 
@@ -97,21 +97,28 @@ class RemoteCore:
         raise WalletNotFound(f"No server wallet {address or name or want} in this account.")
 
     def _cache_requests(self, items: list[dict[str, Any]], *, replace_all: bool) -> None:
-        """requests.json mirrors the service (newest last, like the BYOK log)."""
-
-        def apply(data: Any) -> list[dict[str, Any]]:
-            old = [] if replace_all or not isinstance(data, list) else data
-            ids = {i.get("pollingId") for i in items}
-            kept = [r for r in old if isinstance(r, dict) and r.get("pollingId") not in ids]
-            fresh = sorted(items, key=lambda r: str(r.get("createdAt") or ""))
-            return (kept + fresh)[-500:]
-
-        self.home.update_json("requests.json", [], apply)
+        """Mirror the service's requests in the local request log (``requests.sqlite``, as
+        BYOK's: one row per request, the newest 500 kept), so a command pays for the requests
+        it touched, not for the whole history. A full listing (``replace_all``) writes only
+        the records that are new or changed; the log keeps older ones (the service's list is
+        capped, so the local history is not cut to it)."""
+        del replace_all  # one upsert per record either way; kept for the callers' signature
+        log = self._request_log()
+        fresh = sorted((_to_request(i) for i in items if isinstance(i, dict)),
+                       key=lambda r: str(r.created_at or ""))
+        if len(fresh) > 1:  # a listing: skip what the log already holds unchanged
+            known = {r.polling_id: r.to_dict() for r in log.all()}
+            fresh = [r for r in fresh if known.get(r.polling_id) != r.to_dict()]
+        for req in fresh:
+            log.save(req)
 
     def _cached_requests(self) -> list[WalletRequest]:
-        data = self.home.read_json("requests.json", [])
-        items = [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
-        return [_to_request(r) for r in reversed(items)]
+        """The mirrored requests, newest first (by creation, as the service lists them)."""
+        cached = list(reversed(self._request_log().all()))
+        return sorted(cached, key=lambda r: str(r.created_at or ""), reverse=True)
+
+    def _request_log(self) -> RequestLog:
+        return RequestLog(self.home)
 
     def _wait_seconds(self, wallet_timeout: float | None) -> float:
         return float(wallet_timeout or self.config.wallet_timeout)

@@ -4,10 +4,10 @@ and holding the migration lock); the ``alembic`` command line gets one from ``-x
 
 from __future__ import annotations
 
-import os
-
 from alembic import context
 
+from mm_agent.errors import UsageError
+from mm_agent.local import env as env_vars
 from mm_agent.server.db.store import metadata
 
 
@@ -29,7 +29,10 @@ if connection is not None:
 else:  # `alembic -c mm_agent/server/db/alembic.ini -x url=… revision|upgrade|history`
     from sqlalchemy import create_engine
 
-    url = context.get_x_argument(as_dictionary=True).get("url") or os.environ["MM_DATABASE_URL"]
+    url = (context.get_x_argument(as_dictionary=True).get("url")
+           or env_vars.get(env_vars.DATABASE_URL))
+    if not url:
+        raise UsageError(f"Give -x url=… or set {env_vars.DATABASE_URL}.")
     engine = create_engine(url)
     with engine.begin() as conn:
         _run(conn)
