@@ -14,7 +14,7 @@ from typing import Any
 
 import pexpect
 import pytest
-from helpers import mm_exe, run_mm
+from helpers import CliRunner, mm_exe, run_mm
 from mm_agent.cli.app import run_argv
 
 from mm_agent import __version__
@@ -157,8 +157,8 @@ def test_errors_subprocess(mm_home: Home, argv: tuple[str, ...], code: str) -> N
     assert error["hint"]
 
 
-def test_missing_flag_names_the_flag(mm_home: Home, capsys: Capsys) -> None:
-    error = assert_error(*call(capsys, "transfer", "--amount", "1", "--chain-id", "1")[:2],
+def test_missing_flag_names_the_flag(mm_home: Home, mm_cli: CliRunner) -> None:
+    error = assert_error(*mm_cli("transfer", "--amount", "1", "--chain-id", "1")[:2],
                          "MISSING_FLAG", 2)
     assert "--to" in error["message"]
 
@@ -265,15 +265,15 @@ def test_text_is_the_default_on_a_tty(mm_home: Home) -> None:
 # --- config and environment overrides ---------------------------------------------------------
 
 
-def test_config_set_get_roundtrip(mm_home: Home, capsys: Capsys) -> None:
-    rc, out, _ = call(capsys, "config", "set", "walletTimeoutSeconds", "300")
+def test_config_set_get_roundtrip(mm_home: Home, mm_cli: CliRunner) -> None:
+    rc, out, _ = mm_cli("config", "set", "walletTimeoutSeconds", "300")
     assert rc == 0 and out == {"ok": True, "data": {"key": "walletTimeoutSeconds", "value": 300}}
-    rc, out, _ = call(capsys, "config", "get", "walletTimeoutSeconds")
+    rc, out, _ = mm_cli("config", "get", "walletTimeoutSeconds")
     assert rc == 0
     assert out["data"] == {"key": "walletTimeoutSeconds", "value": 300, "source": "config"}
-    rc, out, _ = call(capsys, "config", "set", "rpc.8453", "https://base.example/")
+    rc, out, _ = mm_cli("config", "set", "rpc.8453", "https://base.example/")
     assert rc == 0
-    rc, out, _ = call(capsys, "config", "get")
+    rc, out, _ = mm_cli("config", "get")
     assert out["data"]["config"]["rpc.8453"] == "https://base.example"
     assert out["data"]["config"]["walletTimeoutSeconds"] == 300
 
@@ -297,11 +297,11 @@ def test_env_overrides(mm_home: Home) -> None:
     assert out["data"]["value"] == "https://wallet.example"
 
 
-def test_env_beats_config_file(mm_home: Home, capsys: Capsys,
+def test_env_beats_config_file(mm_home: Home, mm_cli: CliRunner,
                                monkeypatch: pytest.MonkeyPatch) -> None:
-    assert call(capsys, "config", "set", "walletTimeoutSeconds", "300")[0] == 0
+    assert mm_cli("config", "set", "walletTimeoutSeconds", "300")[0] == 0
     monkeypatch.setenv("MM_WALLET_TIMEOUT", "7")
-    rc, out, _ = call(capsys, "config", "get", "walletTimeoutSeconds")
+    rc, out, _ = mm_cli("config", "get", "walletTimeoutSeconds")
     assert rc == 0
     assert out["data"]["value"] == 7
     assert out["data"]["source"] == "env:MM_WALLET_TIMEOUT"
@@ -371,10 +371,10 @@ def test_reset_requires_confirmation_headless(mm_home: Home) -> None:
     assert not path.exists()
 
 
-def test_reset_short_flag_in_process(mm_home: Home, capsys: Capsys) -> None:
+def test_reset_short_flag_in_process(mm_home: Home, mm_cli: CliRunner) -> None:
     mm_home.write_json("session.json", {"serviceUrl": "http://127.0.0.1:1"})
     mm_home.write_json("wallets.json", {"mode": "byok"})
-    rc, out, _ = call(capsys, "reset", "-y")
+    rc, out, _ = mm_cli("reset", "-y")
     assert rc == 0
     assert set(out["data"]["removed"]) >= {"session.json", "wallets.json"}
     assert not (mm_home.root / "wallets.json").exists()
@@ -468,7 +468,7 @@ def test_verbose_logs_go_to_stderr(byok_home: Home) -> None:
     assert " DEBUG " not in err
 
 
-def test_doctor(mm_home: Home, capsys: Capsys) -> None:
+def test_doctor(mm_home: Home, mm_cli: CliRunner) -> None:
     rc, out, err = run_mm("doctor")
     assert rc == 0, err
     data = out["data"]
@@ -479,5 +479,5 @@ def test_doctor(mm_home: Home, capsys: Capsys) -> None:
     assert data["walletMode"] is None and data["tradingMode"] is None
     assert isinstance(data["hints"], list) and any("mm init" in h for h in data["hints"])
 
-    rc, out, _ = call(capsys, "doctor", "--json")
+    rc, out, _ = mm_cli("doctor")
     assert rc == 0 and out["data"]["serviceUrl"] == "http://127.0.0.1:8765"

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import ACCOUNT1, Anvil
-from helpers import free_port, run_mm, wait_until
+from helpers import CliRunner, free_port, run_mm, wait_until
 from mm_agent.cli.app import run_argv
 
 from mm_agent.local.request_log import RequestLog
@@ -29,23 +29,14 @@ from .test_jobs import approve_mode_changes
 Capsys = pytest.CaptureFixture[str]
 
 
-def call(capsys: Capsys, *argv: str) -> tuple[int, Any, str]:
-    rc = run_argv([*argv, "--json"])
-    out, err = capsys.readouterr()
-    try:
-        return rc, json.loads(out), err
-    except json.JSONDecodeError:
-        return rc, out, err
-
-
-def ok(capsys: Capsys, *argv: str) -> dict[str, Any]:
-    rc, out, err = call(capsys, *argv)
+def ok(cli: CliRunner, *argv: str) -> dict[str, Any]:
+    rc, out, err = cli(*argv)
     assert rc == 0 and isinstance(out, dict) and out["ok"] is True, (out, err)
     return dict(out["data"])
 
 
-def error(capsys: Capsys, *argv: str) -> tuple[dict[str, Any], str]:
-    rc, out, err = call(capsys, *argv)
+def error(cli: CliRunner, *argv: str) -> tuple[dict[str, Any], str]:
+    rc, out, err = cli(*argv)
     assert rc != 0 and isinstance(out, dict) and out["ok"] is False, (out, err)
     return dict(out["error"]), err
 
@@ -63,17 +54,17 @@ def cli_home(service: Any, mm_home: Home, monkeypatch: pytest.MonkeyPatch) -> Ho
 
 
 @pytest.fixture
-def logged_in(service: Any, cli_home: Home, capsys: Capsys) -> Home:
+def logged_in(service: Any, cli_home: Home, mm_cli: CliRunner) -> Home:
     token = service.create_login(EMAIL, "email")["token"]
-    ok(capsys, "login", "--token", token)
+    ok(mm_cli, "login", "--token", token)
     return cli_home
 
 
 @pytest.fixture
-def beast(service: Any, chain: Anvil, logged_in: Home, capsys: Capsys) -> str:
+def beast(service: Any, chain: Anvil, logged_in: Home, mm_cli: CliRunner) -> str:
     """`mm init --wallet server-wallet --mode beast`, funded with 10 ETH and 1000 mUSD."""
     attach_chain(service, chain)
-    address = ok(capsys, "init", "--wallet", "server-wallet", "--mode", "beast")["address"]
+    address = ok(mm_cli, "init", "--wallet", "server-wallet", "--mode", "beast")["address"]
     approve_mode_changes(service)  # an agent token's beast wallet waits for the human
     fund(chain, address, musd=1000)
     return str(address)
@@ -94,38 +85,39 @@ def test_login_with_mm_cli_token_subprocess(service: Any, cli_home: Home) -> Non
     assert session["accessToken"].startswith("mma_") and session["method"] == "token"
 
 
-def test_login_token_flag_and_auth_status(service: Any, cli_home: Home, capsys: Capsys) -> None:
+def test_login_token_flag_and_auth_status(service: Any, cli_home: Home,
+                                          mm_cli: CliRunner) -> None:
     token = service.create_login(EMAIL, "authenticator")["token"]
-    data = ok(capsys, "login", "--token", token)
+    data = ok(mm_cli, "login", "--token", token)
     assert data["channel"] == "authenticator" and data["method"] == "token"
-    status = ok(capsys, "auth", "status")
+    status = ok(mm_cli, "auth", "status")
     assert set(status) == {"authenticated", "email", "channel", "method", "serviceUrl",
                            "expiresAt"}
     assert status["email"] == EMAIL and status["serviceUrl"] == service.base_url
 
 
-def test_bad_token_shapes_are_refused_without_echo(cli_home: Home, capsys: Capsys) -> None:
-    err, stderr = error(capsys, "login", "--token", "mma_only-one-half")
+def test_bad_token_shapes_are_refused_without_echo(cli_home: Home, mm_cli: CliRunner) -> None:
+    err, stderr = error(mm_cli, "login", "--token", "mma_only-one-half")
     assert err["code"] == "INVALID_ARGUMENT"
     assert "mma_only" not in json.dumps(err) + stderr
     assert not cli_home.path("session.json").exists()
 
 
-def test_auth_status_without_session(cli_home: Home, capsys: Capsys) -> None:
-    err, _ = error(capsys, "auth", "status")
+def test_auth_status_without_session(cli_home: Home, mm_cli: CliRunner) -> None:
+    err, _ = error(mm_cli, "auth", "status")
     assert err["code"] == "NOT_AUTHENTICATED" and "mm login" in err["hint"]
 
 
 def test_logout_needs_yes_headless_then_revokes(service: Any, logged_in: Home,
-                                                capsys: Capsys) -> None:
-    err, _ = error(capsys, "logout")
+                                                mm_cli: CliRunner) -> None:
+    err, _ = error(mm_cli, "logout")
     assert err["code"] == "CONFIRMATION_REQUIRED"
     assert logged_in.path("session.json").exists()
     old = SessionStore(logged_in).require()
-    data = ok(capsys, "logout", "--yes")
+    data = ok(mm_cli, "logout", "--yes")
     assert data == {"loggedOut": True, "revoked": True, "serviceUrl": service.base_url}
     assert not logged_in.path("session.json").exists()
-    err, _ = error(capsys, "auth", "status")
+    err, _ = error(mm_cli, "auth", "status")
     assert err["code"] == "NOT_AUTHENTICATED"
     r = httpx.get(f"{service.base_url}/v1/auth/status",
                   headers={"Authorization": f"Bearer {old.access_token}"})
@@ -133,12 +125,12 @@ def test_logout_needs_yes_headless_then_revokes(service: Any, logged_in: Home,
 
 
 def test_refresh_is_transparent_to_the_cli(service: Any, logged_in: Home,
-                                           capsys: Capsys) -> None:
+                                           mm_cli: CliRunner) -> None:
     from .test_client import expire_access_tokens
 
     old = SessionStore(logged_in).require()
     expire_access_tokens(service)
-    assert ok(capsys, "auth", "status")["email"] == EMAIL
+    assert ok(mm_cli, "auth", "status")["email"] == EMAIL
     assert SessionStore(logged_in).require().access_token != old.access_token
 
 
@@ -156,8 +148,9 @@ def _finish_browser_login(service: Any, url: str) -> None:
                          data={"t": token}).status_code == 200
 
 
-def test_login_browser_no_wait_then_resume(service: Any, cli_home: Home, capsys: Capsys) -> None:
-    data = ok(capsys, "login", "browser", "--no-wait")
+def test_login_browser_no_wait_then_resume(service: Any, cli_home: Home, mm_cli: CliRunner,
+                                           capsys: Capsys) -> None:
+    data = ok(mm_cli, "login", "browser", "--no-wait")
     assert data["status"] == "pending" and data["method"] == "browser"
     assert data["verificationUrl"].startswith(f"{service.base_url}/login/")
     assert "deviceCode" not in data
@@ -168,16 +161,16 @@ def test_login_browser_no_wait_then_resume(service: Any, cli_home: Home, capsys:
     no_secrets(out, err)
     _finish_browser_login(service, data["verificationUrl"])
     # `mm login browser` picks the pending sign-in up (same page, no new one).
-    done = ok(capsys, "login", "browser", "--timeout", "10")
+    done = ok(mm_cli, "login", "browser", "--timeout", "10")
     assert done["authenticated"] is True and done["method"] == "browser"
     assert done["email"] == EMAIL and done["channel"] == "email"
     session = SessionStore(cli_home).require()
     assert session.pending_device is None and session.method == "browser"
-    assert ok(capsys, "auth", "status")["email"] == EMAIL
+    assert ok(mm_cli, "auth", "status")["email"] == EMAIL
 
 
 def test_login_browser_waits_for_the_person(service: Any, cli_home: Home,
-                                            capsys: Capsys) -> None:
+                                            mm_cli: CliRunner) -> None:
     def person() -> None:
         session = wait_until(
             lambda: (s := SessionStore(cli_home).load()) and s.pending_device and s,
@@ -186,7 +179,7 @@ def test_login_browser_waits_for_the_person(service: Any, cli_home: Home,
 
     helper = threading.Thread(target=person)
     helper.start()
-    rc, out, err = call(capsys, "login", "browser", "--timeout", "30")
+    rc, out, err = mm_cli("login", "browser", "--timeout", "30")
     helper.join()
     assert rc == 0, (out, err)
     assert out["data"]["method"] == "browser" and out["data"]["email"] == EMAIL
@@ -194,8 +187,8 @@ def test_login_browser_waits_for_the_person(service: Any, cli_home: Home,
     no_secrets(json.dumps(out), err)
 
 
-def test_login_times_out(service: Any, cli_home: Home, capsys: Capsys) -> None:
-    err, stderr = error(capsys, "login", "browser", "--timeout", "1")
+def test_login_times_out(service: Any, cli_home: Home, mm_cli: CliRunner) -> None:
+    err, stderr = error(mm_cli, "login", "browser", "--timeout", "1")
     assert err["code"] == "JOB_TIMEOUT" and "mm login browser" in err["hint"]
     assert "/login/" in stderr
 
@@ -209,93 +202,93 @@ def test_login_qr_no_wait_shows_a_qr_code(service: Any, cli_home: Home, capsys: 
     no_secrets(out, err)
 
 
-def test_service_down_is_network_unreachable(cli_home: Home, capsys: Capsys,
+def test_service_down_is_network_unreachable(cli_home: Home, mm_cli: CliRunner,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MM_SERVICE_URL", f"http://127.0.0.1:{free_port()}")
-    err, _ = error(capsys, "login", "browser", "--no-wait")
+    err, _ = error(mm_cli, "login", "browser", "--no-wait")
     assert err["code"] == "NETWORK_UNREACHABLE" and "mm server start" in err["hint"]
 
 
 # --- init and wallets ---------------------------------------------------------------------------
-def test_init_needs_login_and_mode(cli_home: Home, capsys: Capsys) -> None:
-    err, _ = error(capsys, "init", "--wallet", "server-wallet")
+def test_init_needs_login_and_mode(cli_home: Home, mm_cli: CliRunner) -> None:
+    err, _ = error(mm_cli, "init", "--wallet", "server-wallet")
     assert err["code"] == "MISSING_FLAG"
-    err, _ = error(capsys, "init", "--wallet", "server-wallet", "--mode", "guard")
+    err, _ = error(mm_cli, "init", "--wallet", "server-wallet", "--mode", "guard")
     assert err["code"] == "NOT_AUTHENTICATED"
     assert not cli_home.path("wallets.json").exists()
 
 
 def test_init_guard_and_wallet_commands(service: Any, chain: Anvil, logged_in: Home,
-                                        capsys: Capsys) -> None:
+                                        mm_cli: CliRunner) -> None:
     attach_chain(service, chain)
-    init = ok(capsys, "init", "--wallet", "server-wallet", "--mode", "guard")
+    init = ok(mm_cli, "init", "--wallet", "server-wallet", "--mode", "guard")
     address = init["address"]
     assert init == {"walletMode": "server-wallet", "tradingMode": "guard", "address": address,
                     "serviceUrl": service.base_url}
     # init show reads the trading mode from the service, and says so (issue 11)
-    assert ok(capsys, "init", "show") == {**init, "tradingModeSource": "service"}
+    assert ok(mm_cli, "init", "show") == {**init, "tradingModeSource": "service"}
     # Re-running with a mode switches it under the trading-mode rules (contract §3).
     # Setting the current mode again is refused (contract §7: ALREADY_SET_TRADING_MODE).
-    err, _ = error(capsys, "init", "--wallet", "server-wallet", "--mode", "guard")
+    err, _ = error(mm_cli, "init", "--wallet", "server-wallet", "--mode", "guard")
     assert err["code"] == "ALREADY_SET_TRADING_MODE"
-    to_beast = ok(capsys, "init", "--wallet", "server-wallet", "--mode", "beast")
+    to_beast = ok(mm_cli, "init", "--wallet", "server-wallet", "--mode", "beast")
     assert to_beast["status"] == "pending_approval" and to_beast["tradingMode"] == "guard"
-    err, _ = error(capsys, "init", "--wallet", "byok")
+    err, _ = error(mm_cli, "init", "--wallet", "byok")
     assert err["code"] == "ALREADY_INITIALIZED"
-    assert ok(capsys, "wallet", "address") == {"address": address}
+    assert ok(mm_cli, "wallet", "address") == {"address": address}
 
-    created = ok(capsys, "wallet", "create", "--name", "second")
+    created = ok(mm_cli, "wallet", "create", "--name", "second")
     assert created["name"] == "second" and created["address"] != address
-    listed = ok(capsys, "wallet", "list")["accounts"]
+    listed = ok(mm_cli, "wallet", "list")["accounts"]
     assert [(a["address"], a["active"]) for a in listed] == [(address, True),
                                                              (created["address"], False)]
-    ok(capsys, "wallet", "select", created["address"])
-    assert ok(capsys, "wallet", "address") == {"address": created["address"]}
-    shown = ok(capsys, "wallet", "show")
+    ok(mm_cli, "wallet", "select", created["address"])
+    assert ok(mm_cli, "wallet", "address") == {"address": created["address"]}
+    shown = ok(mm_cli, "wallet", "show")
     assert shown["address"] == created["address"] and shown["active"] is True
-    assert ok(capsys, "wallet", "show", "--name", "Wallet 1")["address"] == address
-    err, _ = error(capsys, "wallet", "select", ACCOUNT1)
+    assert ok(mm_cli, "wallet", "show", "--name", "Wallet 1")["address"] == address
+    err, _ = error(mm_cli, "wallet", "select", ACCOUNT1)
     assert err["code"] == "WALLET_NOT_FOUND"
 
     fund(chain, created["address"], eth=3, musd=5)
-    bal = ok(capsys, "wallet", "balance", "--chain-ids", "31337")
+    bal = ok(mm_cli, "wallet", "balance", "--chain-ids", "31337")
     assert bal["address"] == created["address"]
     amounts = {t["symbol"]: t["amount"] for t in bal["chains"][0]["tokens"]}
     assert amounts["ETH"] == "3" and amounts["mUSD"] == "5"
 
 
-def test_wallet_create_with_trading_mode(service: Any, logged_in: Home, capsys: Capsys) -> None:
-    ok(capsys, "init", "--wallet", "server-wallet", "--mode", "guard")
-    created = ok(capsys, "wallet", "create", "--name", "fast", "--trading-mode", "beast")
+def test_wallet_create_with_trading_mode(service: Any, logged_in: Home, mm_cli: CliRunner) -> None:
+    ok(mm_cli, "init", "--wallet", "server-wallet", "--mode", "guard")
+    created = ok(mm_cli, "wallet", "create", "--name", "fast", "--trading-mode", "beast")
     # An agent token's wallet starts in guard; beast waits for the human (contract §7).
     assert created["tradingMode"] == "guard"
     assert created["tradingModeChange"]["status"] == "pending_approval"
 
 
 # --- requests and --wait ------------------------------------------------------------------------
-def test_transfer_without_wait_then_watch(beast: str, chain: Anvil, capsys: Capsys) -> None:
+def test_transfer_without_wait_then_watch(beast: str, chain: Anvil, mm_cli: CliRunner) -> None:
     before = chain.balance(ACCOUNT1)
     t0 = time.monotonic()
-    data = ok(capsys, "transfer", "--token", "ETH",
+    data = ok(mm_cli, "transfer", "--token", "ETH",
               "--to", ACCOUNT1, "--amount", "0.5", "--chain-id", "31337")
     assert time.monotonic() - t0 < 5
     assert data["pollingId"] and data["status"] in ("PENDING", "SUBMITTED", "COMPLETED")
-    watched = ok(capsys, "wallet", "requests", "watch", data["pollingId"],
+    watched = ok(mm_cli, "wallet", "requests", "watch", data["pollingId"],
                  "--wallet-timeout", "60")
     assert watched["status"] == "COMPLETED" and watched["txHash"]
     assert watched["pollingId"] == data["pollingId"]
     assert chain.balance(ACCOUNT1) - before == 5 * 10**17
 
 
-def test_transfer_wait_returns_completed(beast: str, chain: Anvil, capsys: Capsys) -> None:
+def test_transfer_wait_returns_completed(beast: str, chain: Anvil, mm_cli: CliRunner) -> None:
     token = chain.token("mUSD")["address"]
     before = chain.erc20_balance(token, ACCOUNT1)
-    data = ok(capsys, "transfer", "--to", ACCOUNT1, "--amount", "2", "--chain-id", "31337",
+    data = ok(mm_cli, "transfer", "--to", ACCOUNT1, "--amount", "2", "--chain-id", "31337",
               "--token", "mUSD", "--wait")
     assert data["status"] == "COMPLETED" and data["txHash"].startswith("0x")
     assert data["intent"].startswith("Transfer 2 mUSD")
     assert chain.erc20_balance(token, ACCOUNT1) - before == 2 * 10**6
-    tx = ok(capsys, "tx", "history", "--chain-ids", "31337")["transactions"]
+    tx = ok(mm_cli, "tx", "history", "--chain-ids", "31337")["transactions"]
     assert tx[0]["txHash"] == data["txHash"]
 
 
@@ -307,27 +300,27 @@ def test_transfer_subprocess(beast: str, chain: Anvil) -> None:
     assert out["data"]["status"] == "COMPLETED"
 
 
-def test_dry_run_and_send_transaction(beast: str, chain: Anvil, capsys: Capsys) -> None:
+def test_dry_run_and_send_transaction(beast: str, chain: Anvil, mm_cli: CliRunner) -> None:
     payload = json.dumps({"to": ACCOUNT1, "value": hex(10**17)})
-    preview = ok(capsys, "wallet", "send-transaction", "--chain-id", "31337", "--payload",
+    preview = ok(mm_cli, "wallet", "send-transaction", "--chain-id", "31337", "--payload",
                  payload, "--dry-run")
     assert preview["simulation"]["success"] is True and "pollingId" not in preview
-    data = ok(capsys, "wallet", "send-transaction", "--chain-id", "31337", "--payload",
+    data = ok(mm_cli, "wallet", "send-transaction", "--chain-id", "31337", "--payload",
               payload, "--intent", "Pay Bob", "--wait")
     assert data["status"] == "COMPLETED" and data["txHash"]
-    err, _ = error(capsys, "wallet", "send-transaction", "--chain-id", "31337", "--payload",
+    err, _ = error(mm_cli, "wallet", "send-transaction", "--chain-id", "31337", "--payload",
                    '{"value": "0x1"}')
     assert err["code"] == "INVALID_TRANSACTION_PAYLOAD"
 
 
 def test_wallet_timeout_is_job_timeout_and_the_job_goes_on(
-        service: Any, chain: Anvil, logged_in: Home, capsys: Capsys, tmp_path: Path) -> None:
+        service: Any, chain: Anvil, logged_in: Home, mm_cli: CliRunner, tmp_path: Path) -> None:
     attach_chain(service, chain)
     denylist(service, tmp_path, ACCOUNT1)
-    address = ok(capsys, "init", "--wallet", "server-wallet", "--mode", "guard")["address"]
+    address = ok(mm_cli, "init", "--wallet", "server-wallet", "--mode", "guard")["address"]
     fund(chain, address)
     t0 = time.monotonic()
-    err, stderr = error(capsys, "transfer", "--token", "ETH", "--to", ACCOUNT1, "--amount", "0.1",
+    err, stderr = error(mm_cli, "transfer", "--token", "ETH", "--to", ACCOUNT1, "--amount", "0.1",
                         "--chain-id", "31337", "--wait", "--wallet-timeout", "1")
     assert time.monotonic() - t0 < 10
     assert err["code"] == "JOB_TIMEOUT"
@@ -336,26 +329,26 @@ def test_wallet_timeout_is_job_timeout_and_the_job_goes_on(
     assert stderr.count("Check your email") == 1  # how to approve, printed once
     no_secrets(stderr, json.dumps(err))
     # Watching again times out the same way; the job is still waiting for the human.
-    err, _ = error(capsys, "wallet", "requests", "watch", request["pollingId"],
+    err, _ = error(mm_cli, "wallet", "requests", "watch", request["pollingId"],
                    "--wallet-timeout", "1")
     assert err["code"] == "JOB_TIMEOUT"
-    listed = ok(capsys, "wallet", "requests", "list")["requests"]
+    listed = ok(mm_cli, "wallet", "requests", "list")["requests"]
     assert [(r["pollingId"], r["status"]) for r in listed] == [(request["pollingId"],
                                                                "AWAITING_MFA")]
 
 
-def test_requests_list_syncs_and_caches(service: Any, beast: str, capsys: Capsys) -> None:
-    first = ok(capsys, "transfer", "--token", "ETH",
+def test_requests_list_syncs_and_caches(service: Any, beast: str, mm_cli: CliRunner) -> None:
+    first = ok(mm_cli, "transfer", "--token", "ETH",
                "--to", ACCOUNT1, "--amount", "0.01", "--chain-id", "31337",
                "--wait")
-    second = ok(capsys, "wallet", "sign-message", "--message", "hi", "--chain-id", "31337",
+    second = ok(mm_cli, "wallet", "sign-message", "--message", "hi", "--chain-id", "31337",
                 "--wait")
     # Finished requests are history: --all (issue 11; pending only by default).
     # (the beast fixture's approved trading-mode change is history too)
-    listed = [r for r in ok(capsys, "wallet", "requests", "list", "--all")["requests"]
+    listed = [r for r in ok(mm_cli, "wallet", "requests", "list", "--all")["requests"]
               if r["kind"] != "trading-mode"]
     assert [r["pollingId"] for r in listed] == [second["pollingId"], first["pollingId"]]
-    assert ok(capsys, "wallet", "requests", "list")["requests"] == []
+    assert ok(mm_cli, "wallet", "requests", "list")["requests"] == []
     assert listed[1]["status"] == "COMPLETED" and listed[1]["txHash"] == first["txHash"]
     cached = RequestLog(Home()).all()  # MM_HOME of this test: the local mirror
     assert {r.polling_id for r in cached if r.kind != "trading-mode"} == \
@@ -364,34 +357,34 @@ def test_requests_list_syncs_and_caches(service: Any, beast: str, capsys: Capsys
 
 
 def test_requests_list_no_sync_reads_the_cache_only(service: Any, beast: str,
-                                                    capsys: Capsys) -> None:
-    first = ok(capsys, "transfer", "--token", "ETH",
+                                                    mm_cli: CliRunner) -> None:
+    first = ok(mm_cli, "transfer", "--token", "ETH",
                "--to", ACCOUNT1, "--amount", "0.01", "--chain-id", "31337",
                "--wait")
-    ok(capsys, "wallet", "requests", "list")
+    ok(mm_cli, "wallet", "requests", "list")
     service.stop()  # --no-sync must not need the service
-    listed = ok(capsys, "wallet", "requests", "list", "--no-sync", "--all")["requests"]
+    listed = ok(mm_cli, "wallet", "requests", "list", "--no-sync", "--all")["requests"]
     assert [r["pollingId"] for r in listed if r["kind"] != "trading-mode"] == \
         [first["pollingId"]]
-    err, _ = error(capsys, "wallet", "requests", "list")
+    err, _ = error(mm_cli, "wallet", "requests", "list")
     assert err["code"] == "NETWORK_UNREACHABLE"
 
 
-def test_signatures_recover_to_the_wallet(beast: str, capsys: Capsys) -> None:
+def test_signatures_recover_to_the_wallet(beast: str, mm_cli: CliRunner) -> None:
     from eth_account import Account
     from eth_account.messages import encode_defunct, encode_typed_data
 
-    data = ok(capsys, "wallet", "sign-message", "--message", "gm", "--chain-id", "31337",
+    data = ok(mm_cli, "wallet", "sign-message", "--message", "gm", "--chain-id", "31337",
               "--wait")
     assert data["status"] == "COMPLETED"
     assert Account.recover_message(encode_defunct(text="gm"),
                                    signature=data["signature"]) == beast
     typed = mail_typed_data(31337)
-    data = ok(capsys, "wallet", "sign-typed-data", "--chain-id", "31337", "--payload",
+    data = ok(mm_cli, "wallet", "sign-typed-data", "--chain-id", "31337", "--payload",
               json.dumps(typed), "--wait")
     assert data["status"] == "COMPLETED"
     assert Account.recover_message(encode_typed_data(full_message=typed),
                                    signature=data["signature"]) == beast
-    err, _ = error(capsys, "wallet", "sign-typed-data", "--chain-id", "1", "--payload",
+    err, _ = error(mm_cli, "wallet", "sign-typed-data", "--chain-id", "1", "--payload",
                    json.dumps(typed))
     assert err["code"] == "CHAIN_ID_MISMATCH"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from conftest import Anvil
-from helpers import free_port
+from helpers import CliRunner, free_port
 from mm_agent.cli.app import run_argv
 
 from mm_agent.errors import NetworkUnreachable
@@ -56,6 +56,7 @@ def test_unreachable_rpc_error_is_redacted() -> None:
 
 def test_login_token_flag_warns_argv_is_visible(service: Any, mm_home: Home,
                                                 capsys: pytest.CaptureFixture[str],
+                                                mm_cli: CliRunner,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MM_SERVICE_URL", service.base_url)
     monkeypatch.delenv("MM_CLI_TOKEN", raising=False)
@@ -64,8 +65,7 @@ def test_login_token_flag_warns_argv_is_visible(service: Any, mm_home: Home,
     err = capsys.readouterr().err
     assert "MM_CLI_TOKEN" in err and "visible" in err and token not in err
     # The environment variable is the quiet way.
-    assert run_argv(["logout", "--yes", "--json"]) == 0
-    capsys.readouterr()
+    assert mm_cli("logout", "--yes")[0] == 0
     monkeypatch.setenv("MM_CLI_TOKEN", service.create_login("argv@example.com")["token"])
     assert run_argv(["login", "--format", "text"]) == 0
     assert "visible" not in capsys.readouterr().err
