@@ -35,6 +35,7 @@ from mm_agent.errors import (
     InvalidTimestamp,
     MMError,
     PriceUnavailable,
+    RpcError,
     ValidationError,
 )
 from mm_agent.evm.addresses import to_checksum_address
@@ -226,11 +227,14 @@ class PriceBook:
         return out
 
     def reserves(self, pair: str, token_in: str, token0: str) -> tuple[int, int]:
-        from eth_abi import decode
-
         raw = self.engine.rpc(DEVNET_CHAIN_ID).call(
             "eth_call", [{"to": pair, "data": SEL_GET_RESERVES}, "latest"])
-        r0, r1, _ = decode(["uint112", "uint112", "uint32"], bytes.fromhex(str(raw)[2:]))
+        # getReserves() → (uint112, uint112, uint32): three static words. Sliced by hand so
+        # `mm wallet balance` does not pay ~50 ms for importing eth-abi.
+        words = str(raw)[2:]
+        if len(words) < 192:
+            raise RpcError(f"getReserves() of {pair} returned {len(words) // 2} bytes.")
+        r0, r1 = int(words[0:64], 16), int(words[64:128], 16)
         return (int(r0), int(r1)) if token_in.lower() == token0.lower() else (int(r1), int(r0))
 
     def _other_asset(self, address: str) -> Asset:
