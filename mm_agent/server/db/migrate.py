@@ -15,6 +15,7 @@ Revision ids are zero-padded integers; ``/healthz`` reports ``int(revision)``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, func, inspect, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
 from mm_agent.errors import StateError
 
@@ -127,15 +129,25 @@ def upgrade(store: Any, target: str = "head") -> MigrationReport:
 
     where = (f"The service database {store.engine.url.database}" if store.is_sqlite
              else f"The service database {redact_url(store.url)}")
-    with corrupt_database_guard(where), store.engine.connect() as conn:
-        _lock(conn, store.is_sqlite)
+    deadline = time.monotonic() + 30.0
+    while True:
         try:
-            report = _upgrade_locked(conn, target)
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-    return report
+            with corrupt_database_guard(where), store.engine.connect() as conn:
+                _lock(conn, store.is_sqlite)
+                try:
+                    report = _upgrade_locked(conn, target)
+                    conn.commit()
+                except BaseException:
+                    conn.rollback()
+                    raise
+            return report
+        except OperationalError as exc:
+            # Several processes opening a new SQLite file at once can get "database is
+            # locked" without the busy handler (switching it to WAL); the migrator that won
+            # holds the lock only briefly, so try again until the deadline.
+            if not (store.is_sqlite and "locked" in str(exc)) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _lock(conn: Connection, sqlite: bool) -> None:
