@@ -19,7 +19,11 @@ and expires (``expiresAt``, :data:`QUOTE_TTL_SECONDS`). ``execute``:
    the quote's minimum (its slippage), ``SWAP_PRICE_MOVED`` — nothing is signed, not even the
    approval;
 3. approves **exactly** the input amount to the router when the allowance is short (never an
-   unlimited approval);
+   unlimited approval); a short **non-zero** allowance is first reset with ``approve(router,
+   0)`` (USDT-style tokens revert a change between two non-zero values). Both are waited
+   for before the swap is sent, whatever ``wait`` says: a server wallet's job that stops (e.g.
+   ``AWAITING_MFA`` past ``wallet_timeout``) leaves the quote ``APPROVAL_PENDING``, and
+   ``execute`` again picks it up;
 4. sends the swap with the minimum out and a deadline (the router enforces both on chain).
 
 Every approval and swap is ``wallet.send_transaction``: the §5 pipeline (decode, simulate,
@@ -418,12 +422,18 @@ class SwapService:
                 f"Quote {quote_id} was already executed (status {record.get('status')}).")
         if self.now() > float(record["expiresAtTs"]):
             raise QuoteExpired(f"Quote {quote_id} expired at {record['expiresAt']}.")
-        pending = (record.get("approvalRequest") or {}).get("pollingId")
-        if record.get("status") == "APPROVAL_PENDING" and pending:
-            req = self.wallet.requests.get(pending)
-            record["approvalRequest"] = _req_json(req)
-            if req.status != "COMPLETED":
-                return self._stop_or_pending(record, req, "APPROVAL_PENDING")
+        if record.get("status") == "APPROVAL_PENDING":
+            # Server-wallet approval jobs (the reset to 0, the exact approval) from an earlier
+            # execute: the swap is sent only once they are COMPLETED (mined), so wait for them
+            # (up to wallet_timeout).
+            for key in ("resetRequest", "approvalRequest"):
+                pending = record.get(key) or {}
+                if not pending.get("pollingId") or pending.get("status") == "COMPLETED":
+                    continue
+                req = self._wait_request(pending["pollingId"], wallet_timeout)
+                record[key] = _req_json(req)
+                if req.status != "COMPLETED":
+                    return self._stop_or_pending(record, req, "APPROVAL_PENDING")
         owner = self.wallet.address
         if owner.lower() != str(record["account"]).lower():
             raise InvalidSwapParams(f"Quote {quote_id} was made for {record['account']}, not "
@@ -448,9 +458,24 @@ class SwapService:
         # Exact approval of the input amount to the router, when the allowance is short.
         if src.address is not None:
             have = self.allowance(chain_id, src.address, owner, route.router)
+            if 0 < have < amount_in:
+                # A short, non-zero allowance is reset to 0 first: tokens like USDT revert an
+                # approve from one non-zero value to another.
+                req = self._send(
+                    chain_id=chain_id, wait=True, wallet_timeout=wallet_timeout,
+                    payload={"to": src.address, "value": "0x0", "data": _enc(
+                        "approve(address,uint256)", ["address", "uint256"], [route.router, 0])},
+                    intent=f"Reset the {src.symbol} allowance to 0 before approving swap "
+                           f"{quote_id}")
+                record["resetRequest"] = _req_json(req)
+                if getattr(req, "status", None) != "COMPLETED":
+                    return self._stop_or_pending(record, req, "APPROVAL_PENDING")
+                have = 0
             if have < amount_in:
-                req = self.wallet.send_transaction(
-                    chain_id=chain_id, wait=wait, wallet_timeout=wallet_timeout,
+                # Always waited for, whatever ``wait`` says: a server wallet's job is only
+                # queued when submitted, and a swap sent before the approval is mined reverts.
+                req = self._send(
+                    chain_id=chain_id, wait=True, wallet_timeout=wallet_timeout,
                     payload={"to": src.address, "value": "0x0", "data": _enc(
                         "approve(address,uint256)", ["address", "uint256"],
                         [route.router, amount_in])},
@@ -462,7 +487,7 @@ class SwapService:
         deadline = self._deadline(chain_id)
         tx = self._swap_tx(route, src, dst, owner, amount_in, min_out, deadline)
         record["deadline"] = deadline
-        req = self.wallet.send_transaction(
+        req = self._send(
             chain_id=chain_id, payload=tx, wait=wait, wallet_timeout=wallet_timeout,
             intent=f"Swap {record['srcAmount']} {src.symbol} for at least "
                    f"{record['minDestAmount']} {dst.symbol} ({route.venue}, quote {quote_id})")
@@ -475,6 +500,24 @@ class SwapService:
             self._save_quote(record)
             return _public(record)
         return self._stop_or_pending(record, req, "SUBMITTED")
+
+    def _send(self, **kwargs: Any) -> Any:
+        """``wallet.send_transaction``; a server-wallet job still running at the wait's
+        deadline (``JOB_TIMEOUT``, e.g. ``AWAITING_MFA``) is returned as it stands."""
+        from mm_agent.errors import JobTimeout
+
+        try:
+            return self.wallet.send_transaction(**kwargs)
+        except JobTimeout as err:
+            return _timed_out(err)
+
+    def _wait_request(self, polling_id: str, wallet_timeout: int | None) -> Any:
+        from mm_agent.errors import JobTimeout
+
+        try:
+            return self.wallet.requests.wait(polling_id, wallet_timeout)
+        except JobTimeout as err:
+            return _timed_out(err)
 
     def _stop_or_pending(self, record: dict[str, Any], req: Any, pending: str) -> dict[str, Any]:
         status = getattr(req, "status", None)
@@ -558,7 +601,8 @@ class SwapService:
     def status(self, quote_id: str) -> dict[str, Any]:
         record = self.get(quote_id)
         if record.get("status") in ("SUBMITTED", "APPROVAL_PENDING"):
-            key = "swapRequest" if record["status"] == "SUBMITTED" else "approvalRequest"
+            key = "swapRequest" if record["status"] == "SUBMITTED" else \
+                "approvalRequest" if record.get("approvalRequest") else "resetRequest"
             pid = (record.get(key) or {}).get("pollingId")
             if pid:
                 try:
@@ -585,6 +629,17 @@ class SwapService:
 def _pct(fraction: Decimal) -> str:
     """A fraction as a percentage string with 4 decimals (0.012345 → "1.2345")."""
     return str((fraction * 100).quantize(Decimal("0.0001"), rounding=ROUND_DOWN))
+
+
+def _timed_out(err: MMError) -> Any:
+    """The request a ``JOB_TIMEOUT`` carries (``details.request``), as a ``WalletRequest``."""
+    from mm_agent.local.request_log import WalletRequest
+
+    data = (err.details or {}).get("request")
+    if not isinstance(data, dict) or not data.get("pollingId"):
+        raise err
+    return WalletRequest.from_dict({"intent": "", "kind": "transaction", "status": "PENDING",
+                                    **data})
 
 
 def _req_json(req: Any) -> dict[str, Any]:

@@ -38,7 +38,8 @@ class SwapExecuteArgs(BaseModel):
     model_config = _STRICT
     quote_id: str = _QUOTE_ID
     wait: bool = Field(False, description="Block until the swap is final (server wallet); "
-                       "BYOK swaps always complete before returning.")
+                       "BYOK swaps always complete before returning. Approvals are always "
+                       "waited for (up to --wallet-timeout) before the swap is sent.")
     wallet_timeout: OptionalTimeout = None
 
 
