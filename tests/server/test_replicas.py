@@ -336,3 +336,36 @@ def test_a_stalled_replica_loses_its_job_and_cannot_touch_it(pg_cluster: pg.PgCl
     finally:
         store.dispose()
         pg_cluster.drop_database(name)
+
+
+@pytest.mark.parametrize("everything", [False, True], ids=["lease-sweep", "sqlite-restart"])
+def test_pending_policy_changes_are_never_taken_over(pg_cluster: pg.PgCluster, tmp_path: Path,
+                                                     everything: bool) -> None:
+    """A policy or trading-mode change waits for the human as a PENDING row that no worker
+    runs: neither a lease sweep nor a restart's take-over may claim it (a worker would fail
+    it, and the human's link would then say the request is FAILED)."""
+    from sqlalchemy import insert
+
+    from mm_agent.server.db.store import Store, accounts, jobs, now, wallets
+    from mm_agent.server.services.jobs.queue import JobQueue
+
+    store = Store(pg_cluster.url(pg_cluster.create_database()))
+    try:
+        ts = now()
+        with store.tx() as conn:
+            conn.execute(insert(accounts).values(id="acc", email="x@example.com",
+                                                 channel="email", created_at=ts))
+            conn.execute(insert(wallets).values(
+                id="w", account_id="acc", address="0x" + "22" * 20, name="w",
+                trading_mode="guard", key_enc=b"k", data_key_wrapped=b"d", created_at=ts))
+            for pid, kind in (("pol", "policy"), ("mode", "trading-mode"),
+                              ("tx", "transaction")):
+                conn.execute(insert(jobs).values(
+                    polling_id=pid, wallet_id="w", account_id="acc", kind=kind,
+                    status="PENDING", intent="t", chain_id=None, body={}, body_hash=pid,
+                    version=1, created_at=ts, updated_at=ts))
+        queue = JobQueue(store, ServerSettings(data_dir=tmp_path, replica_id="replica-a",
+                                               job_lease_seconds=30.0))
+        assert [r[0] for r in queue.take_over(everything=everything)] == ["tx"]
+    finally:
+        store.engine.dispose()

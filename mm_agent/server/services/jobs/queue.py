@@ -54,6 +54,7 @@ log = logging.getLogger("mm_agent.server.services.jobs")
 CHANNEL = "mm_jobs"
 # Statuses a replica works on (and so holds a lease for).
 RUNNING = ("PENDING", "SUBMITTED")
+NOT_RUN = ("policy", "trading-mode")  # requests an approval applies, not a worker
 
 
 # The `to` and `effectiveRecipient` of the wallet's last 500 completed transaction jobs, read
@@ -230,7 +231,9 @@ class JobQueue:
         ``everything`` (start of a single-process SQLite service, which holds the data dir
         lock): every unfinished job. Returns (polling id, status, has stored bytes)."""
         ts = now()
-        cond = jobs.c.status.in_(RUNNING)
+        # Policy and trading-mode changes wait for the human as PENDING rows but are not run
+        # by workers (an approval applies them): taking one over would fail it.
+        cond = and_(jobs.c.status.in_(RUNNING), jobs.c.kind.notin_(NOT_RUN))
         if not everything:
             cond = and_(cond, or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < ts,
                                   jobs.c.claimed_by.is_(None)))
