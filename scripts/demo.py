@@ -238,7 +238,8 @@ def _agent_run(sb: Sandbox) -> dict[str, Any]:
             payload = state["__interrupt__"][0].value
             out(f"graph paused (__interrupt__): {payload['intent']}; status AWAITING_MFA, "
                 f"channel {payload['channel']}, pollingId {payload['pollingId']}")
-            out(f"why: {payload['reason'].split('; ')[-1][:120]}")
+            for reason in payload["reason"].split("; "):  # every rule the request broke
+                out(f"why: {reason[:120]}")
             mail = sb.approve_by_mail()
             out(f"mail: “{mail['subject'][:72]}” → the human pressed Approve; app resumes")
             state = agent.invoke(Command(resume=approve(payload)), config)
