@@ -1,4 +1,3 @@
-# restructure: skip  (names the new layout; scripts/restructure.py must not rewrite it)
 """Architecture rules (issue 10), checked on the source: imports are parsed with ``ast``.
 
 1. No import cycle between modules. Every import counts: module level, function level and

@@ -26,12 +26,9 @@ from .openapi import install_openapi
 from .routes import approvals, auth, cancel, chains, health, pages, wallets
 from .settings import ServerSettings
 
-__all__ = ["JsonLogFormatter", "ServiceState", "create_app", "run"]
+__all__ = ["JsonLogFormatter", "create_app", "run"]
 
 log = logging.getLogger("mm_agent.server")
-
-# The name the test fixtures and older callers know the collaborators by.
-ServiceState = Services
 
 
 def create_app(settings: ServerSettings, services: Services | None = None) -> FastAPI:

@@ -16,7 +16,8 @@ import uvicorn
 from helpers import free_port, skip_or_fail, wait_until
 
 from mm_agent.server import admin
-from mm_agent.server.app import ServiceState, create_app
+from mm_agent.server.app import create_app
+from mm_agent.server.deps import Services
 from mm_agent.server.settings import ServerSettings
 
 from . import pg
@@ -27,7 +28,7 @@ class Service:
     base_url: str
     data_dir: Path
     settings: ServerSettings
-    state: ServiceState
+    state: Services
     app: Any
     server: uvicorn.Server = field(repr=False)
     thread: threading.Thread = field(repr=False)
