@@ -82,10 +82,8 @@ class Confirmer:
 
     def _keep_claims(self, ids: list[str]) -> None:
         # The queue renews the leases of the jobs this process holds: these are held here.
-        own = getattr(self.pipeline.queue, "_own", None)
-        if own is not None:
-            for polling_id in ids:
-                own(polling_id)
+        for polling_id in ids:
+            self.pipeline.queue.keep_claim(polling_id)
 
     def _loop(self) -> None:
         while True:

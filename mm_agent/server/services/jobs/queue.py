@@ -134,11 +134,12 @@ class JobQueue:
     def spawn_job(self, fn: Callable[..., Any], polling_id: str, *args: Any) -> Future[Any]:
         """Run ``fn(polling_id, *args)`` on the pool as the holder of the job's claim (taken
         first if this replica does not hold it yet; nothing runs if another one does)."""
-        self._own(polling_id)
+        self.keep_claim(polling_id)
         return self._pool.submit(self._run_claimed, fn, polling_id, *args)
 
     # --- claims and leases -------------------------------------------------------------------
-    def _own(self, polling_id: str) -> None:
+    def keep_claim(self, polling_id: str) -> None:
+        """Count the job among those this replica holds (its lease is renewed)."""
         with self._owned_lock:
             self._owned.add(polling_id)
 
@@ -455,7 +456,7 @@ class JobQueue:
             where = and_(where, jobs.c.status.notin_(tuple(TERMINAL_STATUSES)))
             if values["status"] in RUNNING:
                 values.update(self._lease_values())
-                self._own(polling_id)
+                self.keep_claim(polling_id)
         fenced = self.current_job() == polling_id
         if fenced:
             where = and_(where, jobs.c.claimed_by == self.replica_id)
