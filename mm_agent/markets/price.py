@@ -12,9 +12,10 @@ Every price says where it comes from (contract §10). Sources, first that knows 
    (4) — real on-chain reserves, not a fixture.
 4. ``devnet-static``: the devnet defaults (ETH $2000, mUSD/mDAI $1), the ones the policy uses.
 
-History: ``chainlink`` (the feed's earlier rounds, walked back with ``getRoundData``) or
-``devnet-pool`` (the pool's ``Sync`` events and their block times). A static price has no
-history (``PRICE_UNAVAILABLE``).
+History: ``chainlink`` (the feed's earlier rounds, walked back with ``getRoundData`` across the
+proxy's phases) or ``devnet-pool`` (the pool's ``Sync`` events and their block times). A static
+price has no history, nor has a feed whose latest answer spot would refuse
+(``PRICE_UNAVAILABLE``).
 
 Note: the guard-mode USD limit keeps its own sources (static, then Chainlink; never a pool, which
 a trader can move): ``mm_agent.security.policy.prices``.
@@ -40,7 +41,7 @@ from mm_agent.errors import (
 )
 from mm_agent.evm.addresses import to_checksum_address
 from mm_agent.evm.chains import CHAINS, DEVNET_CHAIN_ID, get_chain
-from mm_agent.security.policy.prices import ChainlinkPrices, StaticPrices
+from mm_agent.security.policy.prices import ChainlinkPrices, StaticPrices, is_revert
 
 if TYPE_CHECKING:
     from mm_agent.security.pipeline import Engine
@@ -62,7 +63,6 @@ DEVNET_DEFAULT_PRICES = {"31337:native": "2000", "31337:mUSD": "1", "31337:mDAI"
 # SLIP-44 coin types of the supported chains' native coins.
 SLIP44 = {"ETH": 60, "POL": 966, "BNB": 714}
 SEL_GET_RESERVES = "0x0902f1ac"
-SEL_GET_ROUND_DATA = "0x9a6fc8f5"
 SYNC_TOPIC = "0x1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1"
 SUPPORTED_VS = ("usd",)
 
@@ -271,7 +271,9 @@ class PriceBook:
 PERIODS = {"1d": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400, "2M": 61 * 86_400,
            "1y": 365 * 86_400, "3y": 3 * 365 * 86_400}
 INTERVALS = {"5m": 300, "hourly": 3_600, "daily": 86_400}
-MAX_ROUNDS = 500
+MAX_ROUNDS = 500  # points in one answer
+MAX_READS = 2_000  # getRoundData calls for one answer (gaps cost reads, not points)
+ROUND_BATCH = 50
 
 
 def _window(time_period: str | None, start: int | None, end: int | None,
@@ -312,13 +314,12 @@ def price_history(book: PriceBook, asset: Asset, *, time_period: str | None = No
     points: list[tuple[int, Decimal]] | None = None
     source = None
     details: dict[str, Any] = {}
-    static = book._anchor(asset, include_devnet=False)
-    if static is not None and static.source == "static":
+    if book.static.usd_price(asset.chain_id, asset.as_dict()) is not None:
         raise PriceUnavailable(f"{asset.symbol} has a static price (prices.json): no history.")
     feed = book.chainlink.feed_for(asset.chain_id, asset.as_dict())
     if feed is not None:
-        points = _chainlink_history(book, asset.chain_id, feed, lo)
-        source, details = "chainlink", {"feed": feed}
+        points, truncated = _chainlink_history(book.chainlink, asset.chain_id, feed, lo)
+        source, details = "chainlink", {"feed": feed, "truncated": truncated}
     elif asset.chain_id == DEVNET_CHAIN_ID:
         found = _devnet_pool_history(book, asset)
         if found is not None:
@@ -338,46 +339,77 @@ def price_history(book: PriceBook, asset: Asset, *, time_period: str | None = No
             "prices": [[ts * 1000, _num(p)] for ts, p in inside], **details}
 
 
-def _chainlink_history(book: PriceBook, chain_id: int, feed: str,
-                       since: int) -> list[tuple[int, Decimal]]:
-    """Rounds of the feed's current phase, newest first until before ``since``."""
-    from eth_abi import decode, encode
+def _chainlink_history(chainlink: ChainlinkPrices, chain_id: int, feed: str,
+                       since: int) -> tuple[list[tuple[int, Decimal]], bool]:
+    """(points newest first, truncated): the feed's rounds from the latest back to the first one
+    updated before ``since``.
 
-    rpc = book.engine.rpc(chain_id)
-    latest = book.chainlink.read_feed(chain_id, feed)  # checks staleness, caches decimals
-    if latest is None:
-        return []
-    decimals = book.chainlink._decimals[(chain_id, feed.lower())]
-    raw = rpc.call("eth_call", [{"to": feed, "data": "0xfeaf968c"}, "latest"])
-    round_id = decode(["uint80"], bytes.fromhex(str(raw)[2:66]))[0]
+    Through a proxy a round id is ``phaseId << 64 | aggregatorRoundId``; when a phase's rounds
+    run out (round 0 is never a round) the walk goes on with the previous phase's aggregator
+    (``phaseAggregators``), reading its rounds through the proxy and scaling them with that
+    aggregator's own ``decimals()``. A round that reverts or comes back empty (never written) is
+    a gap; a non-positive answer or one carried from an earlier round is no price. A feed whose
+    latest answer spot refuses (stale, non-positive, unfinished) or that cannot be read is
+    ``PRICE_UNAVAILABLE``; node failures keep their own codes. ``truncated``: the budget
+    (``MAX_ROUNDS`` points, ``MAX_READS`` reads) ran out before ``since``, or an earlier
+    phase's aggregator cannot say its rounds."""
+    try:
+        latest = chainlink.latest_round(chain_id, feed)
+    except ValueError as exc:  # no contract there ("0x"), a short reply
+        raise _unreadable(feed, chain_id, str(exc)) from None
+    except MMError as exc:
+        if not is_revert(exc):
+            raise
+        raise _unreadable(feed, chain_id, exc.message) from None
+    reason = chainlink.refusal(latest)
+    if reason is not None:
+        raise PriceUnavailable(
+            f"Chainlink feed {feed} on chain {chain_id}: {reason} (round {latest.round_id}, "
+            f"updatedAt {latest.updated_at}); its history is not used.",
+            details={"feed": feed, "reason": reason, "roundId": str(latest.round_id),
+                     "updatedAt": latest.updated_at})
     points: list[tuple[int, Decimal]] = []
-    phase_first = (round_id >> 64) << 64
-    rid = round_id
-    while rid > phase_first and len(points) < MAX_ROUNDS:
-        batch_ids = [r for r in range(rid, max(phase_first, rid - 50), -1)]
-        calls = [("eth_call", [{"to": feed, "data": SEL_GET_ROUND_DATA
-                                + encode(["uint80"], [r]).hex()}, "latest"]) for r in batch_ids]
+    reads = 0
+    phase, top = latest.phase_id, latest.aggregator_round_id
+    decimals = chainlink.decimals(chain_id, feed)  # the current phase's aggregator's
+    while True:
+        rid = top
+        while rid >= 1:
+            if reads >= MAX_READS:
+                return points, True
+            ids = list(range(rid, max(0, rid - ROUND_BATCH), -1))
+            reads += len(ids)
+            for found in chainlink.round_data(chain_id, feed, [phase << 64 | i for i in ids]):
+                if found is None or found.updated_at == 0:
+                    continue  # a gap: never written
+                if found.updated_at < since:
+                    return points, False
+                if found.answer <= 0 or found.answered_in_round < found.round_id:
+                    continue
+                if len(points) >= MAX_ROUNDS:
+                    return points, True
+                points.append((found.updated_at, chainlink.scale(found.answer, decimals)))
+            rid = ids[-1] - 1
+        if phase <= 1:  # phase 0: a bare aggregator; phase 1: the proxy's first
+            return points, False
+        phase -= 1
+        aggregator = chainlink.phase_aggregator(chain_id, feed, phase)
+        if aggregator is None:
+            return points, False
         try:
-            results = rpc.batch(calls)
-        except MMError:
-            break
-        done = False
-        for res in results:
-            if not isinstance(res, str) or len(res) < 2 + 64 * 5:
-                done = True
-                break
-            _rid, answer, _st, updated, _air = decode(
-                ["uint80", "int256", "uint256", "uint256", "uint80"], bytes.fromhex(res[2:]))
-            if answer <= 0 or updated == 0:
-                continue
-            points.append((int(updated), Decimal(answer).scaleb(-decimals)))
-            if updated < since:
-                done = True
-                break
-        if done:
-            break
-        rid = batch_ids[-1] - 1
-    return points
+            top = chainlink.aggregator_latest_round(chain_id, aggregator)
+            decimals = chainlink.decimals(chain_id, aggregator)
+        except ValueError:  # the old aggregator has no code left: older rounds are unknowable
+            return points, True
+        except MMError as exc:
+            if not is_revert(exc):
+                raise
+            return points, True
+
+
+def _unreadable(feed: str, chain_id: int, why: str) -> PriceUnavailable:
+    return PriceUnavailable(f"Chainlink feed {feed} on chain {chain_id} cannot be read: {why}",
+                            details={"feed": feed, "reason": "unreadable"})
 
 
 def _devnet_pool_history(book: PriceBook,

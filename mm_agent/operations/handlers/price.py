@@ -99,3 +99,7 @@ class PriceHistoryResult(BaseModel):
     asset_type: str = Field(alias="assetType", description="CAIP-19 asset type.")
     source: str = Field(description="chainlink or devnet-pool.")
     prices: list[list[Any]] = Field(description="[millisecond timestamp, price] rows.")
+    feed: str | None = Field(None, description="chainlink: the feed (proxy) address read.")
+    truncated: bool | None = Field(None, description="chainlink: true when the walk back "
+                                   "through the feed's rounds stopped before the window's "
+                                   "start (read budget, or an unreadable earlier phase).")

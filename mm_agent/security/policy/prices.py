@@ -6,7 +6,9 @@ None is never guessed away: the policy counts unpriced outflow as over the limit
 
 - ``StaticPrices``: fixed prices from the service config (devnet, tests, pegged tokens).
 - ``ChainlinkPrices``: Chainlink AggregatorV3 feeds read with ``eth_call``; stale, non-positive
-  or unfinished-round answers are refused (None), never used.
+  or unfinished-round answers are refused (None), never used. Its public reads (``latest_round``,
+  ``decimals``, ``refusal``, ``round_data``, ``phase_aggregator``, ``aggregator_latest_round``)
+  also serve ``mm price history`` (``mm_agent.markets.price``).
 - ``ChainedPrices``: the first source that knows a price wins.
 
 All arithmetic is ``Decimal`` with ample precision; no float ever touches an amount.
@@ -16,11 +18,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from mm_agent.errors import InvalidConfigValue, MMError
+from mm_agent.errors import InvalidConfigValue, MMError, RpcError
 from mm_agent.evm.addresses import to_checksum_address
 from mm_agent.evm.chains import CHAINS
 
@@ -32,7 +35,9 @@ __all__ = [
     "ChainedPrices",
     "ChainlinkPrices",
     "PriceSource",
+    "Round",
     "StaticPrices",
+    "is_revert",
     "usd_value",
 ]
 
@@ -40,6 +45,9 @@ log = logging.getLogger("mm_agent.security.policy.prices")
 
 SEL_LATEST_ROUND_DATA = "0xfeaf968c"
 SEL_DECIMALS = "0x313ce567"
+SEL_GET_ROUND_DATA = "0x9a6fc8f5"  # getRoundData(uint80)
+SEL_PHASE_AGGREGATORS = "0xc1597304"  # phaseAggregators(uint16), on AggregatorProxy
+SEL_LATEST_ROUND = "0x668a0f02"  # latestRound(), AggregatorInterface (v2)
 NATIVE_KEY = "native"
 
 # Chainlink USD proxies (docs.chain.link/data-feeds/price-feeds/addresses). ERC-20s are keyed
@@ -128,6 +136,33 @@ class StaticPrices:
         return None
 
 
+@dataclass(frozen=True)
+class Round:
+    """One AggregatorV3 round as the feed returned it (through a proxy: ``roundId`` is
+    ``phaseId << 64 | aggregatorRoundId``)."""
+
+    round_id: int
+    answer: int
+    started_at: int
+    updated_at: int
+    answered_in_round: int
+
+    @classmethod
+    def decode(cls, raw: object) -> Round:
+        from eth_abi import decode
+
+        values = decode(["uint80", "int256", "uint256", "uint256", "uint80"], _bytes(raw, 160))
+        return cls(*(int(v) for v in values))
+
+    @property
+    def phase_id(self) -> int:
+        return self.round_id >> 64
+
+    @property
+    def aggregator_round_id(self) -> int:
+        return self.round_id & (2**64 - 1)
+
+
 class ChainlinkPrices:
     """Chainlink AggregatorV3 feeds. ``feeds``: chain id → {``"native"`` | token address |
     symbol → feed address}; defaults to ``CHAINLINK_FEEDS``."""
@@ -165,32 +200,113 @@ class ChainlinkPrices:
 
     def read_feed(self, chain_id: int, feed: str) -> Decimal | None:
         """The feed's answer in USD, or None if it must not be trusted."""
+        latest = self.latest_round(chain_id, feed)
+        reason = self.refusal(latest)
+        if reason is not None:
+            log.warning("chainlink feed %s: %s (round %s, answer %s, updatedAt %s)", feed,
+                        reason, latest.round_id, latest.answer, latest.updated_at)
+            return None
+        return self.scale(latest.answer, self.decimals(chain_id, feed))
+
+    # --- reads (also for `mm price history`) ---------------------------------------------------
+    def latest_round(self, chain_id: int, contract: str) -> Round:
+        """``latestRoundData()``; the first read of a contract also fetches its ``decimals()``
+        in the same batch. Raises ``MMError`` (node) or ``ValueError`` (odd reply)."""
         from eth_abi import decode
 
         rpc = self.rpc_for(chain_id)
-        round_call = ("eth_call", [{"to": feed, "data": SEL_LATEST_ROUND_DATA}, "latest"])
-        key = (chain_id, feed.lower())
+        round_call = ("eth_call", [{"to": contract, "data": SEL_LATEST_ROUND_DATA}, "latest"])
+        key = (chain_id, contract.lower())
         if key in self._decimals:
-            raw_round = rpc.call(*round_call)
-        else:
-            raw_round, raw_decimals = rpc.batch(
-                [round_call, ("eth_call", [{"to": feed, "data": SEL_DECIMALS}, "latest"])])
-            (decimals,) = decode(["uint8"], _bytes(raw_decimals, 32))
-            self._decimals[key] = int(decimals)
-        round_id, answer, _started, updated_at, answered_in = decode(
-            ["uint80", "int256", "uint256", "uint256", "uint80"], _bytes(raw_round, 160))
-        if answer <= 0:
-            log.warning("chainlink feed %s: non-positive answer %s", feed, answer)
-            return None
-        if updated_at == 0 or answered_in < round_id:
-            log.warning("chainlink feed %s: round %s is not finished", feed, round_id)
-            return None
-        if self.now() - updated_at > self.max_age_seconds:
-            log.warning("chainlink feed %s: answer is stale (updatedAt %s)", feed, updated_at)
-            return None
+            return Round.decode(rpc.call(*round_call))
+        raw_round, raw_decimals = rpc.batch(
+            [round_call, ("eth_call", [{"to": contract, "data": SEL_DECIMALS}, "latest"])])
+        (decimals,) = decode(["uint8"], _bytes(raw_decimals, 32))
+        self._decimals[key] = int(decimals)
+        return Round.decode(raw_round)
+
+    def decimals(self, chain_id: int, contract: str) -> int:
+        """``decimals()`` of a feed or aggregator (cached per chain and address)."""
+        key = (chain_id, contract.lower())
+        if key not in self._decimals:
+            from eth_abi import decode
+
+            raw = self.rpc_for(chain_id).call(
+                "eth_call", [{"to": contract, "data": SEL_DECIMALS}, "latest"])
+            (value,) = decode(["uint8"], _bytes(raw, 32))
+            self._decimals[key] = int(value)
+        return self._decimals[key]
+
+    def refusal(self, latest: Round) -> str | None:
+        """Why a latest round must not be used as a price, or None if it may."""
+        if latest.answer <= 0:
+            return "non-positive answer"
+        if latest.updated_at == 0 or latest.answered_in_round < latest.round_id:
+            return "round is not finished"
+        if self.now() - latest.updated_at > self.max_age_seconds:
+            return "answer is stale"
+        return None
+
+    @staticmethod
+    def scale(answer: int, decimals: int) -> Decimal:
         with localcontext() as ctx:
             ctx.prec = 200  # an int256 answer has up to 77 digits
-            return Decimal(answer).scaleb(-self._decimals[key])
+            return Decimal(answer).scaleb(-decimals)
+
+    def round_data(self, chain_id: int, feed: str,
+                   round_ids: Sequence[int]) -> list[Round | None]:
+        """``getRoundData`` of each round id, in one batch; None where the call reverts (a round
+        that never existed: FluxAggregator and AggregatorFacade revert "No data present", a
+        phase without an aggregator reverts in the proxy). Node errors are raised."""
+        from eth_abi import encode
+
+        calls = [("eth_call", [{"to": feed, "data": SEL_GET_ROUND_DATA
+                                + encode(["uint80"], [r]).hex()}, "latest"]) for r in round_ids]
+        rpc = self.rpc_for(chain_id)
+        try:
+            replies = rpc.batch(calls)
+        except RpcError as exc:
+            if not is_revert(exc):
+                raise
+            replies = []  # the batch stops at its first error: ask one by one
+            for call in calls:
+                try:
+                    replies.append(rpc.call(*call))
+                except RpcError as one:
+                    if not is_revert(one):
+                        raise
+                    replies.append(None)
+        return [None if raw is None else Round.decode(raw) for raw in replies]
+
+    def phase_aggregator(self, chain_id: int, proxy: str, phase_id: int) -> str | None:
+        """``phaseAggregators(phaseId)`` of an AggregatorProxy; None when the phase has none or
+        ``proxy`` is no proxy (a bare aggregator has no phases)."""
+        from eth_abi import encode
+
+        data = SEL_PHASE_AGGREGATORS + encode(["uint16"], [phase_id]).hex()
+        try:
+            raw = self.rpc_for(chain_id).call("eth_call", [{"to": proxy, "data": data}, "latest"])
+        except RpcError as exc:
+            if not is_revert(exc):
+                raise
+            return None
+        word = _bytes(raw, 32) if isinstance(raw, str) and len(raw) >= 66 else None
+        address = int.from_bytes(word[12:32], "big") if word else 0
+        return to_checksum_address(f"0x{address:040x}") if address else None
+
+    def aggregator_latest_round(self, chain_id: int, aggregator: str) -> int:
+        """``latestRound()`` of an aggregator: every one a proxy can point at has it (the proxy's
+        own ``latestRound()`` delegates to it)."""
+        raw = self.rpc_for(chain_id).call(
+            "eth_call", [{"to": aggregator, "data": SEL_LATEST_ROUND}, "latest"])
+        return int.from_bytes(_bytes(raw, 32)[:32], "big")
+
+
+def is_revert(exc: MMError) -> bool:
+    """A contract revert (JSON-RPC code 3 / "execution reverted"), not a node failure."""
+    if not isinstance(exc, RpcError):
+        return False
+    return (exc.details or {}).get("rpcCode") == 3 or "revert" in exc.message.lower()
 
 
 def _bytes(raw: object, size: int) -> bytes:
