@@ -1,30 +1,28 @@
 """`mm swap quote|execute|status`: same-chain swaps on Uniswap, through the wallet's pipeline.
 
-Venues:
-
-- **Uniswap V2 on the devnet**: the router, WETH9 and pools of the markets deployment
-  (``devnet.json["markets"]``); quotes are ``getAmountOut`` over the pools' reserves
-  (``markets/amm.py``), exact to the wei.
-- **Uniswap V3 on real chains**: QuoterV2 (``quoteExactInputSingle`` over the fee tiers) and
-  SwapRouter02 (``exactInputSingle`` inside ``multicall(deadline, …)``), addresses from
-  Uniswap's deployment pages (:data:`V3_DEPLOYMENTS`). Each address must hold code
-  (``eth_getCode``) before a quote is given: ``SWAP_PROTOCOL_UNAVAILABLE`` otherwise.
+Venues and routes (Uniswap V2 on the devnet, V3 QuoterV2/SwapRouter02 on real chains) are
+``markets/swap_routes.py``'s; this module keeps the quotes and carries them out.
 
 A quote is stored in ``<MM_HOME>/swaps.json`` (0600, written atomically under the state lock)
 and expires (``expiresAt``, :data:`QUOTE_TTL_SECONDS`). ``execute``:
 
-1. refuses an unknown (``QUOTE_NOT_FOUND``), expired (``QUOTE_EXPIRED``), used
-   (``QUOTE_ALREADY_EXECUTED``) quote, or one made for another account;
-2. quotes again from the chain: when the pool moved so that the swap would return less than
-   the quote's minimum (its slippage), ``SWAP_PRICE_MOVED`` — nothing is signed, not even the
-   approval;
+1. refuses an unknown (``QUOTE_NOT_FOUND``), used (``QUOTE_ALREADY_EXECUTED``) quote, one made
+   for another account, and a ``QUOTED`` one past its expiry (``QUOTE_EXPIRED``). A quote in
+   ``APPROVAL_PENDING`` may continue after expiry: its approval (exactly this amount, to this
+   router) may have waited on a human longer than the TTL; the pool check below keeps the
+   quote's minimum;
+2. reads the pool again: when the swap would now return less than the quote's minimum (its
+   slippage) or the best route's router changed, ``SWAP_PRICE_MOVED`` — nothing is signed, not
+   even the approval;
 3. approves **exactly** the input amount to the router when the allowance is short (never an
    unlimited approval); a short **non-zero** allowance is first reset with ``approve(router,
    0)`` (USDT-style tokens revert a change between two non-zero values). Both are waited
    for before the swap is sent, whatever ``wait`` says: a server wallet's job that stops (e.g.
    ``AWAITING_MFA`` past ``wallet_timeout``) leaves the quote ``APPROVAL_PENDING``, and
    ``execute`` again picks it up;
-4. sends the swap with the minimum out and a deadline (the router enforces both on chain).
+4. after approvals, reads the pool once more (they took blocks, maybe a human's time) with the
+   same ``SWAP_PRICE_MOVED`` rule — the quote stays ``APPROVAL_PENDING`` — then sends the swap
+   with the minimum out and a deadline computed now (the router enforces both on chain).
 
 Every approval and swap is ``wallet.send_transaction``: the §5 pipeline (decode, simulate,
 scan, policy, approval, submission) runs on each, in both wallet modes. Cross-chain requests are
@@ -33,34 +31,38 @@ scan, policy, approval, submission) runs on each, in both wallet modes. Cross-ch
 
 from __future__ import annotations
 
-import itertools
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from mm_agent.errors import (
-    AmountTooHigh,
     BridgeUnsupported,
-    InvalidAmount,
     InvalidSwapParams,
     MMError,
     NoQuotes,
     QuoteAlreadyExecuted,
     QuoteExpired,
     QuoteNotFound,
-    SwapError,
     SwapPriceMoved,
-    SwapProtocolUnavailable,
 )
-from mm_agent.evm.addresses import to_checksum_address, validate_address
+from mm_agent.evm.addresses import validate_address
 from mm_agent.evm.amounts import format_units, parse_units
 from mm_agent.evm.chains import DEVNET_CHAIN_ID, get_chain, parse_chain_id
 from mm_agent.evm.tokens import TokenInfo
 
 from . import amm
+from .swap_routes import (
+    V3_DEPLOYMENTS,
+    Route,
+    V3Deployment,
+    call_data,
+    decode_reply,
+    route_v2,
+    route_v3,
+    swap_transaction,
+)
 
 if TYPE_CHECKING:
     from mm_agent.security.pipeline import Engine
@@ -81,55 +83,6 @@ DEFAULT_SLIPPAGE = Decimal("0.5")  # percent, as the reference CLI
 HIGH_IMPACT_PERCENT = Decimal(1)
 HIGH_SLIPPAGE_PERCENT = Decimal(5)
 KEEP_SECONDS = 7 * 86_400  # executed quotes stay this long for `swap status`
-V3_FEES = (100, 500, 3000, 10000)
-ADDRESS_THIS = "0x0000000000000000000000000000000000000002"  # SwapRouter02's "the router"
-MAX_UINT160 = 2**160 - 1
-
-
-@dataclass(frozen=True)
-class V3Deployment:
-    factory: str
-    quoter_v2: str
-    swap_router02: str
-    weth: str
-
-
-# Uniswap's v3 deployment pages (docs.uniswap.org/contracts/v3/reference/deployments/…):
-# Ethereum, Arbitrum, Optimism, Polygon share the factory, QuoterV2 and SwapRouter02 addresses;
-# Base has its own. Checked with eth_getCode before every quote.
-_V3_SHARED = ("0x1F98431c8aD98523631AE4a59f267346ea31F984",
-              "0x61fFE014bA17989E743c5F6cB21bF9697530B21e",
-              "0x68b3465833fb72A70ecDF485E0e4C7bD8665Fc45")
-V3_DEPLOYMENTS: dict[int, V3Deployment] = {
-    1: V3Deployment(*_V3_SHARED, "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"),
-    42161: V3Deployment(*_V3_SHARED, "0x82aF49447D8a07e3bd95BD0d56f35241523fBab1"),
-    10: V3Deployment(*_V3_SHARED, "0x4200000000000000000000000000000000000006"),
-    137: V3Deployment(*_V3_SHARED, "0x0d500B1d8E8eF31E21C99d1Db9A6444d3ADf1270"),  # WPOL
-    8453: V3Deployment("0x33128a8fC17869897dcE68Ed026d694621f6FDfD",
-                       "0x3d4e44Eb1374240CE5F1B871ab261CD16335B76a",
-                       "0x2626664c2603336E57B271c5C0b26F421741e481",
-                       "0x4200000000000000000000000000000000000006"),
-}
-
-
-def _sel(signature: str) -> str:
-    from mm_agent.evm.signatures import keccak256
-
-    return "0x" + keccak256(signature.encode())[:4].hex()
-
-
-def _enc(signature: str, types: list[str], args: list[Any]) -> str:
-    from eth_abi import encode
-
-    return _sel(signature) + encode(types, args).hex()
-
-
-def _dec(types: list[str], raw: Any) -> Any:
-    from eth_abi import decode
-
-    if not isinstance(raw, str) or not raw.startswith("0x") or len(raw) < 2 + 64 * len(types):
-        raise SwapError(f"Unexpected eth_call reply {str(raw)[:80]!r}.")
-    return decode(types, bytes.fromhex(raw[2:]))
 
 
 def _now_iso(ts: float) -> str:
@@ -149,18 +102,6 @@ def parse_slippage(value: object) -> Decimal:
     if (pct * 100) != (pct * 100).to_integral_value():
         raise InvalidSwapParams("--slippage has at most two decimals (0.01 % steps).")
     return pct
-
-
-@dataclass
-class Route:
-    venue: str  # "uniswap-v2" | "uniswap-v3"
-    router: str
-    path: list[str]  # token addresses (WETH for the native coin)
-    amount_in: int
-    amount_out: int
-    price_impact: Decimal  # fraction
-    fee: int | None = None  # V3 fee tier
-    pools: list[str] | None = None
 
 
 class SwapService:
@@ -283,16 +224,17 @@ class SwapService:
                 "currentAllowance": str(have)}
 
     def allowance(self, chain_id: int, token: str, owner: str, spender: str) -> int:
-        raw = self.engine.rpc(chain_id).call("eth_call", [{"to": token, "data": _enc(
+        raw = self.engine.rpc(chain_id).call("eth_call", [{"to": token, "data": call_data(
             "allowance(address,address)", ["address", "address"], [owner, spender])}, "latest"])
-        return int(_dec(["uint256"], raw)[0])
+        return int(decode_reply(["uint256"], raw)[0])
 
     # --- routes ------------------------------------------------------------------------------
     def _route(self, chain_id: int, src: TokenInfo, dst: TokenInfo, amount_in: int) -> Route:
         if chain_id == DEVNET_CHAIN_ID and chain_id not in self.v3:
-            return self._route_v2_devnet(src, dst, amount_in)
+            return route_v2(self.engine.rpc(chain_id), self._markets(), src, dst, amount_in)
         if chain_id in self.v3:
-            return self._route_v3(chain_id, self.v3[chain_id], src, dst, amount_in)
+            return route_v3(self.engine.rpc(chain_id), chain_id, self.v3[chain_id], src, dst,
+                            amount_in)
         raise NoQuotes(f"No swap venue is configured on chain {chain_id}.",
                        hint="Swaps run on the devnet (Uniswap V2) and on chains "
                             f"{', '.join(str(c) for c in sorted(V3_DEPLOYMENTS))} (Uniswap V3).")
@@ -305,124 +247,42 @@ class SwapService:
                            "record).", hint="Restart it with `mm devnet start`.")
         return markets
 
-    def _require_code(self, chain_id: int, contracts: dict[str, str]) -> None:
-        rpc = self.engine.rpc(chain_id)
-        codes = rpc.batch([("eth_getCode", [a, "latest"]) for a in contracts.values()])
-        missing = [f"{name} {addr}" for (name, addr), code in zip(contracts.items(), codes,
-                                                                   strict=True)
-                   if code in (None, "0x", "0x0", "")]
-        if missing:
-            raise SwapProtocolUnavailable(
-                f"No contract code at {', '.join(missing)} on chain {chain_id}: refusing to "
-                "quote or swap there.",
-                hint="The address table does not match this chain (check the RPC URL).")
-
-    def _route_v2_devnet(self, src: TokenInfo, dst: TokenInfo, amount_in: int) -> Route:
-        markets = self._markets()
-        contracts = markets["contracts"]
-        router, weth = str(contracts["UniswapV2Router02"]), str(contracts["WETH9"])
-        self._require_code(DEVNET_CHAIN_ID, {"UniswapV2Router02": router, "WETH9": weth})
-        a = (src.address or weth).lower()
-        b = (dst.address or weth).lower()
-        pools = [p for p in markets.get("pools") or [] if isinstance(p, dict)]
-        edges: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-        for p in pools:
-            t0, t1 = str(p["token0"]).lower(), str(p["token1"]).lower()
-            edges.setdefault(t0, []).append((t1, p))
-            edges.setdefault(t1, []).append((t0, p))
-        # Shortest path by breadth-first search (at most three hops).
-        frontier: list[list[tuple[str, dict[str, Any] | None]]] = [[(a, None)]]
-        found: list[tuple[str, dict[str, Any] | None]] | None = None
-        for _ in range(3):
-            nxt = []
-            for path in frontier:
-                for token, pool in edges.get(path[-1][0], []):
-                    if any(token == t for t, _ in path):
-                        continue
-                    candidate = [*path, (token, pool)]
-                    if token == b:
-                        found = candidate
-                        break
-                    nxt.append(candidate)
-                if found:
-                    break
-            if found:
-                break
-            frontier = nxt
-        if not found:
-            raise NoQuotes(f"No devnet pool path from {src.symbol} to {dst.symbol}.")
-        from .price import PriceBook
-
-        book = PriceBook(self.engine)
-        reserves = []
-        for (tin, _), (_, pool) in itertools.pairwise(found):
-            assert pool is not None
-            reserves.append(book.reserves(str(pool["pair"]), tin, str(pool["token0"])))
-        last_reserve_out = reserves[-1][1]
-        try:
-            quote = amm.quote_path(amount_in, reserves, 0)
-        except InvalidAmount as exc:
-            raise AmountTooHigh(str(exc)) from exc
-        if quote.amount_out <= 0 or quote.amount_out >= last_reserve_out:
-            raise AmountTooHigh(f"{src.symbol} → {dst.symbol}: the pools cannot fill "
-                                f"this amount.")
-        return Route("uniswap-v2", to_checksum_address(router),
-                     [to_checksum_address(t) for t, _ in found], amount_in, quote.amount_out,
-                     quote.price_impact,
-                     pools=[to_checksum_address(str(p["pair"])) for _, p in found[1:] if p])
-
-    def _route_v3(self, chain_id: int, dep: V3Deployment, src: TokenInfo, dst: TokenInfo,
-                  amount_in: int) -> Route:
-        self._require_code(chain_id, {"UniswapV3Factory": dep.factory,
-                                      "QuoterV2": dep.quoter_v2,
-                                      "SwapRouter02": dep.swap_router02})
-        rpc = self.engine.rpc(chain_id)
-        tin, tout = src.address or dep.weth, dst.address or dep.weth
-        pools = rpc.batch([("eth_call", [{"to": dep.factory, "data": _enc(
-            "getPool(address,address,uint24)", ["address", "address", "uint24"],
-            [tin, tout, fee])}, "latest"]) for fee in V3_FEES])
-        best: tuple[int, int, str] | None = None
-        for fee, raw in zip(V3_FEES, pools, strict=True):
-            pool = _dec(["address"], raw)[0]
-            if int(pool, 16) == 0:
-                continue
-            try:
-                out = rpc.call("eth_call", [{"to": dep.quoter_v2, "data": _enc(
-                    "quoteExactInputSingle((address,address,uint256,uint24,uint160))",
-                    ["(address,address,uint256,uint24,uint160)"],
-                    [(tin, tout, amount_in, fee, 0)])}, "latest"])
-            except MMError:
-                continue  # the quoter reverts for a pool without liquidity at that size
-            amount_out = int(_dec(["uint256", "uint160", "uint32", "uint256"], out)[0])
-            if best is None or amount_out > best[0]:
-                best = (amount_out, fee, to_checksum_address(pool))
-        if best is None or best[0] <= 0:
-            raise NoQuotes(f"No Uniswap V3 pool quotes {src.symbol} → {dst.symbol} on chain "
-                           f"{chain_id}.")
-        amount_out, fee, pool = best
-        slot0 = rpc.call("eth_call", [{"to": pool, "data": _sel("slot0()")}, "latest"])
-        sqrt_price = int(_dec(["uint160"], slot0)[0])
-        token0 = _dec(["address"], rpc.call("eth_call", [{"to": pool, "data": _sel("token0()")},
-                                                         "latest"]))[0]
-        mid = Decimal(sqrt_price) ** 2 / Decimal(2**192)  # token1 per token0, base units
-        if token0.lower() != tin.lower():
-            mid = 1 / mid if mid else Decimal(0)
-        execution = Decimal(amount_out) / Decimal(amount_in)
-        impact = max(Decimal(0), 1 - execution / mid) if mid else Decimal(0)
-        return Route("uniswap-v3", to_checksum_address(dep.swap_router02),
-                     [to_checksum_address(tin), to_checksum_address(tout)], amount_in,
-                     amount_out, impact, fee=fee, pools=[pool])
+    def _live_route(self, record: dict[str, Any], src: TokenInfo, dst: TokenInfo) -> Route:
+        """The pool now, held to the quote: ``SWAP_PRICE_MOVED`` when the best route's router
+        changed or it returns less than the quote's minimum."""
+        quote_id, min_out = record["quoteId"], int(record["minDestAssetAmount"])
+        route = self._route(int(record["chainId"]), src, dst, int(record["srcAssetAmount"]))
+        details = {"quoteId": quote_id, "destAssetAmountNow": str(route.amount_out),
+                   "minDestAssetAmount": str(min_out), "routerNow": route.router}
+        if route.router.lower() != str(record["router"]).lower():
+            raise SwapPriceMoved(f"The best route changed since quote {quote_id} (router "
+                                 f"{route.router}, quoted {record['router']}). Nothing was "
+                                 "signed for the swap.", details=details)
+        if route.amount_out < min_out:
+            raise SwapPriceMoved(
+                f"The pool moved: {format_units(route.amount_out, dst.decimals)} {dst.symbol} "
+                f"now, below the quote's minimum {record['minDestAmount']} {dst.symbol} "
+                f"(slippage {record['slippage']} %). Nothing was signed for the swap.",
+                details=details)
+        return route
 
     # --- execute -----------------------------------------------------------------------------
     def execute(self, quote_id: str, *, wait: bool = True,
                 wallet_timeout: int | None = None) -> dict[str, Any]:
         record = self.get(quote_id)
-        if record.get("status") not in ("QUOTED", "APPROVAL_PENDING"):
+        status = record.get("status")
+        if status not in ("QUOTED", "APPROVAL_PENDING"):
             raise QuoteAlreadyExecuted(
-                f"Quote {quote_id} was already executed (status {record.get('status')}).")
-        if self.now() > float(record["expiresAtTs"]):
+                f"Quote {quote_id} was already executed (status {status}).")
+        owner = self.wallet.address
+        if owner.lower() != str(record["account"]).lower():
+            raise InvalidSwapParams(f"Quote {quote_id} was made for {record['account']}, not "
+                                    f"the active account {owner}.")
+        # Only a quote nothing was signed for expires: one in APPROVAL_PENDING carries an
+        # approval (this amount, this router) that may have waited on a human past the TTL.
+        if status == "QUOTED" and self.now() > float(record["expiresAtTs"]):
             raise QuoteExpired(f"Quote {quote_id} expired at {record['expiresAt']}.")
-        if record.get("status") == "APPROVAL_PENDING":
+        if status == "APPROVAL_PENDING":
             # Server-wallet approval jobs (the reset to 0, the exact approval) from an earlier
             # execute: the swap is sent only once they are COMPLETED (mined), so wait for them
             # (up to wallet_timeout).
@@ -434,58 +294,20 @@ class SwapService:
                 record[key] = _req_json(req)
                 if req.status != "COMPLETED":
                     return self._stop_or_pending(record, req, "APPROVAL_PENDING")
-        owner = self.wallet.address
-        if owner.lower() != str(record["account"]).lower():
-            raise InvalidSwapParams(f"Quote {quote_id} was made for {record['account']}, not "
-                                    f"the active account {owner}.")
         chain_id = int(record["chainId"])
-        src = TokenInfo(record["srcAsset"]["address"], record["srcAsset"]["symbol"],
-                        int(record["srcAsset"]["decimals"]))
-        dst = TokenInfo(record["destAsset"]["address"], record["destAsset"]["symbol"],
-                        int(record["destAsset"]["decimals"]))
+        src, dst = _token_info(record["srcAsset"]), _token_info(record["destAsset"])
         amount_in, min_out = int(record["srcAssetAmount"]), int(record["minDestAssetAmount"])
-        # The pool now: refuse before anything is signed when the quote no longer holds.
-        route = self._route(chain_id, src, dst, amount_in)
-        if route.router.lower() != str(record["router"]).lower():
-            raise SwapPriceMoved("The best route changed since the quote.")
-        if route.amount_out < min_out:
-            raise SwapPriceMoved(
-                f"The pool moved: {format_units(route.amount_out, dst.decimals)} {dst.symbol} "
-                f"now, below the quote's minimum {record['minDestAmount']} {dst.symbol} "
-                f"(slippage {record['slippage']} %). Nothing was signed.",
-                details={"quoteId": quote_id, "destAssetAmountNow": str(route.amount_out),
-                         "minDestAssetAmount": str(min_out)})
-        # Exact approval of the input amount to the router, when the allowance is short.
-        if src.address is not None:
-            have = self.allowance(chain_id, src.address, owner, route.router)
-            if 0 < have < amount_in:
-                # A short, non-zero allowance is reset to 0 first: tokens like USDT revert an
-                # approve from one non-zero value to another.
-                req = self._send(
-                    chain_id=chain_id, wait=True, wallet_timeout=wallet_timeout,
-                    payload={"to": src.address, "value": "0x0", "data": _enc(
-                        "approve(address,uint256)", ["address", "uint256"], [route.router, 0])},
-                    intent=f"Reset the {src.symbol} allowance to 0 before approving swap "
-                           f"{quote_id}")
-                record["resetRequest"] = _req_json(req)
-                if getattr(req, "status", None) != "COMPLETED":
-                    return self._stop_or_pending(record, req, "APPROVAL_PENDING")
-                have = 0
-            if have < amount_in:
-                # Always waited for, whatever ``wait`` says: a server wallet's job is only
-                # queued when submitted, and a swap sent before the approval is mined reverts.
-                req = self._send(
-                    chain_id=chain_id, wait=True, wallet_timeout=wallet_timeout,
-                    payload={"to": src.address, "value": "0x0", "data": _enc(
-                        "approve(address,uint256)", ["address", "uint256"],
-                        [route.router, amount_in])},
-                    intent=f"Approve exactly {record['srcAmount']} {src.symbol} for swap "
-                           f"{quote_id}")
-                record["approvalRequest"] = _req_json(req)
-                if getattr(req, "status", None) != "COMPLETED":
-                    return self._stop_or_pending(record, req, "APPROVAL_PENDING")
-        deadline = self._deadline(chain_id)
-        tx = self._swap_tx(route, src, dst, owner, amount_in, min_out, deadline)
+        # The pool now (after any approval waited for above): refuse before anything more is
+        # signed when the quote no longer holds.
+        route = self._checked_route(record, src, dst)
+        approved = self._approve(record, route, src, wallet_timeout) if src.address else None
+        if approved == "pending":
+            return _public(record)
+        if approved == "done":
+            # The approvals took blocks (maybe a human's time): the pool once more.
+            route = self._checked_route(record, src, dst)
+        deadline = self._deadline(chain_id)  # from now, not from the quote
+        tx = swap_transaction(route, src, dst, owner, amount_in, min_out, deadline)
         record["deadline"] = deadline
         req = self._send(
             chain_id=chain_id, payload=tx, wait=wait, wallet_timeout=wallet_timeout,
@@ -493,13 +315,56 @@ class SwapService:
                    f"{record['minDestAmount']} {dst.symbol} ({route.venue}, quote {quote_id})")
         record["swapRequest"] = _req_json(req)
         record["txHash"] = getattr(req, "tx_hash", None)
-        status = getattr(req, "status", None)
-        if status == "COMPLETED":
+        if getattr(req, "status", None) == "COMPLETED":
             record["status"] = "COMPLETED"
             record["received"] = self._received(chain_id, record, owner)
             self._save_quote(record)
             return _public(record)
         return self._stop_or_pending(record, req, "SUBMITTED")
+
+    def _checked_route(self, record: dict[str, Any], src: TokenInfo, dst: TokenInfo) -> Route:
+        """:meth:`_live_route`; a quote that already carries approvals stays
+        ``APPROVAL_PENDING`` (saved, with them) when it is refused."""
+        try:
+            return self._live_route(record, src, dst)
+        except SwapPriceMoved as err:
+            if record.get("resetRequest") or record.get("approvalRequest"):
+                record["status"] = "APPROVAL_PENDING"
+                self._save_quote(record)
+                err.details = {**(err.details or {}), "quote": _public(record)}
+            raise
+
+    def _approve(self, record: dict[str, Any], route: Route, src: TokenInfo,
+                 wallet_timeout: int | None) -> str | None:
+        """Exact approval of the input amount to the router when the allowance is short:
+        ``"done"`` (mined), ``None`` (nothing needed) or ``"pending"`` (a job that has not
+        completed: ``record`` is saved as ``APPROVAL_PENDING``; a failed one raises)."""
+        assert src.address is not None
+        chain_id, quote_id = int(record["chainId"]), record["quoteId"]
+        amount_in, owner = int(record["srcAssetAmount"]), self.wallet.address
+        have = self.allowance(chain_id, src.address, owner, route.router)
+        steps = []
+        if 0 < have < amount_in:
+            # A short, non-zero allowance is reset to 0 first: tokens like USDT revert an
+            # approve from one non-zero value to another.
+            steps.append(("resetRequest", 0, f"Reset the {src.symbol} allowance to 0 before "
+                                             f"approving swap {quote_id}"))
+        if have < amount_in:
+            steps.append(("approvalRequest", amount_in,
+                          f"Approve exactly {record['srcAmount']} {src.symbol} for swap "
+                          f"{quote_id}"))
+        for key, value, intent in steps:
+            # Always waited for, whatever ``wait`` says: a server wallet's job is only queued
+            # when submitted, and a swap sent before the approval is mined reverts.
+            req = self._send(
+                chain_id=chain_id, wait=True, wallet_timeout=wallet_timeout, intent=intent,
+                payload={"to": src.address, "value": "0x0", "data": call_data(
+                    "approve(address,uint256)", ["address", "uint256"], [route.router, value])})
+            record[key] = _req_json(req)
+            if getattr(req, "status", None) != "COMPLETED":
+                self._stop_or_pending(record, req, "APPROVAL_PENDING")
+                return "pending"
+        return "done" if steps else None
 
     def _send(self, **kwargs: Any) -> Any:
         """``wallet.send_transaction``; a server-wallet job still running at the wait's
@@ -536,38 +401,6 @@ class SwapService:
     def _deadline(self, chain_id: int) -> int:
         block = self.engine.rpc(chain_id).call("eth_getBlockByNumber", ["latest", False])
         return int(str(block["timestamp"]), 16) + DEADLINE_SECONDS
-
-    @staticmethod
-    def _swap_tx(route: Route, src: TokenInfo, dst: TokenInfo, owner: str, amount_in: int,
-                 min_out: int, deadline: int) -> dict[str, Any]:
-        value = amount_in if src.address is None else 0
-        if route.venue == "uniswap-v2":
-            if src.address is None:
-                data = _enc("swapExactETHForTokens(uint256,address[],address,uint256)",
-                            ["uint256", "address[]", "address", "uint256"],
-                            [min_out, route.path, owner, deadline])
-            elif dst.address is None:
-                data = _enc("swapExactTokensForETH(uint256,uint256,address[],address,uint256)",
-                            ["uint256", "uint256", "address[]", "address", "uint256"],
-                            [amount_in, min_out, route.path, owner, deadline])
-            else:
-                data = _enc(
-                    "swapExactTokensForTokens(uint256,uint256,address[],address,uint256)",
-                    ["uint256", "uint256", "address[]", "address", "uint256"],
-                    [amount_in, min_out, route.path, owner, deadline])
-            return {"to": route.router, "value": hex(value), "data": data}
-        # Uniswap V3 SwapRouter02: exactInputSingle inside multicall(deadline, calls).
-        recipient = ADDRESS_THIS if dst.address is None else owner
-        calls = [bytes.fromhex(_enc(
-            "exactInputSingle((address,address,uint24,address,uint256,uint256,uint160))",
-            ["(address,address,uint24,address,uint256,uint256,uint160)"],
-            [(route.path[0], route.path[1], int(route.fee or 0), recipient, amount_in, min_out,
-              0)])[2:])]
-        if dst.address is None:
-            calls.append(bytes.fromhex(_enc("unwrapWETH9(uint256,address)",
-                                            ["uint256", "address"], [min_out, owner])[2:]))
-        data = _enc("multicall(uint256,bytes[])", ["uint256", "bytes[]"], [deadline, calls])
-        return {"to": route.router, "value": hex(value), "data": data}
 
     def _received(self, chain_id: int, record: dict[str, Any], owner: str) -> str | None:
         """What the swap paid ``owner``, read from the receipt's logs (base units)."""
@@ -640,6 +473,10 @@ def _timed_out(err: MMError) -> Any:
         raise err
     return WalletRequest.from_dict({"intent": "", "kind": "transaction", "status": "PENDING",
                                     **data})
+
+
+def _token_info(asset: dict[str, Any]) -> TokenInfo:
+    return TokenInfo(asset["address"], asset["symbol"], int(asset["decimals"]))
 
 
 def _req_json(req: Any) -> dict[str, Any]:

@@ -39,7 +39,9 @@ class SwapExecuteArgs(BaseModel):
     quote_id: str = _QUOTE_ID
     wait: bool = Field(False, description="Block until the swap is final (server wallet); "
                        "BYOK swaps always complete before returning. Approvals are always "
-                       "waited for (up to --wallet-timeout) before the swap is sent.")
+                       "waited for (up to --wallet-timeout) before the swap is sent; an "
+                       "APPROVAL_PENDING quote may be executed again after it expired (the pool "
+                       "is re-read first: SWAP_PRICE_MOVED below its minimum).")
     wallet_timeout: OptionalTimeout = None
 
 
