@@ -102,6 +102,7 @@ dispatcher, MCP, HTTP service) turn them into envelopes, ``ToolException``s or e
     ├── PredictError                     PREDICT_ERROR
     │   ├── PredictSetupRequired         PREDICT_SETUP_REQUIRED
     │   ├── PredictGeoblocked            PREDICT_GEOBLOCKED
+    │   ├── PredictGeoblockUnavailable   PREDICT_GEOBLOCK_UNAVAILABLE
     │   ├── PredictBackendUnavailable    PREDICT_BACKEND_UNAVAILABLE
     │   ├── PredictNotFound              PREDICT_NOT_FOUND
     │   └── PredictAuthError             PREDICT_AUTH_FAILED
@@ -193,6 +194,7 @@ __all__ = [
     "PredictAuthError",
     "PredictBackendUnavailable",
     "PredictError",
+    "PredictGeoblockUnavailable",
     "PredictGeoblocked",
     "PredictNotFound",
     "PredictSetupRequired",
@@ -850,6 +852,16 @@ class PredictGeoblocked(PredictError):
     code = "PREDICT_GEOBLOCKED"
     http_status = 403
     default_hint = "Predict is not available from this region."
+
+
+class PredictGeoblockUnavailable(PredictError):
+    """The geoblock check of a real network could not be made: the commands that open a
+    position fail closed (nothing is signed)."""
+
+    code = "PREDICT_GEOBLOCK_UNAVAILABLE"
+    http_status = 503
+    default_hint = ("Retry when the check answers (`mm predict geoblock`); its base URL is the "
+                    "config's predict.<mode>.geoblockUrl.")
 
 
 class PredictBackendUnavailable(PredictError):

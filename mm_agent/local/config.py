@@ -2,7 +2,8 @@
 
 Keys (contract §3): ``serviceUrl``, ``format``, ``verbose``, ``walletTimeoutSeconds`` (1–600),
 ``rpc.<chainId>``, ``security.denylist``, ``smartTransactions``; beyond them
-``predict.<testnet|mainnet>.<clobUrl|gammaUrl>`` (``MM_PREDICT_TESTNET_CLOB_URL``, …). Every
+``predict.<testnet|mainnet>.<clobUrl|gammaUrl|geoblockUrl>`` (``MM_PREDICT_TESTNET_CLOB_URL``,
+…). Every
 value is validated on ``set`` and on read from the environment, so a typo fails loudly instead
 of silently falling back to a default.
 """
@@ -42,8 +43,8 @@ __all__ = [
 DEFAULT_SERVICE_URL = "http://127.0.0.1:8765"
 FORMATS = ("text", "json", "toon")
 _RPC_KEY = re.compile(r"^(rpc|privateRpc)\.([0-9]+)$")
-# `mm predict` on a real network: Polymarket's CLOB and Gamma base URLs per mode.
-_PREDICT_KEY = re.compile(r"^predict\.(testnet|mainnet)\.(clobUrl|gammaUrl)$")
+# `mm predict` on a real network: Polymarket's CLOB, Gamma and geoblock base URLs per mode.
+_PREDICT_KEY = re.compile(r"^predict\.(testnet|mainnet)\.(clobUrl|gammaUrl|geoblockUrl)$")
 
 
 def parse_url(value: str, *, field: str = "url") -> str:

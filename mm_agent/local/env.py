@@ -27,6 +27,7 @@ __all__ = [
     "NEW_PASSWORD",
     "NEW_PASSWORD_CONFIRM",
     "PASSWORD",
+    "PREDICT_SERVICE_GEOBLOCK",
     "RATE_LIMIT_PREFIX",
     "SERVER_MASTER_KEY",
     "SERVER_NEW_MASTER_KEY",
@@ -57,6 +58,9 @@ ANVIL = "MM_ANVIL"  # `mm devnet`: the anvil binary (else PATH, then .tools/bin/
 MCP_TOKEN = "MM_MCP_TOKEN"  # `mm mcp --http`: the bearer token (else one is generated)
 DATABASE_URL = "MM_DATABASE_URL"  # `mm server start`: PostgreSQL instead of SQLite
 SERVER_PUBLIC_URL = "MM_SERVER_PUBLIC_URL"  # `mm server start`: where people reach the pages
+# The local market service (`mm devnet predict serve`, the one `mm devnet start` runs): answer
+# its geoblock endpoint as blocked from this COUNTRY[-REGION] (e.g. US-NY, SG); unset: not blocked.
+PREDICT_SERVICE_GEOBLOCK = "MM_PREDICT_SERVICE_GEOBLOCK"
 
 # The wallet service (`mm server start`, `mm server admin …`), read by mm_agent.server.
 SERVER_MASTER_KEY = "MM_SERVER_MASTER_KEY"  # the master key (else <data dir>/master.key)
@@ -85,6 +89,7 @@ VARIABLES: dict[str, str] = {
     MCP_TOKEN: "bearer token of `mm mcp --http`",
     DATABASE_URL: "database of `mm server start` (PostgreSQL URL)",
     SERVER_PUBLIC_URL: "public URL of the wallet service's pages",
+    PREDICT_SERVICE_GEOBLOCK: "local market service: geoblocked from COUNTRY[-REGION]",
     SERVER_MASTER_KEY: "wallet service master key (else <data dir>/master.key)",
     SERVER_NEW_MASTER_KEY: "new master key for `mm server admin rotate-master-key`",
     SERVER_RPC_PREFIX + "<chainId>": "wallet service RPC URL for a chain",

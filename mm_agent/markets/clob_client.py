@@ -102,15 +102,29 @@ class ClobClient:
         return orders.l1_headers(self.wallet.address, signed(req, "ClobAuth message"),
                                  timestamp=ts, nonce=nonce)
 
-    def derive_api_key(self, nonce: int = 0) -> dict[str, str]:
+    def derive_api_key(self, nonce: int = 0, *, create: bool = False) -> dict[str, str]:
+        """One L1 signature → the credentials, kept in memory; returns only the key id (the
+        secret and passphrase never leave this object). Derive the existing key
+        (``GET /auth/derive-api-key``), else create one (``POST /auth/api-key``); ``create``
+        tries the creation first (py-clob-client's ``create_or_derive_api_creds``)."""
         headers = self.l1_headers(nonce)
+        first, second = (("POST", "/auth/api-key"), ("GET", "/auth/derive-api-key"))
+        if not create:
+            first, second = second, first
         try:
-            creds = self._request("GET", f"{self.clob_url}/auth/derive-api-key", headers=headers)
+            creds = self._request(first[0], self.clob_url + first[1], headers=headers)
         except PredictError:
-            creds = self._request("POST", f"{self.clob_url}/auth/api-key", headers=headers)
+            creds = self._request(second[0], self.clob_url + second[1], headers=headers)
         self._creds = {"apiKey": creds["apiKey"], "secret": creds["secret"],
                        "passphrase": creds["passphrase"]}
         return {"apiKey": creds["apiKey"]}
+
+    def api_keys(self) -> list[str]:
+        """The API keys of this address (``GET /auth/api-keys``, L2): the check that the
+        derived credentials authenticate."""
+        payload = self._l2("GET", "/auth/api-keys")
+        keys = payload.get("apiKeys") if isinstance(payload, dict) else payload
+        return [str(k.get("apiKey") if isinstance(k, dict) else k) for k in keys or []]
 
     @property
     def creds(self) -> dict[str, str]:

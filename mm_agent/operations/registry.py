@@ -334,9 +334,32 @@ OPERATIONS: tuple[Operation, ...] = (
         f"{_P}:mode", f"{_P}:ModeArgs", writes=True, audience="human", open_world=False),
     _op("predict_setup", ("predict", "setup"), "One-time predict setup.",
         "Derive the trading API credentials (a ClobAuth signature) and approve the exchange "
-        "for collateral and outcome tokens. Needed once before trading; idempotent.",
+        "for collateral and outcome tokens. Needed once before trading; idempotent. On "
+        "testnet/mainnet refused with PREDICT_GEOBLOCKED where Polymarket blocks trading.",
         f"{_P}:setup", f"{_P}:WaitArgs", writes=True, waits=True, idempotent=True,
         result=f"{_PQ}:PredictSetup"),
+    _op("predict_auth", ("predict", "auth"), "Create or refresh predict trading credentials.",
+        "Derive the trading API credentials with one ClobAuth signature and check them with an "
+        "authenticated request; --refresh asks the order book to create the key first. Shows "
+        "the key id only: the secret and passphrase are never shown or stored. No on-chain "
+        "effect.",
+        f"{_P}:auth", f"{_P}:AuthArgs", writes=True, idempotent=True,
+        result=f"{_P}:AuthResult"),
+    # `mm predict approve` as the reference names it; the tool is not called *approve*: no agent
+    # tool may read like approving a pending request (tests/toolkits/test_langchain.py).
+    _op("predict_set_allowances", ("predict", "approve"),
+        "Repair the predict exchange approvals.",
+        "Approve the exchange for collateral (unlimited only when there is no allowance, or "
+        "exactly --amount) and for outcome tokens, each only when needed; the approval part "
+        "of setup. Refused with PREDICT_GEOBLOCKED where Polymarket blocks trading.",
+        f"{_P}:approve", f"{_P}:ApproveArgs", writes=True, waits=True, idempotent=True,
+        result=f"{_P}:ApproveResult"),
+    _op("predict_geoblock", ("predict", "geoblock"), "Check whether predict is geoblocked here.",
+        "Ask Polymarket's geoblock check whether this address may trade: blocked, ip, country, "
+        "region, restriction (none, close-only or blocked). Setup, approve, deposit and place "
+        "are refused with PREDICT_GEOBLOCKED when blocked; the devnet is never geoblocked.",
+        f"{_P}:geoblock",
+        result=f"{_P}:GeoblockResult"),
     _op("predict_status", ("predict", "status"), "Predict back-end and account status.",
         "Reachability of the market data (gamma) and order book (clob) back ends and the "
         "account's setup state (account.setupComplete).",
@@ -382,7 +405,8 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("predict_place", ("predict", "place"), "Place a prediction-market order.",
         "Sign an order (typed data through the security pipeline) and post it: GTC/GTD rest "
         "on the book, FOK/FAK fill at once. Filled is reported only with the settlement "
-        "receipt. Quote first.",
+        "receipt. Quote first. Refused with PREDICT_GEOBLOCKED where Polymarket blocks "
+        "trading, except a sell of held outcome tokens in a close-only region.",
         f"{_P}:place", f"{_P}:PlaceArgs", writes=True, waits=True, destructive=True,
         result=f"{_PQ}:PredictOrder"),
     _op("predict_cancel", ("predict", "cancel"), "Cancel open predict orders.",

@@ -6,7 +6,8 @@ The contracts sit at the addresses of the verified registry (``known_protocols``
 Exchange V2, pUSD and the Conditional Tokens on Amoy): the devnet's contracts are deployed,
 then their runtime code is placed at those addresses (``anvil_setCode``), so the client signs
 for and approves exactly what it would on Amoy. Nothing reaches the internet: the CLOB and
-Gamma base URLs and ``rpc.80002`` point at the local service and anvil.
+Gamma base URLs, the geoblock check's and ``rpc.80002`` point at the local service and
+anvil.
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ def testnet(byok_home: Any, amoy: str, amoy_service: Any) -> Iterator[Predict]:
 
     byok_home.write_json("config.json", {
         "rpc.80002": amoy, "predict.testnet.clobUrl": amoy_service.url,
-        "predict.testnet.gammaUrl": amoy_service.url + "/gamma"})
+        "predict.testnet.gammaUrl": amoy_service.url + "/gamma",
+        "predict.testnet.geoblockUrl": amoy_service.url})
     assert set_mode(byok_home, "testnet")["chainId"] == AMOY
     # The wallet's collateral: pUSD minted with the demo token's open mint.
     with Chain(amoy) as chain:

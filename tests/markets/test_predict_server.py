@@ -199,3 +199,27 @@ def test_cancel_releases_the_unfilled_share_verified_on_chain(
     # The filled $15 still counts: $15 + $40 is over the $50 limit, $15 + $25 is not.
     assert p.place(yes, "buy", "80", "0.50", wallet_timeout=1)["status"] == "AWAITING_MFA"
     assert p.place(yes, "buy", "50", "0.50")["status"] == "OPEN"
+
+
+def test_exact_approve_passes_guard_mode_without_the_human(guarded: tuple[Any, ...],
+                                                           rpc: Chain,
+                                                           markets: dict[str, Any]) -> None:
+    """`mm predict approve --amount`: an exact grant to the allowlisted exchange, valued inside
+    the rolling limit, goes through the server's pipeline without the human (setup's unlimited
+    one needed them); `auth` signs its ClobAuth through the same pipeline."""
+    from mm_agent.markets.chain import encode_call
+
+    p, wallet, approver, svc = guarded
+    wallet.on_awaiting = approver.approve_next
+    assert p.setup()["approvals"]["collateralAllowance"] == "unlimited"
+    wallet.on_awaiting = None
+    mails = len(svc.outbox_messages())
+    assert p.auth()["valid"] is True
+    out = p.approve("20")
+    assert [t["step"] for t in out["transactions"]] == ["approveCollateral"]
+    assert out["approvals"]["collateralAllowance"] == "20" and out["setupComplete"] is True
+    allowance = rpc.call(markets["collateral"]["address"], encode_call(
+        "allowance(address,address)", ["address", "address"],
+        [wallet.address, markets["contracts"]["CtfExchange"]]), ["uint256"])
+    assert int(allowance) == 20_000_000
+    assert len(svc.outbox_messages()) == mails  # no approval mail

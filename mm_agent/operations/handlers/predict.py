@@ -1,9 +1,11 @@
 """`mm predict …` (contract §10) over :class:`mm_agent.markets.predict.Predict`, and the
 operator's `mm devnet predict serve|resolve`.
 
-`mm predict mode` is human-only; setup, deposit, withdraw, place, cancel and redeem are agent
-writes whose signatures and transactions go through the wallet's security pipeline. BYOK
-requests complete before returning, so `--wait` is accepted and changes nothing there.
+`mm predict mode` is human-only; setup, auth, approve, deposit, withdraw, place, cancel and
+redeem are agent writes whose signatures and transactions go through the wallet's security
+pipeline. BYOK requests complete before returning, so `--wait` is accepted and changes nothing
+there. `geoblock` needs no wallet. The result models of auth, approve and geoblock are declared
+here with their handlers.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mm_agent.markets.predict import Predict, resolve_devnet_market, set_mode
 
 from ..context import Context
-from ..fields import Address, OptionalTimeout
+from ..fields import Address, Amount, OptionalTimeout
 
 _STRICT = ConfigDict(extra="forbid")
 _WAIT = Field(False, description="Block until the job completes (BYOK jobs always complete "
@@ -64,6 +66,23 @@ class ModeArgs(BaseModel):
 
 class WaitArgs(BaseModel):
     model_config = _STRICT
+    wait: bool = _WAIT
+    wallet_timeout: OptionalTimeout = None
+
+
+class AuthArgs(BaseModel):
+    model_config = _STRICT
+    refresh: bool = Field(False, description="Force-create or refresh the trading credentials: "
+                          "ask the order book to create the API key before deriving it. Either "
+                          "way they are derived again by one signature and never stored.")
+
+
+class ApproveArgs(BaseModel):
+    model_config = _STRICT
+    amount: Amount | None = Field(None, description="Set the exchange's collateral allowance "
+                                  "to exactly this amount, human decimal (e.g. '50'); omit to "
+                                  "grant an unlimited allowance only when there is none (the "
+                                  "reference's behaviour).")
     wait: bool = _WAIT
     wallet_timeout: OptionalTimeout = None
 
@@ -187,6 +206,10 @@ class ServeArgs(BaseModel):
     model_config = _STRICT
     host: str = Field("127.0.0.1", description="Interface to listen on.")
     port: int = Field(0, ge=0, le=65535, description="TCP port (0: any free port).")
+    geoblock: str | None = Field(None, description="Answer the geoblock endpoint as blocked "
+                                 "from this COUNTRY[-REGION] (e.g. US-NY, SG); default "
+                                 "MM_PREDICT_SERVICE_GEOBLOCK, else not blocked.",
+                                 pattern=r"^[A-Za-z]{2}(-[A-Za-z0-9]{1,3})?$")
 
 
 class ResolveArgs(BaseModel):
@@ -197,6 +220,39 @@ class ResolveArgs(BaseModel):
                          json_schema_extra={"enum": ["yes", "no", "invalid"]})
 
 
+# --- results (auth, approve, geoblock) --------------------------------------------------------
+class GeoblockResult(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    blocked: bool = Field(description="Whether this address may not open positions "
+                          "(Polymarket's check; always false on the devnet).")
+    ip: str | None = Field(description="The address the check saw (null on the devnet).")
+    country: str | None = Field(description="ISO 3166-1 alpha-2 country code.")
+    region: str | None = Field(description="Region or state code.")
+    restriction: str = Field(description="none, close-only (positions may be closed, not "
+                             "opened) or blocked.")
+    source: str = Field(description="devnet, testnet or mainnet.")
+
+
+class AuthResult(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    credentials: bool = Field(description="Trading credentials were derived and work.")
+    apiKey: str = Field(description="The API key id (the secret and passphrase are never "
+                        "shown or stored).")
+    valid: bool = Field(description="An authenticated request with them succeeded.")
+    refreshed: bool = Field(description="--refresh asked for the key to be created first.")
+
+
+class ApproveResult(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    pollingId: str = Field(description="Id for `mm predict watch --id`.")
+    status: str
+    transactions: list[dict[str, Any]] = Field(description="Approval transactions sent "
+                                               "(step, txHash, pollingId, status); empty when "
+                                               "nothing was missing.")
+    approvals: dict[str, Any] = Field(description="collateralAllowance, outcomeTokens, ok.")
+    setupComplete: bool
+
+
 # --- handlers -------------------------------------------------------------------------------------
 def mode(ctx: Context, args: ModeArgs) -> dict[str, Any]:
     return set_mode(ctx.home, args.mode)
@@ -205,6 +261,24 @@ def mode(ctx: Context, args: ModeArgs) -> dict[str, Any]:
 def setup(ctx: Context, args: WaitArgs) -> dict[str, Any]:
     with _predict(ctx) as p, ctx.progress("Setting up predict"):
         return p.setup()
+
+
+def geoblock(ctx: Context, _args: None) -> dict[str, Any]:
+    # No wallet: the check is about where requests come from, not who signs.
+    with Predict(None, home=ctx.home, contracts=verified_contracts) as p:
+        return p.geoblock()
+
+
+def auth(ctx: Context, args: AuthArgs) -> dict[str, Any]:
+    with _predict(ctx) as p:
+        return p.auth(refresh=args.refresh)
+
+
+def approve(ctx: Context, args: ApproveArgs) -> dict[str, Any]:
+    if args.amount is not None:
+        Predict._amount(args.amount)  # a zero amount exits 2 before the wallet is opened
+    with _predict(ctx) as p, ctx.progress("Approving the exchange"):
+        return p.approve(args.amount)
 
 
 def status(ctx: Context, _args: None) -> dict[str, Any]:
@@ -360,6 +434,7 @@ def serve(ctx: Context, args: ServeArgs) -> dict[str, Any]:
     """Foreground market service over the running devnet's markets (like `mm server start`).
     Another instance than the one `mm devnet start` runs: its book is its own."""
     from mm_agent.errors import DevnetNotRunning
+    from mm_agent.local import env
     from mm_agent.markets.service import serve as run
 
     record = ctx.home.read_json("devnet.json", None)
@@ -372,7 +447,7 @@ def serve(ctx: Context, args: ServeArgs) -> dict[str, Any]:
 
     try:
         run(record["rpcUrl"], record["markets"], host=args.host, port=args.port,
-            on_ready=ready)
+            on_ready=ready, geoblock=args.geoblock or env.get(env.PREDICT_SERVICE_GEOBLOCK))
     except KeyboardInterrupt:
         pass
     return {"stopped": True}
