@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from mm_agent.errors import (
@@ -34,6 +33,7 @@ from mm_agent.evm.tokens import TokenInfo, read_token, resolve_asset
 from mm_agent.local.config import Config
 from mm_agent.local.state import Home
 
+from .preview import Policy, PolicyResult, Preview
 from .submit import SignFn, SubmitResult, Submitter
 
 __all__ = ["Engine", "Policy", "PolicyResult", "Preview", "gate"]
@@ -42,79 +42,6 @@ log = logging.getLogger("mm_agent.security.pipeline")
 
 # FEE_CAP_MULTIPLIER (evm/fees.py, re-exported here): stuck-transaction replacements may raise
 # maxFeePerGas to at most this multiple of the signed one; the preview discloses the ceiling.
-
-
-@dataclass
-class PolicyResult:
-    decision: str = "allow"  # allow | approval_required | deny
-    violations: list[dict[str, str]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"decision": self.decision, "violations": self.violations}
-
-
-# Server wallets plug their policy document in here; BYOK has none (the scan decides).
-Policy = Callable[["Preview"], PolicyResult]
-
-
-@dataclass
-class Preview:
-    kind: str
-    chain_id: int
-    sender: str
-    intent: str
-    decoded: dict[str, Any] | None
-    simulation: dict[str, Any] | None
-    scan: dict[str, Any]
-    policy: PolicyResult
-    effective_recipient: str | None = None
-    # What was previewed, for policy checks (not part of the JSON preview).
-    tx: dict[str, Any] | None = None
-    typed_data: dict[str, Any] | None = None
-    # Transactions: the gas limit and fees simulated with, exactly what will be signed
-    # (``TxFees.to_dict()``: the preview's ``fees`` object). Execution signs these, never a
-    # second estimate.
-    fees: dict[str, str] | None = None
-    # False when the wallet could not pay for gas at preview time, so the simulation ran
-    # without the real fees: execution refuses it (INSUFFICIENT_FUNDS).
-    executable: bool = True
-    # The engine's own findings (``fee_cap``), merged into whatever policy decides.
-    engine_violations: list[dict[str, str]] = field(default_factory=list)
-    # Messages: the text previewed (the intent shows at most 80 characters of it), so an
-    # approval can be bound to exactly it (``mm_agent.security.confirmation``).
-    message: str | None = None
-
-    @property
-    def requires_approval(self) -> bool:
-        return self.policy.decision == "approval_required"
-
-    @property
-    def denied(self) -> bool:
-        return self.policy.decision == "deny"
-
-    @property
-    def reason(self) -> str:
-        """Why a human must look, in one line."""
-        parts = []
-        named = any(v.get("rule") == "threat_scan" for v in self.policy.violations)
-        if self.scan.get("resultType") not in (None, "Benign") and not named:
-            parts.append(f"scan {self.scan['resultType']}: "
-                         f"{self.scan.get('description') or self.scan.get('reason')}")
-        parts += [v["message"] for v in self.policy.violations]
-        return "; ".join(parts) or "approval required"
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "intent": self.intent,
-            "decoded": self.decoded,
-            "simulation": self.simulation,
-            "scan": self.scan,
-            "policy": self.policy.to_dict(),
-            "requiresApproval": self.requires_approval,
-        }
-        if self.fees is not None:
-            out["fees"] = dict(self.fees)
-        return out
 
 
 def with_engine_violations(preview: Preview, result: PolicyResult) -> PolicyResult:
@@ -343,7 +270,7 @@ class Engine:
             chain_id=chain_id, wallet=sender,
             is_contract=lambda a: self.is_contract(chain_id, a),
             known_counterparties=self._counterparties(sender),
-            denylist=self.denylist(), **self._scan_context(chain_id), **kw,
+            denylist=self.denylist(), **{**self._scan_context(chain_id), **kw},
         )
         return scan(inp, remote=self.remote_scanners).to_dict()
 
@@ -373,10 +300,30 @@ class Engine:
                             *, intent: str | None = None) -> Preview:
         """``intent``: a headline the engine itself wrote (a transfer's, a cancellation's);
         never an agent's words, which are only ever the labelled ``agentNote``."""
-        from .decode import decode_calldata, decode_revert
-        from .intents import intent_for
+        from .txplan import plan_transaction
 
         self.check_nonce(chain_id, sender, tx)
+        decoded, intent = self.decode_transaction(chain_id, tx, intent)
+        plan = plan_transaction(self.rpc(chain_id), chain_id, sender, tx,
+                                **self.plan_options(chain_id))
+        return self.transaction_preview(chain_id, sender, tx, decoded, intent, plan)
+
+    def preview_transactions(self, chain_id: int, sender: str,
+                             items: list[tuple[dict[str, Any], str | None]]) -> list[Preview]:
+        """Previews of a wallet's queued transactions ``(tx, engine intent or None)`` run in
+        this order, in ONE ``eth_simulateV1`` call per round; each is what
+        :meth:`preview_transaction` says once the ones before it executed. Returns a PREFIX
+        (at least one for a non-empty list): ``batch_preview.preview_transactions``."""
+        from .batch_preview import preview_transactions
+
+        return preview_transactions(self, chain_id, sender, items)
+
+    def decode_transaction(self, chain_id: int, tx: dict[str, Any],
+                           intent: str | None) -> tuple[Any, str]:
+        """(the decoded calldata, the intent headline: ``intent`` or one written here)."""
+        from .decode import decode_calldata
+        from .intents import intent_for
+
         chain = get_chain(chain_id)
         value = int(tx.get("value") or 0)
         data = tx.get("data") or "0x"
@@ -393,28 +340,41 @@ class Engine:
             else:
                 intent = intent_for(decoded, self.format_token_amount(chain_id),
                                     native=(chain.native_symbol, chain.native_decimals))
-        from .txplan import plan_transaction
+        return decoded, intent
 
-        plan = plan_transaction(
-            self.rpc(chain_id), chain_id, sender, tx,
-            fee_cap_multiple=self.config.fee_cap_multiple,
-            has_code=lambda a: self._code_cache.get((chain_id, a.lower())),
-            remember_code=lambda a, v: self._code_cache.__setitem__((chain_id, a.lower()), v),
-            simulate_kw={"asset_of": self.asset_lookup(chain_id),
-                         "native_symbol": chain.native_symbol, "decode_revert": decode_revert},
-        )
-        simulation = plan.simulation
-        scan = self._scan(chain_id, sender, kind="transaction",
+    def plan_options(self, chain_id: int) -> dict[str, Any]:
+        """The keyword arguments of ``txplan.plan_transaction(s)`` for this engine."""
+        from .decode import decode_revert
+
+        chain = get_chain(chain_id)
+        return {
+            "fee_cap_multiple": self.config.fee_cap_multiple,
+            "has_code": lambda a: self._code_cache.get((chain_id, a.lower())),
+            "remember_code": lambda a, v: self._code_cache.__setitem__((chain_id, a.lower()), v),
+            "simulate_kw": {"asset_of": self.asset_lookup(chain_id),
+                            "native_symbol": chain.native_symbol,
+                            "decode_revert": decode_revert},
+        }
+
+    def transaction_preview(self, chain_id: int, sender: str, tx: dict[str, Any], decoded: Any,
+                            intent: str, plan: Any, *,
+                            balance_of: Callable[[str, str], int | None] | None = None
+                            ) -> Preview:
+        """The preview of ``tx`` from its decoding and its ``TxPlan``: scan, then policy.
+        ``balance_of``: token balances as the scan must see them (default: ``latest``)."""
+        value = int(tx.get("value") or 0)
+        extra = {} if balance_of is None else {"balance_of": balance_of}
+        scan = self._scan(chain_id, sender, kind="transaction", **extra,
                           tx={"to": tx.get("to"), "value": value, "data": tx.get("data") or "0x",
                               "authorizationList": tx.get("authorizationList")},
-                          decoded=decoded, simulation=simulation)
+                          decoded=decoded, simulation=plan.simulation)
         decoded_dict = {
             "functionName": decoded.function_name,
             "params": decoded.to_dict().get("params", []),
             "effectiveRecipient": decoded.effective_recipient,
         }
         return self._finish(Preview("transaction", chain_id, sender, intent, decoded_dict,
-                                    simulation, scan, PolicyResult(),
+                                    plan.simulation, scan, PolicyResult(),
                                     effective_recipient=decoded.effective_recipient,
                                     tx={"to": tx.get("to"), "value": value,
                                         "data": tx.get("data") or "0x"},
@@ -451,15 +411,35 @@ class Engine:
                             preview: Preview) -> dict[str, Any]:
         """The unsigned transaction: exactly the previewed gas and fees, and the funds check.
         Raises ``TX_REVERTED`` for a reverting simulation."""
+        fees = self.signable_fees(preview)
+        balance = hex_to_int(self.rpc(chain_id).call("eth_getBalance", [sender, "latest"]))
+        return self.funded_transaction(chain_id, tx, preview, fees, balance)
+
+    def prepare_transactions(self, chain_id: int, sender: str,
+                             pairs: list[tuple[dict[str, Any], Preview]]
+                             ) -> list[dict[str, Any] | MMError]:
+        """:meth:`prepare_transaction` for a batch in order, with ONE balance read: item i
+        may spend what the items prepared before it leave (``batch_preview``)."""
+        from .batch_preview import prepare_transactions
+
+        return prepare_transactions(self, chain_id, sender, pairs)
+
+    @staticmethod
+    def signable_fees(preview: Preview) -> TxFees:
+        """The previewed gas and fees; ``TX_REVERTED`` when there is nothing to sign."""
         sim = preview.simulation or {}
         if not sim.get("success", True):
             raise TxReverted(f"Simulation reverted: {sim.get('revertReason')}. Nothing was sent.",
                              details={"revertReason": sim.get("revertReason")})
         if preview.fees is None:
             raise TxReverted("The preview carries no gas and fees to sign; nothing was sent.")
-        fees = TxFees.from_dict(preview.fees)
+        return TxFees.from_dict(preview.fees)
+
+    @staticmethod
+    def funded_transaction(chain_id: int, tx: dict[str, Any], preview: Preview, fees: TxFees,
+                           balance: int) -> dict[str, Any]:
+        """The unsigned transaction if ``balance`` covers it, else ``INSUFFICIENT_FUNDS``."""
         value = int(tx.get("value") or 0)
-        balance = hex_to_int(self.rpc(chain_id).call("eth_getBalance", [sender, "latest"]))
         # The node accepts the signed transaction if value + gasLimit x maxFeePerGas is covered;
         # a replacement the wallet cannot afford is refused by the node and simply not sent.
         if not preview.executable or balance < value + fees.signed_fee:

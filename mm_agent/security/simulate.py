@@ -15,6 +15,11 @@ Fidelity: a contract can tell a naive simulation from execution (``tx.gasprice =
 simulates with the gas limit and fees that will be signed, ``validation: true`` (so the EVM
 sees the real base fee) and ``blockOverrides`` for the next block (:func:`next_block_overrides`).
 The fallback passes the same gas and fees to ``eth_call`` but cannot override the block.
+
+Sequences (a wallet's queue, :func:`simulate_sequence`): ONE ``eth_simulateV1`` call with one
+block per transaction (:func:`sequential_block_overrides`: numbers and times strictly
+increasing, as nodes require), so each sees the state the ones before it leave. Calls carry no
+``nonce``: the node takes the sender's state nonce, which each simulated transaction bumps.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ __all__ = [
     "UNLIMITED_THRESHOLD",
     "method_missing",
     "next_block_overrides",
+    "sequence_request",
+    "sequential_block_overrides",
+    "simulate_sequence",
     "simulate_transaction",
     "simulation_request",
 ]
@@ -168,7 +176,7 @@ def _call_obj(tx: dict[str, Any]) -> dict[str, Any]:
         call["to"] = tx["to"]
     # The gas limit and fees that will be signed: a contract reading gasleft() or
     # tx.gasprice must see in the preview what it will see on chain.
-    for key in ("gas", "maxFeePerGas", "maxPriorityFeePerGas"):
+    for key in ("gas", "maxFeePerGas", "maxPriorityFeePerGas", "nonce"):
         if tx.get(key) is not None:
             call[key] = to_hex(tx[key])
     return call
@@ -201,6 +209,18 @@ def next_block_overrides(chain_id: int, latest: dict[str, Any], base_fee: int,
         "baseFeePerGas": to_hex(base_fee),
         "feeRecipient": latest.get("miner") or "0x" + "0" * 40,
     }
+
+
+def sequential_block_overrides(chain_id: int, latest: dict[str, Any], base_fee: int, count: int,
+                               *, now: float | None = None) -> list[dict[str, Any]]:
+    """``blockOverrides`` for ``count`` transactions landing one per block after ``latest``:
+    block k is :func:`next_block_overrides` with the number + k and the time + k block times
+    (nodes require both strictly increasing), the same expected base fee and coinbase."""
+    first = next_block_overrides(chain_id, latest, base_fee, now=now)
+    number, when = hex_to_int(first["number"]), hex_to_int(first["time"])
+    step = BLOCK_SECONDS.get(chain_id, 12)
+    return [{**first, "number": to_hex(number + k), "time": to_hex(when + k * step)}
+            for k in range(count)]
 
 
 def _nft_standard(rpc: RpcClient) -> Callable[[str], str]:
@@ -246,6 +266,45 @@ def simulation_request(tx: dict[str, Any], *, block: dict[str, Any] | None = Non
     ]
 
 
+def sequence_request(txs: list[dict[str, Any]], blocks: list[dict[str, Any]], *,
+                     validation: bool) -> tuple[str, list[Any]]:
+    """ONE ``eth_simulateV1`` call running ``txs`` in sequence, ``txs[k]`` alone in the block
+    ``blocks[k]`` describes: each sees the state the ones before it leave, in the block it
+    would land in if they were mined one per block."""
+    if len(txs) != len(blocks):
+        raise ValueError("one block per transaction")
+    states = [{"blockOverrides": block, "calls": [_call_obj(tx)]}
+              for tx, block in zip(txs, blocks, strict=True)]
+    return "eth_simulateV1", [
+        {"blockStateCalls": states, "traceTransfers": True, "validation": validation}, "latest"]
+
+
+def simulate_sequence(
+    rpc: RpcClient,
+    txs: list[dict[str, Any]],
+    *,
+    blocks: list[dict[str, Any]],
+    asset_of: AssetLookup,
+    native_symbol: str = "ETH",
+    decode_revert: Callable[[str | None], str | None] | None = None,
+    validation: bool = True,
+) -> list[dict[str, Any]]:
+    """:func:`simulate_transaction` for a sequence, in ONE ``eth_simulateV1`` call (see
+    :func:`sequence_request`); one simulation dict per transaction, in order.
+
+    Raises what the node raises (``RpcError``, ``InsufficientFunds``): with ``validation`` a
+    node refuses the whole request when one call is invalid (geth says so for the request,
+    not for a call), and a node without ``eth_simulateV1`` cannot run a sequence at all. The
+    caller decides what to plan instead (``txplan`` plans the first transaction alone).
+    """
+    out = rpc.call(*sequence_request(txs, blocks, validation=validation))
+    if not isinstance(out, list) or len(out) != len(txs):
+        raise RpcError("eth_simulateV1: the node answered a different number of blocks.")
+    nft = _nft_standard(rpc)
+    return [_v1_result(tx, block["calls"][0], _Tracker(asset_of, nft), native_symbol,
+                       decode_revert) for tx, block in zip(txs, out, strict=True)]
+
+
 def simulate_transaction(
     rpc: RpcClient,
     tx: dict[str, Any],
@@ -282,8 +341,14 @@ def simulate_transaction(
     if v1_error is not None:
         log.debug("eth_simulateV1 unavailable (%s); using the fallback", v1_error.message)
         return _fallback(rpc, tx, call, owner, tracker, native_symbol, decode_revert)
+    return _v1_result(tx, blocks[0]["calls"][0], tracker, native_symbol, decode_revert)
+
+
+def _v1_result(tx: dict[str, Any], result: dict[str, Any], tracker: _Tracker, native_symbol: str,
+               decode_revert: Callable[[str | None], str | None] | None) -> dict[str, Any]:
+    """One ``eth_simulateV1`` call result → the preview's simulation object."""
+    owner = to_checksum_address(tx["from"])
     method = "eth_simulateV1"
-    result = blocks[0]["calls"][0]
     success = hex_to_int(result.get("status")) == 1
     revert_reason = None
     if not success:

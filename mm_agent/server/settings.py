@@ -122,6 +122,8 @@ class ServerSettings:
     # `mm server start`), re-read on every use: a restarted devnet needs no service restart.
     devnet_file: Path | None = None
     workers: int = 8  # concurrent jobs
+    # Most transactions of one wallet run as one batch (jobs/lanes.py; 1: one at a time).
+    job_batch_size: int = 32
     # Replicas (jobs/queue.py): this process's name on the jobs it claims, and how long a
     # claim holds without renewal; a dead replica's jobs are taken over after it
     # (MM_JOB_LEASE_SECONDS, default 30; renewed every third of it).

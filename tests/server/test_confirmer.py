@@ -61,9 +61,9 @@ def test_unmined_job_goes_to_the_per_job_path(wallet: Any, service: Any) -> None
     pipeline = service.state.jobs.pipeline
     original = pipeline.confirm_one
 
-    def spy(polling_id: str) -> None:
+    def spy(polling_id: str, *args: Any) -> None:
         handed.append(polling_id)
-        original(polling_id)
+        original(polling_id, *args)
 
     pipeline.confirm_one = spy
     chain.rpc("evm_setAutomine", [False])
@@ -75,3 +75,35 @@ def test_unmined_job_goes_to_the_per_job_path(wallet: Any, service: Any) -> None
     done = api.wait(polling_id)
     assert done["status"] == "COMPLETED", done
     assert done["result"]["replacements"] == 0
+
+
+def test_a_job_not_mined_within_the_wallet_timeout_is_still_watched(
+        wallet: Any, service: Any) -> None:
+    """The per-job path gives up after ``walletTimeoutSeconds`` with the job still
+    SUBMITTED; it must stay watched (it was once left alone until a restart): mined later,
+    it completes."""
+    from mm_agent.local.state import Home
+
+    api, address, chain = wallet
+    home = Home(service.data_dir)
+    home.write_json("config.json", {**home.read_json("config.json"),
+                                    "walletTimeoutSeconds": 1})
+    confirmer = service.state.jobs.pipeline.confirmer
+    confirmer.handoff_after = 0.2
+    pipeline = service.state.jobs.pipeline
+    rounds: list[str] = []
+    original = pipeline.confirm_one
+
+    def spy(polling_id: str, *args: Any) -> None:
+        rounds.append(polling_id)
+        original(polling_id, *args)
+
+    pipeline.confirm_one = spy
+    chain.rpc("evm_setAutomine", [False])
+    polling_id = api.submit(address, TRANSFER)["pollingId"]
+    # The per-job path timed out at least twice (confirmer → per-job → confirmer → …).
+    wait_until(lambda: len(rounds) >= 2, timeout=30, interval=0.05, what="two rounds")
+    assert status_of(api, polling_id)["status"] == "SUBMITTED"
+    chain.rpc("evm_mine")
+    done = api.wait(polling_id)
+    assert done["status"] == "COMPLETED", done

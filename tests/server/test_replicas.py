@@ -187,6 +187,32 @@ def test_two_replicas_take_200_concurrent_transfers_from_one_wallet(pair: Pair) 
     assert len({r.claimed_by for r in rows}) == 2, {r.claimed_by for r in rows}
 
 
+def test_a_long_poll_on_one_replica_wakes_on_the_other_s_change(pair: Pair) -> None:
+    """LISTEN/NOTIFY: a client long-polling replica B returns as soon as replica A changes
+    the job, not at B's 5-second safety re-read (the LISTEN connection once never came up:
+    it read the driver connection after detaching it from the pool)."""
+    import time
+
+    address = pair.beast_wallet()
+    musd = pair.anvil.token("mUSD")["address"]
+    risky = {"kind": "transaction", "chainId": 31337, "payload": {
+        "to": musd, "value": "0x0",
+        "data": "0x095ea7b3" + BOB[2:].lower().rjust(64, "0") + "f" * 64}}
+    req = pair.apis[0].wait(pair.apis[0].submit(address, risky)["pollingId"])
+    assert req["status"] == "AWAITING_MFA", req
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        waiting = pool.submit(pair.apis[1].call, "GET", f"/v1/requests/{req['pollingId']}/wait",
+                              params={"version": req["version"], "timeout": 30})
+        time.sleep(0.3)  # B's poll is parked
+        status, out = pair.apis[0].call("POST", f"/v1/requests/{req['pollingId']}/cancel")
+        assert status == 200, out
+        status, out = waiting.result(timeout=30)
+        elapsed = time.monotonic() - started
+    assert status == 200 and out["data"]["status"] == "DENIED", out
+    assert elapsed < 2.5, f"woken after {elapsed:.2f} s: LISTEN/NOTIFY did not cross replicas"
+
+
 def test_one_idempotency_key_50_times_on_both_replicas_is_one_transaction(pair: Pair) -> None:
     anvil = pair.anvil
     address = pair.beast_wallet(eth=10)

@@ -344,19 +344,23 @@ def upsert_insert(conn: Connection) -> Any:
     return sqlite_insert
 
 
-def allocate_nonce(conn: Connection, chain_id: int, address: str, floor: int) -> int:
-    """Take the next nonce of ``address`` on ``chain_id`` in one atomic statement: the stored
-    next nonce, or ``floor`` (the chain's count) if that is higher; the record moves past it.
-    Correct under concurrency on both backends without the exclusive lock (the upsert locks
-    the row on PostgreSQL). Rolled back with ``conn``'s transaction."""
+def allocate_nonce(conn: Connection, chain_id: int, address: str, floor: int,
+                   count: int = 1) -> int:
+    """Take the next ``count`` nonces of ``address`` on ``chain_id`` in one atomic statement
+    (returns the first; the others follow it without a gap): from the stored next nonce, or
+    ``floor`` (the chain's count) if that is higher; the record moves past them. Correct
+    under concurrency on both backends without the exclusive lock (the upsert locks the row
+    on PostgreSQL). Rolled back with ``conn``'s transaction."""
+    if count < 1:
+        raise ValueError("count must be at least 1")
     insert_ = upsert_insert(conn)
     greatest = func.greatest if conn.dialect.name == "postgresql" else func.max
-    stmt = insert_(nonces).values(chain_id=chain_id, address=address, next_nonce=floor + 1)
+    stmt = insert_(nonces).values(chain_id=chain_id, address=address, next_nonce=floor + count)
     stmt = stmt.on_conflict_do_update(
         index_elements=[nonces.c.chain_id, nonces.c.address],
-        set_={"next_nonce": greatest(nonces.c.next_nonce, floor) + 1},
+        set_={"next_nonce": greatest(nonces.c.next_nonce, floor) + count},
     ).returning(nonces.c.next_nonce)
-    return int(conn.execute(stmt).scalar_one()) - 1
+    return int(conn.execute(stmt).scalar_one()) - count
 
 
 def private_db_files(path: Path, *, create: bool = False) -> None:

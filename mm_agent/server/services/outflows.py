@@ -21,8 +21,8 @@ from sqlalchemy import and_, func, insert, select, update
 
 from ..db.store import Store, now, outflows, wallets
 
-__all__ = ["COUNTED", "WINDOW_SECONDS", "commit", "lock_wallet", "release", "reservation",
-           "reserve", "settle_filled", "window_used"]
+__all__ = ["COUNTED", "WINDOW_SECONDS", "commit", "commit_many", "lock_wallet", "release",
+           "reservation", "reserve", "settle_filled", "unreserve", "window_used"]
 
 WINDOW_SECONDS = 24 * 3600
 COUNTED = ("reserved", "committed", "settled")  # states that count toward the window
@@ -45,14 +45,33 @@ def window_used(conn: Any, wallet_id: str) -> Decimal:
     return Decimal(int(cents or 0)) / 100
 
 
-def reserve(conn: Any, polling_id: str, wallet_id: str, usd: Decimal) -> None:
-    """Reserve once per request (a re-run keeps the first reservation)."""
+def reserve(conn: Any, polling_id: str, wallet_id: str, usd: Decimal) -> Decimal:
+    """Reserve once per request (a re-run keeps the first reservation). Returns what now
+    counts in addition toward the window (cents rounded up; 0 when it was reserved before)."""
     if conn.execute(select(outflows.c.polling_id).where(
             outflows.c.polling_id == polling_id)).first():
-        return
+        return Decimal(0)
+    cents = _cents(usd)
     conn.execute(insert(outflows).values(polling_id=polling_id, wallet_id=wallet_id,
-                                         usd_cents=_cents(usd), state="reserved",
+                                         usd_cents=cents, state="reserved",
                                          created_at=now()))
+    return Decimal(cents) / 100
+
+
+def unreserve(conn: Any, polling_ids: list[str]) -> None:
+    """Forget the reservations of requests that go back to the queue without having been
+    signed (a batch stopped in front of them): they are evaluated, and reserve, afresh."""
+    if polling_ids:
+        conn.execute(outflows.delete().where(and_(
+            outflows.c.polling_id.in_(polling_ids), outflows.c.state == "reserved")))
+
+
+def commit_many(conn: Any, polling_ids: list[str]) -> None:
+    """``commit`` for several confirmed requests, in the caller's transaction."""
+    if polling_ids:
+        conn.execute(update(outflows).where(and_(
+            outflows.c.polling_id.in_(polling_ids), outflows.c.state == "reserved"))
+            .values(state="committed"))
 
 
 def _settle(store: Store, polling_id: str, state: str) -> None:

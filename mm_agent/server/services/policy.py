@@ -140,6 +140,32 @@ class PolicyService:
                 outflows.reserve(conn, polling_id, wallet_row.id, outflow)
         return result
 
+    def evaluate_and_reserve_many(self, wallet_row: Any, items: list[tuple[str, Preview]]
+                                  ) -> list[PolicyResult]:
+        """``evaluate_and_reserve`` for a wallet's queued requests in order, in ONE
+        transaction: each is judged with the window as the ones before it left it (their
+        reservations count). Stops after the first one that is not allowed: the result list
+        is a prefix of ``items`` ending there (the requests behind a stop are judged again
+        once they are simulated again)."""
+        priced = [(pid, preview, price_outflow(self.prices, preview),
+                   self.grant_values(preview)) for pid, preview in items]
+        results: list[PolicyResult] = []
+        with self.store.tx(exclusive=False) as conn:
+            outflows.lock_wallet(conn, wallet_row.id)
+            doc = self.document(conn, wallet_row)
+            mode = conn.execute(select(wallets.c.trading_mode).where(
+                wallets.c.id == wallet_row.id)).scalar()
+            used = outflows.window_used(conn, wallet_row.id)
+            for pid, preview, outflow, grant_values in priced:
+                result = evaluate(doc, mode, preview, outflow_usd=outflow,
+                                  window_used_usd=used, grant_values=grant_values)
+                results.append(result)
+                if result.decision != "allow":
+                    break
+                if outflow:
+                    used += outflows.reserve(conn, pid, wallet_row.id, outflow)
+        return results
+
     def grant_values(self, preview: Preview) -> list[tuple[PolicyGrant, Decimal | None]]:
         """Each grant of the preview with its USD value (token metadata read from the chain)."""
         grants = grants_of(preview, tx=preview.tx, typed_data=preview.typed_data)

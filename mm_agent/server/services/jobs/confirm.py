@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mm_agent.errors import MMError, SimulationMismatch
@@ -35,7 +35,10 @@ class Pipeline(Protocol):
     engine: Any
     queue: Any
 
-    def confirm_one(self, polling_id: str) -> None: ...
+    def confirm_one(self, polling_id: str, hashes: list[str] | None = None,
+                    replacements: int = 0) -> None: ...
+
+    def complete_many(self, mined: list[tuple[Pending, dict[str, Any]]]) -> None: ...
 
 __all__ = ["Confirmer", "Pending"]
 
@@ -51,6 +54,15 @@ class Pending:
     tx_hash: str
     finish: Callable[[dict[str, Any]], None]  # called with the receipt of a successful tx
     since: float
+    # What the pipeline's group commit needs (``complete_many``); None: ``finish`` alone.
+    job: Any = None
+    # Every hash sent for this nonce (the original and fee-bumped replacements: whichever
+    # is mined finishes the job); empty: ``tx_hash`` alone.
+    hashes: list[str] = field(default_factory=list)
+    replacements: int = 0
+
+    def all_hashes(self) -> list[str]:
+        return self.hashes or [self.tx_hash]
 
 
 class Confirmer:
@@ -108,23 +120,48 @@ class Confirmer:
             rpc = self.pipeline.engine.rpc(chain_id)
             for start in range(0, len(items), MAX_BATCH):
                 chunk = items[start:start + MAX_BATCH]
+                asked = [(p, h) for p in chunk for h in p.all_hashes()]
                 try:
-                    receipts = rpc.batch([("eth_getTransactionReceipt", [p.tx_hash])
-                                          for p in chunk])
+                    replies = rpc.batch([("eth_getTransactionReceipt", [h]) for _, h in asked])
                 except MMError as exc:
                     log.warning("receipts on chain %d: %s", chain_id, exc.message)
-                    receipts = [None] * len(chunk)
+                    replies = [None] * len(asked)
+                found: dict[str, dict[str, Any]] = {}
+                for (p, _), reply in zip(asked, replies, strict=True):
+                    if isinstance(reply, dict):
+                        found.setdefault(p.polling_id, reply)
+                receipts = [found.get(p.polling_id) for p in chunk]
                 now = time.monotonic()
+                mined: list[tuple[Pending, dict[str, Any]]] = []
                 for p, receipt in zip(chunk, receipts, strict=True):
                     if isinstance(receipt, dict):
-                        self._done(p, receipt)
+                        if p.job is not None and hex_to_int(receipt.get("status")) == 1:
+                            mined.append((p, receipt))
+                        else:
+                            self._done(p, receipt)
                     elif now - p.since >= self.handoff_after:
                         self._drop(p)
-                        self.pipeline.queue.spawn_job(self.pipeline.confirm_one, p.polling_id)
+                        self.pipeline.queue.spawn_job(self.pipeline.confirm_one, p.polling_id,
+                                                      p.all_hashes(), p.replacements)
+                self._done_many(mined)
 
     def _drop(self, p: Pending) -> None:
         with self._cond:
             self._pending.pop(p.polling_id, None)
+
+    def _done_many(self, mined: list[tuple[Pending, dict[str, Any]]]) -> None:
+        """Successful receipts finished in one group commit (one database transaction)."""
+        if not mined:
+            return
+        for p, _ in mined:
+            self._drop(p)
+        try:
+            self.pipeline.complete_many(mined)
+        except Exception:
+            # Not committed: finish them one by one (a job left SUBMITTED is reconciled).
+            log.exception("group commit of %d job(s) failed; one by one", len(mined))
+            for p, receipt in mined:
+                self._done(p, receipt)
 
     def _done(self, p: Pending, receipt: dict[str, Any]) -> None:
         self._drop(p)

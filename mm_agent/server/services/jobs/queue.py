@@ -32,7 +32,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -44,7 +44,9 @@ from mm_agent.local.request_log import TERMINAL_STATUSES
 from ...db.store import Store, jobs, now, upsert_insert, wallets
 from ...settings import ServerSettings
 from .. import outflows
+from .lanes import Lanes
 from .records import body_hash, job_to_request
+from .wakeups import Wakeups
 
 __all__ = ["CHANNEL", "JobQueue", "LeaseLost"]
 
@@ -55,6 +57,7 @@ CHANNEL = "mm_jobs"
 # Statuses a replica works on (and so holds a lease for).
 RUNNING = ("PENDING", "SUBMITTED")
 NOT_RUN = ("policy", "trading-mode")  # requests an approval applies, not a worker
+SETTLED = (*TERMINAL_STATUSES, "AWAITING_MFA")  # where a final-only long poll returns
 
 
 # The `to` and `effectiveRecipient` of the wallet's last 500 completed transaction jobs, read
@@ -86,11 +89,13 @@ class JobQueue:
         self.settings = settings
         self._pool = ThreadPoolExecutor(max_workers=settings.workers,
                                         thread_name_prefix="mm-job")
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._events: dict[str, asyncio.Event] = {}
-        self._closing = False  # set on shutdown: open long polls end (SERVICE_STOPPING)
-        # The job pipeline (steps.py) registers itself here: what ``enqueue`` runs.
+        self.wakeups = Wakeups()  # this process's long polls (wakeups.py)
+        # The job pipeline (steps.py) registers itself here: what ``enqueue`` runs, alone or
+        # (a wallet's queued transactions, ``lanes.py``) as a batch.
         self.run_job: Callable[[str], None] | None = None
+        self.run_batch: Callable[[list[str]], list[str]] | None = None
+        self._lanes = Lanes(self._pool.submit, self._run_batch_claimed,
+                            max_batch=settings.job_batch_size)
         # Claims (see the module docstring): the jobs this replica holds, queued or running,
         # and the job each worker thread runs (for fencing its changes).
         self.replica_id = settings.replica_id
@@ -105,11 +110,11 @@ class JobQueue:
 
     # --- lifecycle ---------------------------------------------------------------------------
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        self.wakeups.loop = loop
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop | None:
-        return self._loop
+        return self.wakeups.loop
 
     def shutdown(self) -> None:
         self._stop.set()
@@ -122,10 +127,7 @@ class JobQueue:
     def closing(self) -> None:
         """Shutdown began (called on the event loop): wake every long poll so that it ends
         with a retry hint instead of holding the shutdown up."""
-        self._closing = True
-        for event in list(self._events.values()):
-            event.set()
-        self._events.clear()
+        self.wakeups.close()
 
     def spawn(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         """Run ``fn(*args)`` on the worker pool."""
@@ -155,6 +157,11 @@ class JobQueue:
         """The job the calling worker thread runs under this replica's claim, if any."""
         return getattr(self._worker, "polling_id", None)
 
+    def _is_current(self, polling_id: str) -> bool:
+        """The calling worker runs this job (alone, or in its batch) under our claim."""
+        return (polling_id == getattr(self._worker, "polling_id", None)
+                or polling_id in (getattr(self._worker, "batch", None) or ()))
+
     def _lease_values(self) -> dict[str, Any]:
         return {"claimed_by": self.replica_id, "lease_until": now() + self.lease_seconds}
 
@@ -169,6 +176,48 @@ class JobQueue:
                     jobs.c.lease_until.is_(None), jobs.c.lease_until < ts)))
                 .values(**self._lease_values())).rowcount
         return bool(moved)
+
+    def claim_many(self, polling_ids: list[str]) -> set[str]:
+        """``claim`` for several jobs in one statement; returns the ones now ours."""
+        ts = now()
+        with self.store.tx(exclusive=False) as conn:
+            return set(conn.execute(update(jobs).where(and_(
+                jobs.c.polling_id.in_(polling_ids), jobs.c.status.in_(RUNNING),
+                or_(jobs.c.claimed_by.is_(None), jobs.c.claimed_by == self.replica_id,
+                    jobs.c.lease_until.is_(None), jobs.c.lease_until < ts)))
+                .values(**self._lease_values()).returning(jobs.c.polling_id)).scalars().all())
+
+    def _run_batch_claimed(self, batch: list[str]) -> list[str]:
+        """Run a lane's batch under this replica's claims; returns the jobs to run again."""
+        with self._owned_lock:
+            for polling_id in batch:
+                self._owned.add(polling_id)
+                self._running[polling_id] = self._running.get(polling_id, 0) + 1
+        try:
+            claimed = self.claim_many(batch)
+            for polling_id in batch:
+                if polling_id not in claimed:
+                    self._disown(polling_id)  # another replica runs it, or it ended
+            ours = [p for p in batch if p in claimed]
+            if not ours or self.run_batch is None:
+                return []
+            self._worker.batch = frozenset(ours)
+            return self.run_batch(ours)
+        except LeaseLost as lost:
+            # Another replica took (some of) the batch over: let all of it go; what is still
+            # ours after a renewal runs again from its lease sweep.
+            for polling_id in batch:
+                self._disown(polling_id)
+            log.warning("batch job %s was taken over by another replica; this one let the "
+                        "batch go", lost)
+            return []
+        finally:
+            self._worker.batch = None
+            with self._owned_lock:
+                for polling_id in batch:
+                    left = self._running.pop(polling_id, 1) - 1
+                    if left > 0:
+                        self._running[polling_id] = left
 
     def _run_claimed(self, fn: Callable[..., Any], polling_id: str, *args: Any) -> None:
         with self._owned_lock:
@@ -199,7 +248,7 @@ class JobQueue:
         calls this first, so that a job is never signed by two replicas."""
         row = conn.execute(select(jobs.c.status, jobs.c.claimed_by).where(
             jobs.c.polling_id == polling_id).with_for_update()).one()
-        if (self.current_job() == polling_id and row.claimed_by != self.replica_id
+        if (self._is_current(polling_id) and row.claimed_by != self.replica_id
                 and row.status not in TERMINAL_STATUSES):
             raise LeaseLost(polling_id)
         return row
@@ -258,9 +307,10 @@ class JobQueue:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
 
     # --- notification ------------------------------------------------------------------------
-    def notify(self, polling_id: str) -> None:
+    def notify(self, polling_id: str, status: str | None = None) -> None:
         """Wake the waiters of a job (from any thread), on every replica: call after the
-        change committed. (``update`` notifies inside its own transaction instead.)"""
+        change committed (``status``: the job's new one, if known). (``update`` notifies
+        inside its own transaction instead.)"""
         if not self.store.is_sqlite:
             try:
                 with self.store.engine.connect() as conn:
@@ -268,21 +318,18 @@ class JobQueue:
                     conn.commit()
             except Exception as exc:  # the local wake-up below still happens
                 log.warning("NOTIFY failed (%s)", type(exc).__name__)
-        self.notify_local(polling_id)
+        self.notify_local(polling_id, status)
 
-    def notify_local(self, polling_id: str) -> None:
-        """Wake this process's waiters of a job (from any thread)."""
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._fire, polling_id)
+    def notify_in(self, conn: Any, polling_ids: list[str]) -> None:
+        """Other replicas' wake-ups for jobs changed in ``conn``'s transaction (PostgreSQL
+        ``NOTIFY``, delivered at commit); call ``notify_local`` for each after the commit."""
+        if polling_ids and not self.store.is_sqlite:
+            _pg_notify(conn, polling_ids)
 
-    def _fire(self, polling_id: str) -> None:
-        event = self._events.pop(polling_id, None)
-        if event is not None:
-            event.set()
-
-    def _fire_all(self) -> None:
-        for polling_id in list(self._events):
-            self._fire(polling_id)
+    def notify_local(self, polling_id: str, status: str | None = None) -> None:
+        """Wake this process's waiters of a job (from any thread); ``status``: its new
+        status when known (a final-only poll then skips re-reading intermediate steps)."""
+        self.wakeups.fire(polling_id, status)
 
     def start_listener(self) -> None:
         """PostgreSQL: wake local long polls on other replicas' changes (LISTEN mm_jobs on a
@@ -301,13 +348,15 @@ class JobQueue:
         while not self._stop.is_set():
             try:
                 raw = self.store.engine.raw_connection()
-                raw.detach()  # ours for good, not the pool's
+                # Read before detaching: a detached pool connection no longer hands out its
+                # driver connection (it reads None).
                 conn = raw.driver_connection
+                raw.detach()  # ours for good, not the pool's
                 conn.autocommit = True
                 conn.execute(f"LISTEN {CHANNEL}")
                 self._listen_conn = conn
-                if not first and self._loop is not None and not self._loop.is_closed():
-                    self._loop.call_soon_threadsafe(self._fire_all)
+                if not first:
+                    self.wakeups.fire_all()
                 first = False
                 ready.set()
                 while not self._stop.is_set():
@@ -330,25 +379,34 @@ class JobQueue:
         """Return once the job changed past ``version`` (or, with ``final_only``, once it is
         terminal or waiting for a human), or at ``timeout`` with its current state."""
         deadline = time.monotonic() + timeout
-        while True:
-            if self._closing:
-                raise ServiceStopping("The wallet service is stopping.")
-            # Register before reading so a change between the two cannot be missed.
-            event = self._events.setdefault(polling_id, asyncio.Event())
-            row, address = self.get(account_id, polling_id)
-            settled = row.status in TERMINAL_STATUSES or row.status == "AWAITING_MFA"
-            changed = row.version > version
-            if row.status in TERMINAL_STATUSES or (changed and (settled or not final_only)):
-                return job_to_request(row, address)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return job_to_request(row, address)
-            try:
-                # Woken by notify; re-read now and then anyway (a NOTIFY lost while a
-                # replica's LISTEN connection reconnected must not hold a poll to its end).
-                await asyncio.wait_for(event.wait(), min(left, 5.0))
-            except TimeoutError:
-                pass
+        # Parked before the first read, so a change between the two cannot be missed.
+        with self.wakeups.parked(polling_id) as wake:
+            read = True
+            while True:
+                if self.wakeups.closing:
+                    raise ServiceStopping("The wallet service is stopping.")
+                if read:
+                    row, address = self.get(account_id, polling_id)
+                    settled = row.status in TERMINAL_STATUSES or row.status == "AWAITING_MFA"
+                    changed = row.version > version
+                    if row.status in TERMINAL_STATUSES or (
+                            changed and (settled or not final_only)):
+                        return job_to_request(row, address)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return job_to_request(row, address)
+                try:
+                    # Woken by notify; re-read now and then anyway (a NOTIFY lost while a
+                    # replica's LISTEN connection reconnected must not hold a poll to its end).
+                    await asyncio.wait_for(wake.event.wait(), min(left, 5.0))
+                except TimeoutError:
+                    read = True
+                    continue
+                statuses = wake.take()
+                # A final-only poll reads again only for a change that may settle it (or
+                # one whose status it was not told).
+                read = not final_only or not statuses or any(
+                    s is None or s in SETTLED for s in statuses)
 
     # --- reads -------------------------------------------------------------------------------
     def get(self, account_id: str, polling_id: str) -> tuple[Any, str]:
@@ -370,6 +428,17 @@ class JobQueue:
                 .order_by(jobs.c.created_at.desc()).limit(limit)
             ).all()
         return [job_to_request(r, r.address) for r in rows]
+
+    def load_many(self, polling_ids: list[str]) -> tuple[list[Any], Any]:
+        """Job rows (in the given order, missing ones left out) and the wallet row of the
+        first: a batch is one wallet's."""
+        with self.store.read() as conn:
+            found = {r.polling_id: r for r in conn.execute(
+                select(jobs).where(jobs.c.polling_id.in_(polling_ids))).all()}
+            rows = [found[p] for p in polling_ids if p in found]
+            wallet = conn.execute(select(wallets).where(
+                wallets.c.id == rows[0].wallet_id)).one() if rows else None
+        return rows, wallet
 
     def load(self, polling_id: str) -> tuple[Any, Any]:
         """A job row and its wallet row (any account: for the workers)."""
@@ -433,14 +502,21 @@ class JobQueue:
                     raise IdempotencyConflict("Concurrent use of one Idempotency-Key.",
                                               hint="Retry the request.")
                 return replay(prior)
-        self.enqueue(polling_id)
+        self.enqueue(polling_id, lane=(wallet_row.id, row.chain_id)
+                     if row.kind == "transaction" else None)
         return job_to_request(row, wallet_row.address), True
 
-    def enqueue(self, polling_id: str) -> None:
-        """Run the job on this replica's pool (as the holder of its claim)."""
+    def enqueue(self, polling_id: str, *, lane: tuple[str, int] | None = None) -> None:
+        """Run the job on this replica's pool (as the holder of its claim): in the lane of
+        its wallet and chain when given (a transaction: batched with the wallet's others),
+        else alone."""
         if self.run_job is None:  # pragma: no cover - wired by JobRunner
             raise RuntimeError("no job pipeline attached to the queue")
-        self.spawn_job(self.run_job, polling_id)
+        if lane is None or self.run_batch is None:
+            self.spawn_job(self.run_job, polling_id)
+            return
+        self.keep_claim(polling_id)
+        self._lanes.add(lane, polling_id)
 
     # --- state changes -------------------------------------------------------------------------
     def update(self, polling_id: str, **values: Any) -> None:
@@ -457,7 +533,7 @@ class JobQueue:
             if values["status"] in RUNNING:
                 values.update(self._lease_values())
                 self.keep_claim(polling_id)
-        fenced = self.current_job() == polling_id
+        fenced = self._is_current(polling_id)
         if fenced:
             where = and_(where, jobs.c.claimed_by == self.replica_id)
         with self.store.tx(exclusive=False) as conn:
@@ -468,7 +544,31 @@ class JobQueue:
             if fenced and not moved:
                 self.hold(conn, polling_id)  # LeaseLost if taken over; else it had ended
         if moved:
-            self.notify_local(polling_id)
+            self.notify_local(polling_id, values.get("status"))
+
+    def update_many(self, changes: dict[str, dict[str, Any]], *,
+                    committed_outflows: Sequence[str] = ()) -> list[str]:
+        """Several jobs' changes in ONE transaction (the confirmer's group commit): each like
+        ``update`` (a final status is final), unfenced (not a worker's own job); with the
+        outflow reservations of ``committed_outflows`` committed. Returns the jobs changed."""
+        if not changes:
+            return []
+        ts = now()
+        moved: list[str] = []
+        with self.store.tx(exclusive=False) as conn:
+            for polling_id, values in changes.items():
+                where = jobs.c.polling_id == polling_id
+                if "status" in values:
+                    where = and_(where, jobs.c.status.notin_(tuple(TERMINAL_STATUSES)))
+                if conn.execute(update(jobs).where(where).values(
+                        version=jobs.c.version + 1, updated_at=ts, **values)).rowcount:
+                    moved.append(polling_id)
+            outflows.commit_many(conn, [p for p in committed_outflows if p in moved])
+            if moved and not self.store.is_sqlite:
+                _pg_notify(conn, moved)
+        for polling_id in moved:
+            self.notify_local(polling_id, changes[polling_id].get("status"))
+        return moved
 
     def fail(self, polling_id: str, status: str, err: MMError) -> None:
         """End the job with ``status`` and the error; its outflow reservation is released."""

@@ -16,6 +16,7 @@ from mm_agent.security.pipeline import Engine, Preview
 from ..keys import MasterKey
 from ..policy import PolicyService
 from .approval import ApprovalOpener
+from .batch import BatchRunner
 from .queue import JobQueue
 from .reconcile import Reconciler
 from .steps import Pipeline
@@ -34,6 +35,8 @@ class JobRunner:
         self.pipeline = Pipeline(queue, engine, keys, config, policies, opener)
         self.reconciler = Reconciler(queue, self.pipeline, engine)
         queue.run_job = self.pipeline.run_safely
+        if queue.settings.job_batch_size > 1:
+            queue.run_batch = BatchRunner(self.pipeline).run
         self._sweeper: asyncio.Task[None] | None = None
         engine._counterparties = queue.counterparties
         engine.nonce_source = self.pipeline.next_nonce

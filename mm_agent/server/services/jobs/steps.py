@@ -80,25 +80,32 @@ class Pipeline:
 
     def preview_for(self, wallet_address: str, body: dict[str, Any]) -> tuple[Preview, Any]:
         """The section-5 preview of a request body, and what signing will need."""
-        from mm_agent.evm.payloads import parse_transaction_payload
         from mm_agent.evm.signing import validate_typed_data
 
         kind, chain_id = body["kind"], int(body["chainId"])
-        if kind == "transfer":
-            tx, intent = self.engine.build_transfer(wallet_address, body["to"], body["amount"],
-                                                    body.get("token") or "ETH", chain_id)
+        if kind in ("transfer", "transaction"):
+            tx, intent = self.transaction_of(wallet_address, body)
             return self.engine.preview_transaction(chain_id, wallet_address, tx,
                                                    intent=intent), tx
-        if kind == "transaction":
-            tx = parse_transaction_payload(body["payload"], chain_id=chain_id,
-                                           sender=wallet_address)
-            # The headline is always the engine's own decoding; the agent's words are only
-            # ever the labelled ``agentNote``.
-            return self.engine.preview_transaction(chain_id, wallet_address, tx), tx
         if kind == "message":
             return self.engine.preview_message(chain_id, wallet_address, body["message"]), None
         typed = validate_typed_data(body["payload"], chain_id)
         return self.engine.preview_typed_data(chain_id, wallet_address, typed), typed
+
+    def transaction_of(self, wallet_address: str, body: dict[str, Any]
+                       ) -> tuple[dict[str, Any], str | None]:
+        """The unsigned transaction of a transfer/transaction request, and the engine's own
+        headline for it (None: the preview decodes one)."""
+        from mm_agent.evm.payloads import parse_transaction_payload
+
+        chain_id = int(body["chainId"])
+        if body["kind"] == "transfer":
+            return self.engine.build_transfer(wallet_address, body["to"], body["amount"],
+                                              body.get("token") or "ETH", chain_id)
+        # The headline is always the engine's own decoding; the agent's words are only ever
+        # the labelled ``agentNote``.
+        return parse_transaction_payload(body["payload"], chain_id=chain_id,
+                                         sender=wallet_address), None
 
     def _run(self, polling_id: str) -> None:
         job, wallet = self.queue.load(polling_id)
@@ -113,13 +120,19 @@ class Pipeline:
             # Written with the signature (one transaction), or alone if it stops before.
             self._execute(polling_id, wallet, job.body, preview, material, record=record)
             return
-        self.queue.update(polling_id, **record)
+        self.hold_for_policy(job, preview, material, record)
+
+    def hold_for_policy(self, job: Any, preview: Preview, material: Any,
+                        record: dict[str, Any]) -> None:
+        """A request the policy did not let through: denied (FAILED), or to the human."""
+        self.queue.update(job.polling_id, **record)
         if preview.denied:
             from mm_agent.errors import PolicyDenied
 
-            self.queue.fail(polling_id, "FAILED", PolicyDenied(preview.reason))
+            self.queue.fail(job.polling_id, "FAILED", PolicyDenied(preview.reason))
             return
-        self.opener.open(polling_id, preview.reason, shown=self._shown(job, preview, material))
+        self.opener.open(job.polling_id, preview.reason,
+                         shown=self._shown(job, preview, material))
 
     @staticmethod
     def _shown(job: Any, preview: Preview, material: Any) -> dict[str, Any]:
@@ -207,7 +220,7 @@ class Pipeline:
             conn.execute(update(jobs).where(jobs.c.polling_id == polling_id).values(
                 prepared=tx, nonce=nonce, raw_tx=raw, tx_hash=tx_hash, status="SUBMITTED",
                 version=jobs.c.version + 1, updated_at=now(), **(record or {})))
-        self.queue.notify(polling_id)
+        self.queue.notify(polling_id, "SUBMITTED")
         return tx, raw, tx_hash
 
     def broadcast_and_confirm(self, polling_id: str, key: bytes | None, *,
@@ -228,12 +241,15 @@ class Pipeline:
         self.confirmer.add(Pending(
             polling_id, chain_id, str(job.tx_hash),
             lambda receipt: self._complete(polling_id, job, receipt, job.tx_hash, 0),
-            time.monotonic()))
+            time.monotonic(), job=job))
 
-    def confirm_one(self, polling_id: str) -> None:
+    def confirm_one(self, polling_id: str, hashes: list[str] | None = None,
+                    replacements: int = 0) -> None:
         """The per-job confirmation (``Submitter.confirm``: polls, replaces a stuck
         transaction with higher fees for its nonce): for a job the confirmer did not see mined
-        soon enough."""
+        soon enough. ``hashes``: every hash already sent for its nonce. Not mined within the
+        wallet timeout either: the job goes back to the confirmer (still SUBMITTED, watched
+        until one of its hashes is mined), then here again for the next round of bumps."""
         from mm_agent.evm import signing
         from mm_agent.security.submit import SubmitResult
 
@@ -253,7 +269,9 @@ class Pipeline:
         submitter.fee_cap = replacement_ceiling(
             job.prepared, ((job.approval or {}).get("shown") or {}).get("tx"),
             (job.preview or {}).get("fees"))
-        result = SubmitResult(tx_hash=job.tx_hash, receipt=None, hashes=[job.tx_hash])
+        sent = list(hashes or [job.tx_hash])
+        result = SubmitResult(tx_hash=sent[-1], receipt=None, hashes=sent,
+                              replacements=replacements)
         signer = key
 
         def sign(tx: dict[str, Any]) -> tuple[str, str]:
@@ -267,22 +285,44 @@ class Pipeline:
             self.queue.fail(polling_id, "FAILED", err)
             return
         if result.receipt is None:
-            return  # still pending: stays SUBMITTED; reconcile picks it up later
+            # Still pending: stays SUBMITTED and watched (a restart reconciles it too).
+            self.confirmer.add(Pending(
+                polling_id, int(job.chain_id), result.tx_hash,
+                lambda receipt: self._complete(
+                    polling_id, job, receipt,
+                    str(receipt.get("transactionHash") or result.tx_hash),
+                    result.replacements),
+                time.monotonic(), hashes=list(result.hashes),
+                replacements=result.replacements))
+            return
         self._complete(polling_id, job, result.receipt, result.tx_hash, result.replacements)
 
-    def _complete(self, polling_id: str, job: Any, receipt: dict[str, Any], tx_hash: str,
-                  replacements: int) -> None:
+    @staticmethod
+    def _completion(job: Any, receipt: dict[str, Any], tx_hash: str,
+                    replacements: int) -> dict[str, Any]:
         body = job.body
         recipient = body.get("to") if body["kind"] == "transfer" else job.prepared.get("to")
         preview = job.preview or {}
-        self.queue.update(polling_id, status="COMPLETED", tx_hash=tx_hash, result={
+        return {"status": "COMPLETED", "tx_hash": tx_hash, "result": {
             "to": recipient,
             "effectiveRecipient": (preview.get("decoded") or {}).get("effectiveRecipient"),
             "blockNumber": hex_to_int(receipt.get("blockNumber")),
             "gasUsed": str(hex_to_int(receipt.get("gasUsed"))),
             "replacements": replacements,
-        })
+        }}
+
+    def _complete(self, polling_id: str, job: Any, receipt: dict[str, Any], tx_hash: str,
+                  replacements: int) -> None:
+        self.queue.update(polling_id, **self._completion(job, receipt, tx_hash, replacements))
         self.queue.commit_outflow(polling_id)
+
+    def complete_many(self, mined: list[tuple[Pending, dict[str, Any]]]) -> None:
+        """The confirmer's group commit: jobs whose transactions were mined successfully,
+        COMPLETED (and their outflows committed) in one database transaction."""
+        changes = {p.polling_id: self._completion(
+            p.job, receipt, str(receipt.get("transactionHash") or p.tx_hash), p.replacements)
+            for p, receipt in mined}
+        self.queue.update_many(changes, committed_outflows=list(changes))
 
     def _fill_gap(self, wallet: Any, chain_id: int, nonce: int, key: bytes | None) -> None:
         """A rejected broadcast leaves its nonce unused. Give it back if it is the newest
