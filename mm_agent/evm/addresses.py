@@ -7,6 +7,7 @@ accepted and checksummed; a mixed-case one must carry a correct checksum.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from mm_agent.errors import InvalidAddress
@@ -27,7 +28,13 @@ def to_checksum_address(address: str) -> str:
     """EIP-55 form of a syntactically valid address (no checksum check of the input)."""
     if not isinstance(address, str) or not _HEX40.match(address):
         raise InvalidAddress(f"Not an EVM address: {address!r}.")
-    lower = address[2:].lower()
+    return _checksum(address[2:].lower())
+
+
+@functools.lru_cache(maxsize=4096)
+def _checksum(lower: str) -> str:
+    # Cached: a service checksums the same few addresses (its wallets, their counterparties)
+    # many times per request.
     digest = _keccak_hex(lower.encode())
     return "0x" + "".join(
         ch.upper() if ch.isalpha() and int(digest[i], 16) >= 8 else ch for i, ch in enumerate(lower)

@@ -151,7 +151,7 @@ def _bearer_token(request: Request) -> str:
     return value.strip()
 
 
-async def current_principal(request: Request, store: StoreDep) -> Principal:
+async def current_principal(request: Request) -> Principal:
     """The caller, from ``Authorization: Bearer <accessToken>``. The front door already
     checked the token before the body was read; reuse what it found."""
     checked = request.scope.get("state", {}).get("mm_principal")
@@ -159,6 +159,7 @@ async def current_principal(request: Request, store: StoreDep) -> Principal:
         return checked
     from starlette.concurrency import run_in_threadpool
 
+    store = request.app.state.mm.store
     return await run_in_threadpool(authenticate, store, _bearer_token(request))
 
 

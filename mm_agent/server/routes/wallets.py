@@ -14,7 +14,15 @@ from mm_agent.errors import MMError, ValidationError, WalletFrozen, WalletNotFou
 from mm_agent.operations.fields import Address, Amount, ChainId
 
 from ..db.store import Store, now, wallets
-from ..deps import EngineDep, JobsDep, KeysDep, PoliciesDep, PrincipalDep, StoreDep
+from ..deps import (
+    EngineDep,
+    JobsDep,
+    KeysDep,
+    PoliciesDep,
+    PrincipalDep,
+    ServicesDep,
+    StoreDep,
+)
 from ..http import ok
 from ..services.auth import Principal
 from ..services.jobs.records import job_to_request
@@ -177,11 +185,12 @@ def wallet_balance(address: str, p: PrincipalDep, store: StoreDep, engine: Engin
              response_model=Envelope[ServiceRequest],
              responses={200: {"model": Envelope[Preview],
                               "description": "`dryRun`: the preview; nothing recorded."}})
-def submit_request(address: str, body: SubmitBody, p: PrincipalDep, store: StoreDep,
-                   engine: EngineDep, jobs: JobsDep, policies: PoliciesDep,
+def submit_request(address: str, body: SubmitBody, p: PrincipalDep, s: ServicesDep,
                    idempotency_key: Annotated[str | None, Header(
                        alias="Idempotency-Key", max_length=200)] = None) -> JSONResponse:
-    row = _wallet_row(store, p, address)
+    # One dependency for the collaborators: every request resolves each one it names.
+    engine, jobs, policies = s.engine, s.jobs, s.policies
+    row = _wallet_row(s.store, p, address)
     checked = body.checked(row.address)
     if body.dryRun:
         preview, _ = jobs.preview_for(row.address, checked)
@@ -217,20 +226,20 @@ def list_requests(p: PrincipalDep, jobs: JobsDep,
 
 
 @router.get("/v1/requests/{polling_id}", response_model=Envelope[ServiceRequest])
-def get_request(polling_id: str, p: PrincipalDep, jobs: JobsDep) -> JSONResponse:
-    row, address = jobs.get(p.account_id, polling_id)
+def get_request(polling_id: str, p: PrincipalDep, s: ServicesDep) -> JSONResponse:
+    row, address = s.jobs.get(p.account_id, polling_id)
     return ok(job_to_request(row, address))
 
 
 @router.get("/v1/requests/{polling_id}/wait", response_model=Envelope[ServiceRequest])
-async def wait_request(polling_id: str, p: PrincipalDep, jobs: JobsDep, version: int = 0,
+async def wait_request(polling_id: str, p: PrincipalDep, s: ServicesDep, version: int = 0,
                        timeout: Annotated[float, Query(ge=0, le=60)] = 25.0,
                        until: Literal["change", "final"] = "change") -> JSONResponse:
     """Long poll. ``until=change``: any change past ``version``; ``until=final``: only a
     terminal status or AWAITING_MFA (saves a round trip per intermediate step). A client
     that goes away cancels the wait (CancelledError propagates)."""
-    req = await jobs.wait(p.account_id, polling_id, version, timeout,
-                          final_only=until == "final")
+    req = await s.jobs.wait(p.account_id, polling_id, version, timeout,
+                            final_only=until == "final")
     return ok(req)
 
 

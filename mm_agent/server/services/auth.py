@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from mm_agent.errors import Forbidden, NotAuthenticated
@@ -144,15 +144,18 @@ def refresh(store: Store, settings: ServerSettings, refresh_token: str) -> dict[
     return result
 
 
+# Built once: every API request runs it (building a statement costs more than running it).
+_LIVE_TOKEN = (
+    select(tokens.c.id, tokens.c.account_id, tokens.c.scope, tokens.c.family,
+           tokens.c.expires_at, tokens.c.revoked, accounts.c.email, accounts.c.channel)
+    .join(accounts, accounts.c.id == tokens.c.account_id)
+    .where(tokens.c.token_hash == bindparam("token_hash"), tokens.c.kind == "access"))
+
+
 def authenticate(store: Store, access_token: str) -> Principal:
     """The principal behind a live access token, or NotAuthenticated."""
     with store.read() as conn:
-        row = conn.execute(
-            select(tokens.c.id, tokens.c.account_id, tokens.c.scope, tokens.c.family,
-                   tokens.c.expires_at, tokens.c.revoked, accounts.c.email, accounts.c.channel)
-            .join(accounts, accounts.c.id == tokens.c.account_id)
-            .where(tokens.c.token_hash == sha256(access_token), tokens.c.kind == "access")
-        ).first()
+        row = conn.execute(_LIVE_TOKEN, {"token_hash": sha256(access_token)}).first()
     if row is None or row.revoked:
         raise NotAuthenticated("Not signed in (unknown or revoked token).")
     if row.expires_at <= now():

@@ -33,7 +33,7 @@ import math
 import time
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.engine import Connection
 
 from mm_agent.errors import RateLimited
@@ -78,15 +78,28 @@ def _sweep(conn: Connection, t: float) -> None:
         conn.execute(delete(rate_limits).where(rate_limits.c.expires_at < t))
 
 
+_BUMPS: dict[str, Any] = {}  # dialect name → the upsert, built once (a submission runs it)
+
+
+def _bump_statement(conn: Connection) -> Any:
+    stmt = _BUMPS.get(conn.dialect.name)
+    if stmt is None:
+        insert = _upsert_insert(conn)
+        stmt = insert(rate_limits).values(
+            scope=bindparam("scope"), key=bindparam("key"), window_start=bindparam("start"),
+            count=1, expires_at=bindparam("expires")).on_conflict_do_update(
+            index_elements=[rate_limits.c.scope, rate_limits.c.key,
+                            rate_limits.c.window_start],
+            set_={"count": rate_limits.c.count + 1}).returning(rate_limits.c.count)
+        _BUMPS[conn.dialect.name] = stmt
+    return stmt
+
+
 def _bump(conn: Connection, scope: str, key: str, limit: Limit, t: float) -> int:
-    insert = _upsert_insert(conn)
     start = _window(limit, t)
-    stmt = insert(rate_limits).values(scope=scope, key=key[:128], window_start=start, count=1,
-                                      expires_at=start + limit.seconds)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[rate_limits.c.scope, rate_limits.c.key, rate_limits.c.window_start],
-        set_={"count": rate_limits.c.count + 1}).returning(rate_limits.c.count)
-    count = int(conn.execute(stmt).scalar_one())
+    count = int(conn.execute(_bump_statement(conn), {
+        "scope": scope, "key": key[:128], "start": start,
+        "expires": start + limit.seconds}).scalar_one())
     _sweep(conn, t)
     return count
 

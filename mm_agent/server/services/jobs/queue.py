@@ -72,6 +72,10 @@ _recent_results = (
     .order_by(jobs.c.created_at.desc()).limit(500)
 ).subquery()
 _COUNTERPARTIES = select(_recent_results.c.to, _recent_results.c.recipient).distinct()
+# A long poll reads this on every wake-up: built once.
+_ACCOUNT_JOB = (select(jobs, wallets.c.address).join(wallets, wallets.c.id == jobs.c.wallet_id)
+                .where(and_(jobs.c.polling_id == bindparam("polling_id"),
+                            jobs.c.account_id == bindparam("account_id"))))
 
 
 class LeaseLost(BaseException):
@@ -412,10 +416,8 @@ class JobQueue:
     def get(self, account_id: str, polling_id: str) -> tuple[Any, str]:
         """The account's job and its wallet address, or REQUEST_NOT_FOUND."""
         with self.store.read() as conn:
-            found = conn.execute(
-                select(jobs, wallets.c.address).join(wallets, wallets.c.id == jobs.c.wallet_id)
-                .where(and_(jobs.c.polling_id == polling_id, jobs.c.account_id == account_id))
-            ).first()
+            found = conn.execute(_ACCOUNT_JOB, {"polling_id": polling_id,
+                                                "account_id": account_id}).first()
         if found is None:
             raise RequestNotFound(f"No request with pollingId {polling_id}.")
         return found, found.address
@@ -484,16 +486,12 @@ class JobQueue:
                     conn.execute(update(jobs).where(and_(
                         jobs.c.polling_id == prior.polling_id,
                         jobs.c.idempotency_key == idempotency_key)).values(idempotency_key=None))
-            stmt = upsert_insert(conn)(jobs).values(
+            row = conn.execute(_insert_job(conn, keyed=bool(idempotency_key)), dict(
                 polling_id=polling_id, wallet_id=wallet_row.id, account_id=account_id,
                 kind="transaction" if body["kind"] == "transfer" else body["kind"],
                 status="PENDING", intent=intent, chain_id=body.get("chainId"), body=body,
                 body_hash=digest, idempotency_key=idempotency_key, version=1,
-                created_at=ts, updated_at=ts, **self._lease_values())
-            if idempotency_key:
-                stmt = stmt.on_conflict_do_nothing(
-                    index_elements=[jobs.c.account_id, jobs.c.idempotency_key])
-            row = conn.execute(stmt.returning(*jobs.c)).first()
+                created_at=ts, updated_at=ts, **self._lease_values())).first()
             if row is None:
                 # Another request with this key won the race (ON CONFLICT waited for its
                 # commit): this statement sees its row.
@@ -581,6 +579,22 @@ class JobQueue:
 
     def commit_outflow(self, polling_id: str) -> None:
         outflows.commit(self.store, polling_id)
+
+
+_INSERTS: dict[tuple[str, bool], Any] = {}
+
+
+def _insert_job(conn: Any, *, keyed: bool) -> Any:
+    """The job INSERT … RETURNING, built once per dialect (every submission runs it); with an
+    idempotency key, ``ON CONFLICT (account, key) DO NOTHING``."""
+    stmt = _INSERTS.get((conn.dialect.name, keyed))
+    if stmt is None:
+        stmt = upsert_insert(conn)(jobs)
+        if keyed:
+            stmt = stmt.on_conflict_do_nothing(
+                index_elements=[jobs.c.account_id, jobs.c.idempotency_key])
+        stmt = _INSERTS[(conn.dialect.name, keyed)] = stmt.returning(*jobs.c)
+    return stmt
 
 
 def _pg_notify(conn: Any, polling_ids: Iterable[str]) -> None:
