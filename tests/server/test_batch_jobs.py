@@ -245,3 +245,34 @@ def test_the_window_is_exact_within_a_batch(service: Any, chain: Any) -> None:
     assert 8001 < counted <= 10000, counted
     assert {r.polling_id for r in rows} == {first, ids[0], ids[1]}
     assert counted + 4000 > 10000
+
+
+def test_a_batch_that_fails_before_signing_falls_back_to_one_by_one(
+        beast: Any, service: Any, chain: Any) -> None:
+    """Planning a batch raises after the policy reserved (here: the signing step fails once,
+    before its transaction): nothing was signed, the reservations are dropped, the first job
+    takes the single path and the others run again; all complete, each reserved once."""
+    api, address, _ = beast
+    gate = Gate(service)
+    start = nonce_of(chain, address)
+    runner = gate.inner.__self__  # type: ignore[attr-defined]
+    original = runner._sign_and_store
+    failed: list[int] = []
+
+    def flaky(*args: Any, **kw: Any) -> Any:
+        if not failed:
+            failed.append(1)
+            raise RuntimeError("disk full")  # before the signing transaction began
+        return original(*args, **kw)
+
+    runner._sign_and_store = flaky
+    first, ids = queued_behind(gate, api, address, [TRANSFER] * 5)
+    gate.open()
+    done = [api.wait(p) for p in [first, *ids]]
+    assert [d["status"] for d in done] == ["COMPLETED"] * 6, done
+    assert [d["nonce"] for d in done] == list(range(start, start + 6))
+    with service.state.store.read() as conn:
+        rows = conn.execute(select(outflows.c.polling_id, outflows.c.state).where(
+            outflows.c.polling_id.in_(ids))).all()
+    assert sorted(r.polling_id for r in rows) == sorted(ids)  # once each
+    assert {r.state for r in rows} == {"committed"}

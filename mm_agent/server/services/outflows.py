@@ -22,7 +22,7 @@ from sqlalchemy import and_, func, insert, select, update
 from ..db.store import Store, now, outflows, wallets
 
 __all__ = ["COUNTED", "WINDOW_SECONDS", "commit", "commit_many", "lock_wallet", "release",
-           "reservation", "reserve", "settle_filled", "unreserve", "window_used"]
+           "release_in", "reservation", "reserve", "settle_filled", "unreserve", "window_used"]
 
 WINDOW_SECONDS = 24 * 3600
 COUNTED = ("reserved", "committed", "settled")  # states that count toward the window
@@ -64,6 +64,13 @@ def unreserve(conn: Any, polling_ids: list[str]) -> None:
     if polling_ids:
         conn.execute(outflows.delete().where(and_(
             outflows.c.polling_id.in_(polling_ids), outflows.c.state == "reserved")))
+
+
+def release_in(conn: Any, polling_id: str) -> None:
+    """``release``, in the caller's transaction."""
+    conn.execute(update(outflows).where(and_(
+        outflows.c.polling_id == polling_id, outflows.c.state == "reserved"))
+        .values(state="released"))
 
 
 def commit_many(conn: Any, polling_ids: list[str]) -> None:

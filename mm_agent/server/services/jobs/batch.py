@@ -75,7 +75,11 @@ class BatchRunner:
             if not isinstance(exc, MMError):
                 log.exception("batch of %d job(s) failed before signing", len(rows))
             with self.store.tx(exclusive=False) as conn:
-                outflows.unreserve(conn, [r.polling_id for r in rows])
+                # Only what nothing signed: a signed job's reservation counts until it ends.
+                still = conn.execute(select(jobs.c.polling_id).where(and_(
+                    jobs.c.polling_id.in_([r.polling_id for r in rows]),
+                    jobs.c.status == "PENDING"))).scalars().all()
+                outflows.unreserve(conn, list(still))
             self.pipeline.run_safely(rows[0].polling_id)
             return [r.polling_id for r in rows[1:]]
         signed, stopper, again = outcome
@@ -160,9 +164,9 @@ class BatchRunner:
         signed, cut = self._sign_and_store(wallet, chain_id, signable, back_if_cut=back)
         if cut is None:
             return signed, stopper, behind
-        # Cancelled while the batch ran: it ends as it was cancelled, and every job behind
-        # it (simulated with it) runs again, the stopper included.
-        self.queue.release_outflow(signable[cut][0].polling_id)
+        # Cancelled while the batch ran: it ends as it was cancelled (its reservation was
+        # released in the signing transaction), and every job behind it (simulated with it)
+        # runs again, the stopper included.
         return signed, None, [job.polling_id for job, _, _, _ in signable[cut + 1:]] + back \
             + behind
 
@@ -199,6 +203,7 @@ class BatchRunner:
                     break
             take = signable[:cut] if cut is not None else signable
             if cut is not None:
+                outflows.release_in(conn, signable[cut][0].polling_id)
                 outflows.unreserve(conn, [job.polling_id for job, _, _, _ in signable[cut + 1:]]
                                    + back_if_cut)
             if take:
