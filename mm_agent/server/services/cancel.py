@@ -8,11 +8,18 @@ statuses stay FAILED/DENIED/EXPIRED/COMPLETED; DENIED already means "not done on
   in the same database transaction that takes the nonce, so a cancelled job is never signed);
   its open approval is closed (``cancelled``) and its outflow reservation released.
 - ``SUBMITTED``: the transaction is out. A replacement that cancels it is signed: a 0-value
-  self-transfer with the same nonce, previewed by the pipeline like any transaction, with both
-  fees above anything sent for that nonce (the first fees bumped 12.5 % once per possible
-  automatic replacement, plus one). The job records ``result.cancelTxHash`` at once; when the
-  replacement is mined the job becomes DENIED/TX_CANCELLED. If the original is mined first
-  the job completes as usual: a cancel is a request, not a guarantee.
+  self-transfer with the same nonce, with both fees above anything sent for that nonce (the
+  first fees bumped 12.5 % once per possible automatic replacement, plus one; a previous,
+  still pending cancel's bumped once; or the current estimate if higher). Those fees are part
+  of the previewed payload, so the pipeline simulates with exactly them and the preview's
+  ``fees`` (``result.cancelPreview``) are what is signed. The wallet chose them, not the agent:
+  the engine's ``fee_cap`` finding is dropped (``wallet_fees_preview``). The replacement is
+  broadcast once and never re-bumped here (the original job's own replacements, at most
+  1.125^3 x its first fees, are underpriced against it), so its disclosed
+  ``maxReplacementFeePerGas`` is never reached; a stuck cancel is cancelled again. The job
+  records ``result.cancelTxHash`` at once; when the replacement is mined the job becomes
+  DENIED/TX_CANCELLED. If the original is mined first the job completes as usual: a cancel is
+  a request, not a guarantee.
 - A finished request cannot be cancelled: ``ALREADY_DECIDED``.
 """
 
@@ -78,36 +85,37 @@ def _cancel_unsigned(runner: JobRunner, polling_id: str) -> bool:
 
 def _replace_submitted(runner: JobRunner, row: Any, address: str) -> dict[str, Any]:
     from mm_agent.evm import signing
-    from mm_agent.evm.fees import estimate_fees
+    from mm_agent.wallets.byok.cancel import cancel_tx, wallet_fees_preview
 
     from ..db.store import wallets
     from .keys import load_wallet_key
 
     engine = runner.engine
     chain_id = int(row.chain_id)
+    rpc = engine.rpc(chain_id)
     prepared = dict(row.prepared or {})
     max_fee = int(prepared.get("maxFeePerGas") or 0)
     tip = int(prepared.get("maxPriorityFeePerGas") or 0)
-    # Above the original and every automatic replacement the submitter may have sent.
-    for _ in range(4):
-        max_fee, tip = bump(max_fee), bump(tip)
-    current = estimate_fees(engine.rpc(chain_id))
-    max_fee = max(max_fee, current.max_fee_per_gas)
-    tip = max(tip, min(current.max_priority_fee_per_gas, max_fee))
-    tx = {"to": address, "value": 0, "data": "0x"}
-    # Through the pipeline like any transaction (decode, simulate, scan): nothing but gas
-    # leaves the wallet, so no policy approval is asked for.
-    preview = engine.preview_transaction(chain_id, address, tx,
-                                         intent=f"Cancel request {row.polling_id} "
-                                                f"(replace nonce {row.nonce})")
+    tx = cancel_tx(rpc, address, max_fee, tip)
+    earlier = _pending_cancel(rpc, (row.result or {}).get("cancelTxHash"))
+    if earlier is not None:
+        # A cancel already sent and still pending (stuck: the base fee rose above it): this
+        # one must replace it too, so both fees at least one bump above it.
+        tx["maxFeePerGas"] = max(tx["maxFeePerGas"], bump(earlier[0]))
+        tx["maxPriorityFeePerGas"] = max(tx["maxPriorityFeePerGas"], bump(earlier[1]))
+    # Through the pipeline like any transaction (decode, simulate with exactly these fees,
+    # scan): nothing but gas leaves the wallet, so no policy approval is asked for.
+    preview = wallet_fees_preview(engine, engine.preview_transaction(
+        chain_id, address, tx,
+        intent=f"Cancel request {row.polling_id} (replace nonce {row.nonce})"))
+    # Exactly the previewed gas and fees (and the funds check), never a second estimate.
+    unsigned = engine.prepare_transaction(chain_id, address, tx, preview)
     with runner.store.read() as conn:
         wallet = conn.execute(select(wallets).where(wallets.c.id == row.wallet_id)).one()
     # A cancel only replaces a nonce signed before: allowed on a frozen wallet too.
     key = load_wallet_key(runner.keys, wallet.address, wallet.key_enc,
                           wallet.data_key_wrapped, frozen_ok=True)
-    signed = {"type": 2, "chainId": chain_id, **tx, "gas": 21_000, "nonce": int(row.nonce),
-              "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip}
-    raw, cancel_hash = signing.sign_transaction(key, signed)
+    raw, cancel_hash = signing.sign_transaction(key, {**unsigned, "nonce": int(row.nonce)})
     try:
         engine.submitter(chain_id).broadcast(raw)
     except RpcError as exc:
@@ -125,6 +133,17 @@ def _replace_submitted(runner: JobRunner, row: Any, address: str) -> dict[str, A
     runner.queue.spawn(_await_cancel, runner, row.polling_id, chain_id, cancel_hash)
     out, address = runner.get(row.account_id, row.polling_id)
     return job_to_request(out, address)
+
+
+def _pending_cancel(rpc: Any, cancel_hash: str | None) -> tuple[int, int] | None:
+    """(maxFeePerGas, maxPriorityFeePerGas) of an earlier cancel still waiting in the pool."""
+    if not cancel_hash:
+        return None
+    sent = rpc.call("eth_getTransactionByHash", [cancel_hash])
+    if not isinstance(sent, dict) or sent.get("blockNumber"):
+        return None
+    return (hex_to_int(sent.get("maxFeePerGas") or 0),
+            hex_to_int(sent.get("maxPriorityFeePerGas") or 0))
 
 
 def _await_cancel(runner: JobRunner, polling_id: str, chain_id: int, cancel_hash: str) -> None:
