@@ -60,15 +60,16 @@ def preview_transactions(engine: Engine, chain_id: int, sender: str,
                               [tx for tx, _ in items], **engine.plan_options(chain_id))
     previews = []
     moved: dict[tuple[str, str], int] = defaultdict(int)  # (token, holder) -> delta so far
-    for (tx, _), (dec, headline), plan in zip(items, decoded, plans, strict=False):
-        previews.append(engine.transaction_preview(
-            chain_id, sender, tx, dec, headline, plan,
-            balance_of=_balances_after(engine, chain_id, dict(moved))))
-        for change in plan.simulation.get("balanceChanges") or []:
-            asset = change["asset"]
-            if asset.get("type") == "erc20" and asset.get("address"):
-                moved[(asset["address"].lower(), change["address"].lower())] += int(
-                    change["delta"])
+    with engine.one_reading():
+        for (tx, _), (dec, headline), plan in zip(items, decoded, plans, strict=False):
+            previews.append(engine.transaction_preview(
+                chain_id, sender, tx, dec, headline, plan,
+                balance_of=_balances_after(engine, chain_id, dict(moved))))
+            for change in plan.simulation.get("balanceChanges") or []:
+                asset = change["asset"]
+                if asset.get("type") == "erc20" and asset.get("address"):
+                    moved[(asset["address"].lower(), change["address"].lower())] += int(
+                        change["delta"])
     return previews
 
 

@@ -11,7 +11,9 @@ same code.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from mm_agent.errors import (
@@ -102,6 +104,7 @@ class Engine:
         self._denylist: frozenset[str] | None = None
         self._known_protocols: dict[int, dict[str, str]] | None = None
         self._code_cache: dict[tuple[int, str], bool] = {}
+        self._memos = threading.local()  # one_reading()
 
     # --- chain access -----------------------------------------------------------------------
     def devnet(self) -> dict[str, Any] | None:
@@ -269,10 +272,35 @@ class Engine:
         inp = ScanInput(
             chain_id=chain_id, wallet=sender,
             is_contract=lambda a: self.is_contract(chain_id, a),
-            known_counterparties=self._counterparties(sender),
-            denylist=self.denylist(), **{**self._scan_context(chain_id), **kw},
+            known_counterparties=self._memo(("counterparties", sender),
+                                            lambda: self._counterparties(sender)),
+            denylist=self.denylist(),
+            **{**self._memo(("scan", chain_id), lambda: self._scan_context(chain_id)), **kw},
         )
         return scan(inp, remote=self.remote_scanners).to_dict()
+
+    @contextmanager
+    def one_reading(self) -> Iterator[None]:
+        """Inside: the scan's context (known tokens, protocols, exchanges) and the wallet's
+        counterparties are read once, not per preview. A batch's previews run in one go on
+        the same recorded history (none of them completes meanwhile), so each reading would
+        give the same answer. Per thread: the engine serves several workers."""
+        if getattr(self._memos, "values", None) is not None:
+            yield
+            return
+        self._memos.values = {}
+        try:
+            yield
+        finally:
+            self._memos.values = None
+
+    def _memo(self, key: tuple[Any, ...], read: Callable[[], Any]) -> Any:
+        values = getattr(self._memos, "values", None)
+        if values is None:
+            return read()
+        if key not in values:
+            values[key] = read()
+        return values[key]
 
     def _finish(self, preview: Preview) -> Preview:
         preview.policy = with_engine_violations(preview, self.policy(preview))

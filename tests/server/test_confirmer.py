@@ -107,3 +107,30 @@ def test_a_job_not_mined_within_the_wallet_timeout_is_still_watched(
     chain.rpc("evm_mine")
     done = api.wait(polling_id)
     assert done["status"] == "COMPLETED", done
+
+
+def test_a_cancel_mined_after_its_watcher_gave_up_still_ends_the_job(
+        wallet: Any, service: Any) -> None:
+    """The cancel's own watcher waits ``walletTimeoutSeconds``; mined later, the job (watched
+    by the confirmer, unmined for good: its nonce went to the cancel) ends DENIED /
+    TX_CANCELLED instead of staying SUBMITTED."""
+    from mm_agent.local.state import Home
+
+    api, address, chain = wallet
+    home = Home(service.data_dir)
+    home.write_json("config.json", {**home.read_json("config.json"),
+                                    "walletTimeoutSeconds": 1})
+    service.state.jobs.pipeline.confirmer.handoff_after = 0.2
+    chain.rpc("evm_setAutomine", [False])
+    polling_id = api.submit(address, TRANSFER)["pollingId"]
+    wait_until(lambda: status_of(api, polling_id)["status"] == "SUBMITTED", timeout=30,
+               interval=0.05, what="broadcast")
+    status, out = api.call("POST", f"/v1/requests/{polling_id}/cancel")
+    assert status == 200, out
+    cancel_hash = out["data"]["result"]["cancelTxHash"]
+    time.sleep(2.0)  # the cancel's watcher (1 s) gave up
+    assert status_of(api, polling_id)["status"] == "SUBMITTED"
+    chain.rpc("evm_mine")
+    assert chain.rpc("eth_getTransactionReceipt", [cancel_hash])
+    done = api.wait(polling_id)
+    assert done["status"] == "DENIED" and done["error"]["code"] == "TX_CANCELLED", done

@@ -22,7 +22,8 @@ from sqlalchemy import and_, func, insert, select, update
 from ..db.store import Store, now, outflows, wallets
 
 __all__ = ["COUNTED", "WINDOW_SECONDS", "commit", "commit_many", "lock_wallet", "release",
-           "release_in", "reservation", "reserve", "settle_filled", "unreserve", "window_used"]
+           "release_in", "reservation", "reserve", "reserve_many", "reserved_amount",
+           "reserved_ids", "settle_filled", "unreserve", "window_used"]
 
 WINDOW_SECONDS = 24 * 3600
 COUNTED = ("reserved", "committed", "settled")  # states that count toward the window
@@ -56,6 +57,42 @@ def reserve(conn: Any, polling_id: str, wallet_id: str, usd: Decimal) -> Decimal
                                          usd_cents=cents, state="reserved",
                                          created_at=now()))
     return Decimal(cents) / 100
+
+
+def reserve_many(conn: Any, wallet_id: str, amounts: list[tuple[str, Decimal]]
+                 ) -> list[Decimal]:
+    """``reserve`` for several requests in two statements; returns, per request, what now
+    counts in addition toward the window (0 for one reserved before)."""
+    if not amounts:
+        return []
+    before = reserved_ids(conn, [pid for pid, _ in amounts])
+    ts = now()
+    rows, added = [], []
+    for pid, usd in amounts:
+        if pid in before:
+            added.append(Decimal(0))
+            continue
+        before.add(pid)
+        cents = _cents(usd)
+        rows.append({"polling_id": pid, "wallet_id": wallet_id, "usd_cents": cents,
+                     "state": "reserved", "created_at": ts})
+        added.append(Decimal(cents) / 100)
+    if rows:
+        conn.execute(insert(outflows), rows)
+    return added
+
+
+def reserved_ids(conn: Any, polling_ids: list[str]) -> set[str]:
+    """Which of these requests already hold a reservation (in any state)."""
+    if not polling_ids:
+        return set()
+    return set(conn.execute(select(outflows.c.polling_id).where(
+        outflows.c.polling_id.in_(polling_ids))).scalars().all())
+
+
+def reserved_amount(usd: Decimal) -> Decimal:
+    """What a reservation of ``usd`` counts toward the window (whole cents, rounded up)."""
+    return Decimal(_cents(usd)) / 100
 
 
 def unreserve(conn: Any, polling_ids: list[str]) -> None:

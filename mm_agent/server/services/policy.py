@@ -156,14 +156,18 @@ class PolicyService:
             mode = conn.execute(select(wallets.c.trading_mode).where(
                 wallets.c.id == wallet_row.id)).scalar()
             used = outflows.window_used(conn, wallet_row.id)
+            reserved = outflows.reserved_ids(conn, [pid for pid, _, _, _ in priced])
+            kept: list[tuple[str, Decimal]] = []
             for pid, preview, outflow, grant_values in priced:
                 result = evaluate(doc, mode, preview, outflow_usd=outflow,
                                   window_used_usd=used, grant_values=grant_values)
                 results.append(result)
                 if result.decision != "allow":
                     break
-                if outflow:
-                    used += outflows.reserve(conn, pid, wallet_row.id, outflow)
+                if outflow and pid not in reserved:  # a re-run keeps its first reservation
+                    kept.append((pid, outflow))
+                    used += outflows.reserved_amount(outflow)
+            outflows.reserve_many(conn, wallet_row.id, kept)  # one statement for the batch
         return results
 
     def grant_values(self, preview: Preview) -> list[tuple[PolicyGrant, Decimal | None]]:

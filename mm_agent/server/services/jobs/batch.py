@@ -30,7 +30,7 @@ import logging
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 
 from mm_agent.errors import MMError
 from mm_agent.evm.rpc import hex_to_int
@@ -45,6 +45,15 @@ if TYPE_CHECKING:
     from .steps import Pipeline
 
 __all__ = ["BatchRunner"]
+
+# A batch's signed jobs, stored in one executemany (``b_`` names: a bound parameter may not be
+# named after a column it sets).
+_SIGNED = update(jobs).where(jobs.c.polling_id == bindparam("b_id")).values(
+    prepared=bindparam("b_prepared", type_=jobs.c.prepared.type),
+    nonce=bindparam("b_nonce"), raw_tx=bindparam("b_raw"), tx_hash=bindparam("b_hash"),
+    status="SUBMITTED", version=jobs.c.version + 1, updated_at=bindparam("b_ts"),
+    preview=bindparam("b_preview", type_=jobs.c.preview.type),
+    intent=bindparam("b_intent"))
 
 log = logging.getLogger("mm_agent.server.services.jobs")
 
@@ -197,10 +206,9 @@ class BatchRunner:
         cut: int | None = None
         ts = now()
         with self.store.tx(exclusive=False) as conn:
-            for i, (job, _, _, _) in enumerate(signable):
-                if self.queue.hold(conn, job.polling_id).status in TERMINAL_STATUSES:
-                    cut = i
-                    break
+            held = self.queue.hold_many(conn, [job.polling_id for job, _, _, _ in signable])
+            cut = next((i for i, (job, _, _, _) in enumerate(signable)
+                        if held[job.polling_id].status in TERMINAL_STATUSES), None)
             take = signable[:cut] if cut is not None else signable
             if cut is not None:
                 outflows.release_in(conn, signable[cut][0].polling_id)
@@ -208,18 +216,20 @@ class BatchRunner:
                                    + back_if_cut)
             if take:
                 first = allocate_nonce(conn, chain_id, address, chain_next, count=len(take))
+                rows = []
                 for offset, (job, _, preview, prepared) in enumerate(take):
                     tx = {**prepared, "nonce": first + offset}
                     raw, tx_hash = signing.sign_transaction(key, tx)
-                    # Stored before broadcast: after a crash we re-send exactly these bytes.
-                    conn.execute(update(jobs).where(jobs.c.polling_id == job.polling_id).values(
-                        prepared=tx, nonce=tx["nonce"], raw_tx=raw, tx_hash=tx_hash,
-                        status="SUBMITTED", version=jobs.c.version + 1, updated_at=ts,
-                        preview=preview.to_dict(), intent=preview.intent))
+                    shown = preview.to_dict()
+                    rows.append({"b_id": job.polling_id, "b_prepared": tx, "b_nonce": tx["nonce"],
+                                 "b_raw": raw, "b_hash": tx_hash, "b_ts": ts,
+                                 "b_preview": shown, "b_intent": preview.intent})
                     loaded = SimpleNamespace(chain_id=chain_id, raw_tx=raw, tx_hash=tx_hash,
                                              nonce=tx["nonce"], prepared=tx, body=job.body,
-                                             preview=preview.to_dict())
+                                             preview=shown)
                     out.append((job.polling_id, (loaded, wallet), key))
+                # Stored before broadcast: after a crash we re-send exactly these bytes.
+                conn.execute(_SIGNED, rows)
             self.queue.notify_in(conn, [polling_id for polling_id, _, _ in out])
         for polling_id, _, _ in out:
             self.queue.notify_local(polling_id, "SUBMITTED")

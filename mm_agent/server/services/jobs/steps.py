@@ -256,6 +256,8 @@ class Pipeline:
         job, wallet = self.queue.load(polling_id)
         if job.status != "SUBMITTED":
             return
+        if self._cancelled_on_chain(polling_id, job):
+            return
         submitter = self.engine.submitter(int(job.chain_id))
         from ..keys import load_wallet_key
 
@@ -296,6 +298,26 @@ class Pipeline:
                 replacements=result.replacements))
             return
         self._complete(polling_id, job, result.receipt, result.tx_hash, result.replacements)
+
+    def _cancelled_on_chain(self, polling_id: str, job: Any) -> bool:
+        """A cancel (``services/cancel.py``: a self-transfer replacing this nonce) that was
+        mined after its own watcher gave up ends the job here: DENIED / TX_CANCELLED."""
+        from mm_agent.errors import TxCancelled
+
+        cancel_hash = (job.result or {}).get("cancelTxHash")
+        if not cancel_hash:
+            return False
+        try:
+            receipt = self.engine.rpc(int(job.chain_id)).call(
+                "eth_getTransactionReceipt", [cancel_hash])
+        except MMError:
+            return False
+        if not isinstance(receipt, dict):
+            return False
+        self.queue.fail(polling_id, "DENIED", TxCancelled(
+            f"Cancelled: replaced by {cancel_hash} (block "
+            f"{hex_to_int(receipt.get('blockNumber'))})."))
+        return True
 
     @staticmethod
     def _completion(job: Any, receipt: dict[str, Any], tx_hash: str,
