@@ -134,3 +134,30 @@ def test_a_cancel_mined_after_its_watcher_gave_up_still_ends_the_job(
     assert chain.rpc("eth_getTransactionReceipt", [cancel_hash])
     done = api.wait(polling_id)
     assert done["status"] == "DENIED" and done["error"]["code"] == "TX_CANCELLED", done
+
+
+def test_jobs_mined_together_complete_in_one_group_commit(wallet: Any, service: Any) -> None:
+    """One block mines three jobs: the confirmer completes them in ONE database transaction
+    (``complete_many``), not one by one (a broken group commit once fell back silently)."""
+    api, address, chain = wallet
+    pipeline = service.state.jobs.pipeline
+    pipeline.confirmer.handoff_after = 60.0
+    original = pipeline.complete_many
+    calls: list[tuple[int, BaseException | None]] = []
+
+    def spy(mined: list[Any]) -> None:
+        try:
+            original(mined)
+        except BaseException as exc:
+            calls.append((len(mined), exc))
+            raise
+        calls.append((len(mined), None))
+
+    pipeline.complete_many = spy
+    chain.rpc("evm_setAutomine", [False])
+    ids = [api.submit(address, TRANSFER)["pollingId"] for _ in range(3)]
+    wait_until(lambda: all(status_of(api, p)["status"] == "SUBMITTED" for p in ids),
+               timeout=30, interval=0.05, what="three jobs broadcast")
+    chain.rpc("evm_mine")
+    assert [api.wait(p)["status"] for p in ids] == ["COMPLETED"] * 3
+    assert calls == [(3, None)], calls

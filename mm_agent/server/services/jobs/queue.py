@@ -603,9 +603,9 @@ def _update_statement(columns: tuple[str, ...]) -> Any:
     where = jobs.c.polling_id == bindparam("u_id")
     if "status" in columns:
         where = and_(where, jobs.c.status.notin_(tuple(TERMINAL_STATUSES)))
-    return update(jobs).where(where).values(
-        {c: bindparam(f"u_{c}", type_=jobs.c[c].type) for c in columns},
-        version=jobs.c.version + 1, updated_at=bindparam("u_ts"))
+    return update(jobs).where(where).values({
+        **{c: bindparam(f"u_{c}", type_=jobs.c[c].type) for c in columns},
+        "version": jobs.c.version + 1, "updated_at": bindparam("u_ts")})
 
 
 def _insert_job(conn: Any, *, keyed: bool) -> Any:
