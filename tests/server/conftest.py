@@ -183,3 +183,17 @@ def smtp_server() -> Iterator[SmtpSink]:
         yield sink
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def beast_wallet(service: Service, chain: Any) -> tuple[Any, str, Any]:
+    """(api, address, chain): a beast-mode server wallet with 100 ETH on the test service."""
+    from .test_jobs import Api, approve_mode_changes, prepare_service
+
+    prepare_service(service, chain)
+    api = Api(service.base_url, service.create_login("beast@example.com")["token"])
+    status, out = api.call("POST", "/v1/wallets", json={"tradingMode": "beast"})
+    assert status == 201, out
+    approve_mode_changes(service)
+    chain.rpc("anvil_setBalance", [out["data"]["address"], hex(100 * 10**18)])
+    return api, out["data"]["address"], chain

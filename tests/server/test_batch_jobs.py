@@ -14,13 +14,12 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from helpers import approve_by_mail, outbox_links, wait_until
 from sqlalchemy import select
 
 from mm_agent.server.db.store import jobs, outflows
 
-from .test_jobs import BOB, Api, approve_mode_changes, prepare_service
+from .test_jobs import BOB, Api, prepare_service
 
 CAROL = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
 TRANSFER = {"kind": "transfer", "chainId": 31337, "to": BOB, "amount": "0.01"}
@@ -64,18 +63,6 @@ def queued_behind(gate: Gate, api: Api, address: str, bodies: list[dict[str, Any
     return first, ids
 
 
-@pytest.fixture
-def beast(service: Any, chain: Any) -> tuple[Api, str, Any]:
-    prepare_service(service, chain)
-    api = Api(service.base_url, service.create_login("batch@example.com")["token"])
-    status, out = api.call("POST", "/v1/wallets", json={"tradingMode": "beast"})
-    assert status == 201, out
-    approve_mode_changes(service)
-    address = out["data"]["address"]
-    chain.rpc("anvil_setBalance", [address, hex(100 * 10**18)])
-    return api, address, chain
-
-
 def spy_signing(gate: Gate) -> list[int]:
     """How many jobs each signing transaction of the batch runner signed."""
     runner = gate.inner.__self__  # type: ignore[attr-defined]
@@ -91,8 +78,8 @@ def spy_signing(gate: Gate) -> list[int]:
     return sizes
 
 
-def test_queued_transfers_run_as_one_batch(beast: Any, service: Any) -> None:
-    api, address, chain = beast
+def test_queued_transfers_run_as_one_batch(beast_wallet: Any, service: Any) -> None:
+    api, address, chain = beast_wallet
     gate = Gate(service)
     signed = spy_signing(gate)
     start = nonce_of(chain, address)
@@ -114,11 +101,11 @@ def test_queued_transfers_run_as_one_batch(beast: Any, service: Any) -> None:
 
 
 def test_a_job_that_needs_the_human_sends_the_ones_behind_it_back(
-        beast: Any, service: Any, chain: Any) -> None:
+        beast_wallet: Any, service: Any, chain: Any) -> None:
     """[t, t, risky, t, t]: the two before it are signed; the risky one waits for the human;
     the two behind it are simulated again (without it) and complete; once approved, the
     risky one takes the next nonce: no gap, each job reserved once."""
-    api, address, _ = beast
+    api, address, _ = beast_wallet
     gate = Gate(service)
     start = nonce_of(chain, address)
     musd = chain.token("mUSD")["address"]
@@ -147,8 +134,8 @@ def test_a_job_that_needs_the_human_sends_the_ones_behind_it_back(
 
 
 def test_a_reverting_job_fails_alone_and_the_rest_complete(
-        beast: Any, service: Any, chain: Any) -> None:
-    api, address, _ = beast
+        beast_wallet: Any, service: Any, chain: Any) -> None:
+    api, address, _ = beast_wallet
     gate = Gate(service)
     start = nonce_of(chain, address)
     reverter = chain.contract("Reverter")
@@ -167,10 +154,10 @@ def test_a_reverting_job_fails_alone_and_the_rest_complete(
 
 
 def test_a_job_cancelled_before_signing_sends_the_rest_back(
-        beast: Any, service: Any, chain: Any) -> None:
+        beast_wallet: Any, service: Any, chain: Any) -> None:
     """The cancel lands between the batch's policy step and its signing transaction: the
     cancelled job is not signed, the jobs behind it run again, nonces stay contiguous."""
-    api, address, _ = beast
+    api, address, _ = beast_wallet
     gate = Gate(service)
     start = nonce_of(chain, address)
     first, ids = queued_behind(gate, api, address, [TRANSFER] * 4)
@@ -248,11 +235,11 @@ def test_the_window_is_exact_within_a_batch(service: Any, chain: Any) -> None:
 
 
 def test_a_batch_that_fails_before_signing_falls_back_to_one_by_one(
-        beast: Any, service: Any, chain: Any) -> None:
+        beast_wallet: Any, service: Any, chain: Any) -> None:
     """Planning a batch raises after the policy reserved (here: the signing step fails once,
     before its transaction): nothing was signed, the reservations are dropped, the first job
     takes the single path and the others run again; all complete, each reserved once."""
-    api, address, _ = beast
+    api, address, _ = beast_wallet
     gate = Gate(service)
     start = nonce_of(chain, address)
     runner = gate.inner.__self__  # type: ignore[attr-defined]

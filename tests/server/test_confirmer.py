@@ -7,23 +7,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
 from helpers import wait_until
 
-from .test_jobs import BOB, Api, approve_mode_changes, prepare_service
+from .test_jobs import BOB, Api
 
 TRANSFER = {"kind": "transfer", "chainId": 31337, "to": BOB, "amount": "0.01"}
-
-
-@pytest.fixture
-def wallet(service: Any, chain: Any) -> tuple[Api, str, Any]:
-    prepare_service(service, chain)
-    api = Api(service.base_url, service.create_login("conf@example.com")["token"])
-    status, out = api.call("POST", "/v1/wallets", json={"tradingMode": "beast"})
-    assert status == 201, out
-    approve_mode_changes(service)
-    chain.rpc("anvil_setBalance", [out["data"]["address"], hex(100 * 10**18)])
-    return api, out["data"]["address"], chain
 
 
 def status_of(api: Api, polling_id: str) -> dict[str, Any]:
@@ -32,10 +20,11 @@ def status_of(api: Api, polling_id: str) -> dict[str, Any]:
     return out["data"]
 
 
-def test_next_job_is_sent_before_the_previous_receipt(wallet: Any, service: Any) -> None:
+def test_next_job_is_sent_before_the_previous_receipt(beast_wallet: Any,
+                                                     service: Any) -> None:
     """Automine off: three jobs of one wallet are all broadcast (SUBMITTED, nonces in order)
     with none mined; one block mines them and the confirmer completes all three."""
-    api, address, chain = wallet
+    api, address, chain = beast_wallet
     assert api.wait(api.submit(address, TRANSFER)["pollingId"])["status"] == "COMPLETED"
     service.state.jobs.pipeline.confirmer.handoff_after = 60.0  # stay in the batch path
     chain.rpc("evm_setAutomine", [False])
@@ -51,10 +40,10 @@ def test_next_job_is_sent_before_the_previous_receipt(wallet: Any, service: Any)
     assert len({d["result"]["blockNumber"] for d in done}) == 1
 
 
-def test_unmined_job_goes_to_the_per_job_path(wallet: Any, service: Any) -> None:
+def test_unmined_job_goes_to_the_per_job_path(beast_wallet: Any, service: Any) -> None:
     """Not mined within ``handoff_after``: the job leaves the batch and ``confirm_one``
     (``Submitter.confirm``, fee bumps) finishes it once it is mined."""
-    api, address, chain = wallet
+    api, address, chain = beast_wallet
     confirmer = service.state.jobs.pipeline.confirmer
     confirmer.handoff_after = 0.2
     handed: list[str] = []
@@ -78,13 +67,13 @@ def test_unmined_job_goes_to_the_per_job_path(wallet: Any, service: Any) -> None
 
 
 def test_a_job_not_mined_within_the_wallet_timeout_is_still_watched(
-        wallet: Any, service: Any) -> None:
+        beast_wallet: Any, service: Any) -> None:
     """The per-job path gives up after ``walletTimeoutSeconds`` with the job still
     SUBMITTED; it must stay watched (it was once left alone until a restart): mined later,
     it completes."""
     from mm_agent.local.state import Home
 
-    api, address, chain = wallet
+    api, address, chain = beast_wallet
     home = Home(service.data_dir)
     home.write_json("config.json", {**home.read_json("config.json"),
                                     "walletTimeoutSeconds": 1})
@@ -110,13 +99,13 @@ def test_a_job_not_mined_within_the_wallet_timeout_is_still_watched(
 
 
 def test_a_cancel_mined_after_its_watcher_gave_up_still_ends_the_job(
-        wallet: Any, service: Any) -> None:
+        beast_wallet: Any, service: Any) -> None:
     """The cancel's own watcher waits ``walletTimeoutSeconds``; mined later, the job (watched
     by the confirmer, unmined for good: its nonce went to the cancel) ends DENIED /
     TX_CANCELLED instead of staying SUBMITTED."""
     from mm_agent.local.state import Home
 
-    api, address, chain = wallet
+    api, address, chain = beast_wallet
     home = Home(service.data_dir)
     home.write_json("config.json", {**home.read_json("config.json"),
                                     "walletTimeoutSeconds": 1})
@@ -136,10 +125,11 @@ def test_a_cancel_mined_after_its_watcher_gave_up_still_ends_the_job(
     assert done["status"] == "DENIED" and done["error"]["code"] == "TX_CANCELLED", done
 
 
-def test_jobs_mined_together_complete_in_one_group_commit(wallet: Any, service: Any) -> None:
+def test_jobs_mined_together_complete_in_one_group_commit(beast_wallet: Any,
+                                                         service: Any) -> None:
     """One block mines three jobs: the confirmer completes them in ONE database transaction
     (``complete_many``), not one by one (a broken group commit once fell back silently)."""
-    api, address, chain = wallet
+    api, address, chain = beast_wallet
     pipeline = service.state.jobs.pipeline
     pipeline.confirmer.handoff_after = 60.0
     original = pipeline.complete_many
