@@ -1,7 +1,7 @@
 """The JSON envelope on the wire: success and error responses, and framework errors mapped to
 the error tree. A leaf: the middleware, the routes and the app all answer through it.
 
-The HTTP status of an error is its class's ``http_status`` (``mm_agent/errors.py``), inherited
+The HTTP status of an error is its class's ``http_status`` (``mm_agent/errors/``), inherited
 down the tree; nothing here looks at the spelling of a code.
 """
 
