@@ -27,56 +27,43 @@ Replicas (several ``mm server start`` on one PostgreSQL database):
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from mm_agent.errors import IdempotencyConflict, MMError, RequestNotFound, ServiceStopping
 from mm_agent.local.request_log import TERMINAL_STATUSES
 
-from ...db.store import Store, jobs, now, upsert_insert, wallets
+from ...db.store import Store, jobs, now, wallets
 from ...settings import ServerSettings
 from .. import outflows
 from .lanes import Lanes
+from .listener import NotifyListener
 from .records import body_hash, job_to_request
+from .statements import (
+    ACCOUNT_JOB,
+    CHANNEL,
+    COUNTERPARTIES,
+    insert_job,
+    pg_notify,
+    update_statement,
+)
 from .wakeups import Wakeups
 
 __all__ = ["CHANNEL", "JobQueue", "LeaseLost"]
 
 log = logging.getLogger("mm_agent.server.services.jobs")
 
-# The PostgreSQL LISTEN/NOTIFY channel of job changes; the payload is the polling id.
-CHANNEL = "mm_jobs"
 # Statuses a replica works on (and so holds a lease for).
 RUNNING = ("PENDING", "SUBMITTED")
 NOT_RUN = ("policy", "trading-mode")  # requests an approval applies, not a worker
 SETTLED = (*TERMINAL_STATUSES, "AWAITING_MFA")  # where a final-only long poll returns
-
-
-# The `to` and `effectiveRecipient` of the wallet's last 500 completed transaction jobs, read
-# out of the JSON in SQL (decoding each whole result in Python cost ~2 µs a row) and made
-# distinct there; built once (bound by address) instead of per job.
-_recent_results = (
-    select(jobs.c.result["to"].as_string().label("to"),
-           jobs.c.result["effectiveRecipient"].as_string().label("recipient"))
-    .join(wallets, wallets.c.id == jobs.c.wallet_id)
-    .where(and_(wallets.c.address == bindparam("address"), jobs.c.status == "COMPLETED",
-                jobs.c.kind == "transaction"))
-    .order_by(jobs.c.created_at.desc()).limit(500)
-).subquery()
-_COUNTERPARTIES = select(_recent_results.c.to, _recent_results.c.recipient).distinct()
-# A long poll reads this on every wake-up: built once.
-_ACCOUNT_JOB = (select(jobs, wallets.c.address).join(wallets, wallets.c.id == jobs.c.wallet_id)
-                .where(and_(jobs.c.polling_id == bindparam("polling_id"),
-                            jobs.c.account_id == bindparam("account_id"))))
 
 
 class LeaseLost(BaseException):
@@ -110,8 +97,7 @@ class JobQueue:
         self._owned_lock = threading.Lock()
         self._worker = threading.local()
         self._stop = threading.Event()
-        self._listener: threading.Thread | None = None
-        self._listen_conn: Any = None
+        self._listener: NotifyListener | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -124,10 +110,8 @@ class JobQueue:
     def shutdown(self) -> None:
         self._stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
-        conn, self._listen_conn = self._listen_conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
+        if self._listener is not None:
+            self._listener.close()
 
     def closing(self) -> None:
         """Shutdown began (called on the event loop): wake every long poll so that it ends
@@ -331,7 +315,7 @@ class JobQueue:
         if not self.store.is_sqlite:
             try:
                 with self.store.engine.connect() as conn:
-                    _pg_notify(conn, [polling_id])
+                    pg_notify(conn, [polling_id])
                     conn.commit()
             except Exception as exc:  # the local wake-up below still happens
                 log.warning("NOTIFY failed (%s)", type(exc).__name__)
@@ -341,7 +325,7 @@ class JobQueue:
         """Other replicas' wake-ups for jobs changed in ``conn``'s transaction (PostgreSQL
         ``NOTIFY``, delivered at commit); call ``notify_local`` for each after the commit."""
         if polling_ids and not self.store.is_sqlite:
-            _pg_notify(conn, polling_ids)
+            pg_notify(conn, polling_ids)
 
     def notify_local(self, polling_id: str, status: str | None = None) -> None:
         """Wake this process's waiters of a job (from any thread); ``status``: its new
@@ -349,47 +333,11 @@ class JobQueue:
         self.wakeups.fire(polling_id, status)
 
     def start_listener(self) -> None:
-        """PostgreSQL: wake local long polls on other replicas' changes (LISTEN mm_jobs on a
-        dedicated connection, in a thread of its own; reconnects, and on reconnect wakes
-        every local waiter so none misses a change made while the connection was down)."""
+        """PostgreSQL: wake local long polls on other replicas' changes (``listener.py``)."""
         if self.store.is_sqlite or self._listener is not None:
             return
-        ready = threading.Event()
-        self._listener = threading.Thread(target=self._listen, args=(ready,),
-                                          name="mm-listen", daemon=True)
+        self._listener = NotifyListener(self.store, CHANNEL, self._stop, self.wakeups)
         self._listener.start()
-        ready.wait(10)
-
-    def _listen(self, ready: threading.Event) -> None:
-        first = True
-        while not self._stop.is_set():
-            try:
-                raw = self.store.engine.raw_connection()
-                # Read before detaching: a detached pool connection no longer hands out its
-                # driver connection (it reads None).
-                conn = raw.driver_connection
-                raw.detach()  # ours for good, not the pool's
-                conn.autocommit = True
-                conn.execute(f"LISTEN {CHANNEL}")
-                self._listen_conn = conn
-                if not first:
-                    self.wakeups.fire_all()
-                first = False
-                ready.set()
-                while not self._stop.is_set():
-                    for note in conn.notifies(timeout=1.0):
-                        self.notify_local(note.payload)
-            except Exception as exc:
-                if self._stop.is_set():
-                    return
-                log.warning("LISTEN connection lost (%s); reconnecting", type(exc).__name__)
-                ready.set()
-                self._stop.wait(1.0)
-            finally:
-                conn_, self._listen_conn = self._listen_conn, None
-                if conn_ is not None:
-                    with contextlib.suppress(Exception):
-                        conn_.close()
 
     async def wait(self, account_id: str, polling_id: str, version: int,
                    timeout: float, *, final_only: bool = False) -> dict[str, Any]:
@@ -429,7 +377,7 @@ class JobQueue:
     def get(self, account_id: str, polling_id: str) -> tuple[Any, str]:
         """The account's job and its wallet address, or REQUEST_NOT_FOUND."""
         with self.store.read() as conn:
-            found = conn.execute(_ACCOUNT_JOB, {"polling_id": polling_id,
+            found = conn.execute(ACCOUNT_JOB, {"polling_id": polling_id,
                                                 "account_id": account_id}).first()
         if found is None:
             raise RequestNotFound(f"No request with pollingId {polling_id}.")
@@ -465,7 +413,7 @@ class JobQueue:
     def counterparties(self, address: str) -> frozenset[str]:
         """Addresses this wallet paid or called in completed jobs (for poisoning checks)."""
         with self.store.read() as conn:
-            rows = conn.execute(_COUNTERPARTIES, {"address": address}).all()
+            rows = conn.execute(COUNTERPARTIES, {"address": address}).all()
         return frozenset(str(value).lower() for row in rows for value in row if value)
 
     # --- submission --------------------------------------------------------------------------
@@ -499,7 +447,7 @@ class JobQueue:
                     conn.execute(update(jobs).where(and_(
                         jobs.c.polling_id == prior.polling_id,
                         jobs.c.idempotency_key == idempotency_key)).values(idempotency_key=None))
-            row = conn.execute(_insert_job(conn, keyed=bool(idempotency_key)), dict(
+            row = conn.execute(insert_job(conn, keyed=bool(idempotency_key)), dict(
                 polling_id=polling_id, wallet_id=wallet_row.id, account_id=account_id,
                 kind="transaction" if body["kind"] == "transfer" else body["kind"],
                 status="PENDING", intent=intent, chain_id=body.get("chainId"), body=body,
@@ -551,7 +499,7 @@ class JobQueue:
             moved = conn.execute(update(jobs).where(where)
                                  .values(version=jobs.c.version + 1, **values)).rowcount
             if moved and not self.store.is_sqlite:
-                _pg_notify(conn, [polling_id])
+                pg_notify(conn, [polling_id])
             if fenced and not moved:
                 self.hold(conn, polling_id)  # LeaseLost if taken over; else it had ended
         if moved:
@@ -568,13 +516,13 @@ class JobQueue:
         moved: list[str] = []
         with self.store.tx(exclusive=False) as conn:
             for polling_id, values in changes.items():
-                stmt = _update_statement(tuple(sorted(values)))
+                stmt = update_statement(tuple(sorted(values)))
                 params = {f"u_{k}": v for k, v in values.items()}
                 if conn.execute(stmt, {**params, "u_id": polling_id, "u_ts": ts}).rowcount:
                     moved.append(polling_id)
             outflows.commit_many(conn, [p for p in committed_outflows if p in moved])
             if moved and not self.store.is_sqlite:
-                _pg_notify(conn, moved)
+                pg_notify(conn, moved)
         for polling_id in moved:
             self.notify_local(polling_id, changes[polling_id].get("status"))
         return moved
@@ -590,38 +538,3 @@ class JobQueue:
 
     def commit_outflow(self, polling_id: str) -> None:
         outflows.commit(self.store, polling_id)
-
-
-_INSERTS: dict[tuple[str, bool], Any] = {}
-
-
-@functools.lru_cache(maxsize=32)
-def _update_statement(columns: tuple[str, ...]) -> Any:
-    """``update_many``'s UPDATE for one set of columns, built once (the confirmer's group
-    commit runs it for every completed job): bound parameters ``u_<column>``, ``u_id``,
-    ``u_ts``; a final status is final."""
-    where = jobs.c.polling_id == bindparam("u_id")
-    if "status" in columns:
-        where = and_(where, jobs.c.status.notin_(tuple(TERMINAL_STATUSES)))
-    return update(jobs).where(where).values({
-        **{c: bindparam(f"u_{c}", type_=jobs.c[c].type) for c in columns},
-        "version": jobs.c.version + 1, "updated_at": bindparam("u_ts")})
-
-
-def _insert_job(conn: Any, *, keyed: bool) -> Any:
-    """The job INSERT … RETURNING, built once per dialect (every submission runs it); with an
-    idempotency key, ``ON CONFLICT (account, key) DO NOTHING``."""
-    stmt = _INSERTS.get((conn.dialect.name, keyed))
-    if stmt is None:
-        stmt = upsert_insert(conn)(jobs)
-        if keyed:
-            stmt = stmt.on_conflict_do_nothing(
-                index_elements=[jobs.c.account_id, jobs.c.idempotency_key])
-        stmt = _INSERTS[(conn.dialect.name, keyed)] = stmt.returning(*jobs.c)
-    return stmt
-
-
-def _pg_notify(conn: Any, polling_ids: Iterable[str]) -> None:
-    """``NOTIFY mm_jobs`` for each job, delivered when ``conn``'s transaction commits."""
-    for polling_id in polling_ids:
-        conn.execute(select(func.pg_notify(CHANNEL, polling_id)))
