@@ -17,16 +17,37 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mm_agent.errors import MMError, NonceNotAllowed
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from mm_agent.evm.fees import TxFees
+    from mm_agent.evm.rpc import RpcClient
+
     from .preview import Preview
 
-# The engine (``pipeline.Engine``, which calls into this module) as far as this module uses it;
-# typed loosely so this module does not import the pipeline back.
-Engine = Any
+
+class Engine(Protocol):
+    """``pipeline.Engine`` as far as this module uses it (named here: the pipeline calls into
+    this module, so importing it back would be a cycle)."""
+
+    def rpc(self, chain_id: int) -> RpcClient: ...
+    def next_nonce(self, chain_id: int, sender: str) -> int: ...
+    def decode_transaction(self, chain_id: int, tx: dict[str, Any],
+                           intent: str | None) -> tuple[Any, str]: ...
+    def plan_options(self, chain_id: int) -> dict[str, Any]: ...
+    def one_reading(self) -> AbstractContextManager[None]: ...
+    def transaction_preview(self, chain_id: int, sender: str, tx: dict[str, Any],
+                            decoded: Any, intent: str, plan: Any, *,
+                            balance_of: Callable[[str, str], int | None] | None = None
+                            ) -> Preview: ...
+    def token_balance(self, chain_id: int, token: str, holder: str) -> int | None: ...
+    def signable_fees(self, preview: Preview) -> TxFees: ...
+    def funded_transaction(self, chain_id: int, tx: dict[str, Any], preview: Preview,
+                           fees: TxFees, balance: int) -> dict[str, Any]: ...
 
 __all__ = ["prepare_transactions", "preview_transactions"]
 
