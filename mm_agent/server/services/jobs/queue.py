@@ -351,7 +351,7 @@ class JobQueue:
                 if self.wakeups.closing:
                     raise ServiceStopping("The wallet service is stopping.")
                 if read:
-                    row, address = self.get(account_id, polling_id)
+                    row, address = await self._read_on_loop(account_id, polling_id)
                     settled = row.status in TERMINAL_STATUSES or row.status == "AWAITING_MFA"
                     changed = row.version > version
                     if row.status in TERMINAL_STATUSES or (
@@ -372,6 +372,13 @@ class JobQueue:
                 # one whose status it was not told).
                 read = not final_only or not statuses or any(
                     s is None or s in SETTLED for s in statuses)
+
+    async def _read_on_loop(self, account_id: str, polling_id: str) -> tuple[Any, str]:
+        # SQLite answers from the local file in microseconds: read in place. A PostgreSQL
+        # read is a network round trip: on the event loop it would stall every other request.
+        if self.store.is_sqlite:
+            return self.get(account_id, polling_id)
+        return await asyncio.to_thread(self.get, account_id, polling_id)
 
     # --- reads -------------------------------------------------------------------------------
     def get(self, account_id: str, polling_id: str) -> tuple[Any, str]:
