@@ -80,14 +80,17 @@ def fetch_geoblock(base_url: str, *, timeout: float = GEOBLOCK_TIMEOUT) -> dict[
     :class:`~mm_agent.errors.PredictGeoblockUnavailable` when there is no usable answer."""
     import httpx
 
+    from mm_agent.evm.rpc import redact_url
+
     url = base_url.rstrip("/") + GEOBLOCK_PATH
+    shown = redact_url(url)  # a configured URL may carry credentials: never in a message
     try:
         with httpx.Client(timeout=timeout, trust_env=False, follow_redirects=True) as http:
             resp = http.get(url)
     except httpx.HTTPError as exc:
         raise PredictGeoblockUnavailable(
-            f"The geoblock check at {url} did not answer ({type(exc).__name__}); nothing "
-            "was signed.", details={"url": url}) from exc
+            f"The geoblock check at {shown} did not answer ({type(exc).__name__}); nothing "
+            "was signed.", details={"url": shown}) from exc
     try:
         payload = resp.json()
     except ValueError:
@@ -95,11 +98,11 @@ def fetch_geoblock(base_url: str, *, timeout: float = GEOBLOCK_TIMEOUT) -> dict[
     if resp.status_code != 200 or not isinstance(payload, dict) \
             or not isinstance(payload.get("blocked"), bool):
         raise PredictGeoblockUnavailable(
-            f"The geoblock check at {url} gave no usable answer (HTTP {resp.status_code}); "
-            "nothing was signed.", details={"url": url, "status": resp.status_code})
+            f"The geoblock check at {shown} gave no usable answer (HTTP {resp.status_code}); "
+            "nothing was signed.", details={"url": shown, "status": resp.status_code})
     out = {"blocked": payload["blocked"], "ip": _text(payload.get("ip")),
            "country": _text(payload.get("country")), "region": _text(payload.get("region"))}
-    return {**out, "restriction": restriction(out), "url": url}
+    return {**out, "restriction": restriction(out), "url": shown}
 
 
 def _text(value: Any) -> str:

@@ -185,3 +185,13 @@ def test_bad_input_exits_2(predict_home: Home, mm_cli: Any, args: tuple[str, ...
     rc, out, _ = mm_cli(*args)
     assert rc == 2, out
     assert out["ok"] is False and out["error"]["code"]
+
+
+def test_a_geoblock_url_with_credentials_is_never_echoed() -> None:
+    from mm_agent.errors import PredictGeoblockUnavailable
+    from mm_agent.markets.predict_geoblock import fetch_geoblock
+
+    with pytest.raises(PredictGeoblockUnavailable) as caught:
+        fetch_geoblock("http://user:s3cret-token@127.0.0.1:1", timeout=2)
+    shown = f"{caught.value.message} {caught.value.details}"
+    assert "s3cret-token" not in shown and "127.0.0.1:1" in shown
