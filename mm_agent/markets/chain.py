@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from mm_agent.errors import DevnetError
+from mm_agent.errors import DevnetError, MMError
 from mm_agent.evm.rpc import RpcClient
 from mm_agent.evm.signatures import keccak256
 
@@ -21,6 +21,7 @@ __all__ = ["CONTRACTS_DIR", "Chain", "encode_call", "load_artifact", "selector"]
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
 RECEIPT_TIMEOUT = 30.0
+GAS_MARGIN = 50_000  # on top of 1.3 x the estimate (see ``send``)
 
 
 @cache
@@ -67,6 +68,15 @@ class Chain:
             tx["to"] = to
         if value:
             tx["value"] = hex(value)
+        # With a margin: the node's estimate is made in a block that may carry another second
+        # than the one the transaction lands in, and some contracts pay for that (a Uniswap
+        # pool writes a new price observation once per second: ~20 000 gas more).
+        try:
+            estimate = int(self.rpc.call("eth_estimateGas", [tx]), 16)
+        except MMError:
+            pass  # it would revert: the node refuses or mines it as before, and says why
+        else:
+            tx["gas"] = hex(estimate * 13 // 10 + GAS_MARGIN)
         return str(self.rpc.call("eth_sendTransaction", [tx]))
 
     def wait(self, tx_hash: str, label: str = "transaction") -> dict[str, Any]:
