@@ -49,14 +49,7 @@ def window_used(conn: Any, wallet_id: str) -> Decimal:
 def reserve(conn: Any, polling_id: str, wallet_id: str, usd: Decimal) -> Decimal:
     """Reserve once per request (a re-run keeps the first reservation). Returns what now
     counts in addition toward the window (cents rounded up; 0 when it was reserved before)."""
-    if conn.execute(select(outflows.c.polling_id).where(
-            outflows.c.polling_id == polling_id)).first():
-        return Decimal(0)
-    cents = _cents(usd)
-    conn.execute(insert(outflows).values(polling_id=polling_id, wallet_id=wallet_id,
-                                         usd_cents=cents, state="reserved",
-                                         created_at=now()))
-    return Decimal(cents) / 100
+    return reserve_many(conn, wallet_id, [(polling_id, usd)])[0]
 
 
 def reserve_many(conn: Any, wallet_id: str, amounts: list[tuple[str, Decimal]]
@@ -105,9 +98,7 @@ def unreserve(conn: Any, polling_ids: list[str]) -> None:
 
 def release_in(conn: Any, polling_id: str) -> None:
     """``release``, in the caller's transaction."""
-    conn.execute(update(outflows).where(and_(
-        outflows.c.polling_id == polling_id, outflows.c.state == "reserved"))
-        .values(state="released"))
+    _settle_in(conn, polling_id, "released")
 
 
 def commit_many(conn: Any, polling_ids: list[str]) -> None:
@@ -118,11 +109,15 @@ def commit_many(conn: Any, polling_ids: list[str]) -> None:
             .values(state="committed"))
 
 
+def _settle_in(conn: Any, polling_id: str, state: str) -> None:
+    conn.execute(update(outflows).where(and_(
+        outflows.c.polling_id == polling_id, outflows.c.state == "reserved"))
+        .values(state=state))
+
+
 def _settle(store: Store, polling_id: str, state: str) -> None:
     with store.tx(exclusive=False) as conn:  # one conditional UPDATE: atomic alone
-        conn.execute(update(outflows).where(and_(
-            outflows.c.polling_id == polling_id, outflows.c.state == "reserved"))
-            .values(state=state))
+        _settle_in(conn, polling_id, state)
 
 
 def release(store: Store, polling_id: str) -> None:

@@ -157,14 +157,7 @@ class JobQueue:
     def claim(self, polling_id: str) -> bool:
         """Take (or renew) this replica's claim on a PENDING/SUBMITTED job: free, already
         ours, or its lease lapsed. False when another replica holds it or it is not running."""
-        ts = now()
-        with self.store.tx(exclusive=False) as conn:
-            moved = conn.execute(update(jobs).where(and_(
-                jobs.c.polling_id == polling_id, jobs.c.status.in_(RUNNING),
-                or_(jobs.c.claimed_by.is_(None), jobs.c.claimed_by == self.replica_id,
-                    jobs.c.lease_until.is_(None), jobs.c.lease_until < ts)))
-                .values(**self._lease_values())).rowcount
-        return bool(moved)
+        return polling_id in self.claim_many([polling_id])
 
     def claim_many(self, polling_ids: list[str]) -> set[str]:
         """``claim`` for several jobs in one statement; returns the ones now ours."""
@@ -235,12 +228,7 @@ class JobQueue:
         """Lock the job row (``FOR UPDATE``) in ``conn``'s transaction and return it; a worker
         whose replica no longer holds the job gets ``LeaseLost``. What signs a transaction
         calls this first, so that a job is never signed by two replicas."""
-        row = conn.execute(select(jobs.c.status, jobs.c.claimed_by).where(
-            jobs.c.polling_id == polling_id).with_for_update()).one()
-        if (self._is_current(polling_id) and row.claimed_by != self.replica_id
-                and row.status not in TERMINAL_STATUSES):
-            raise LeaseLost(polling_id)
-        return row
+        return self.hold_many(conn, [polling_id])[polling_id]
 
     def hold_many(self, conn: Any, polling_ids: list[str]) -> dict[str, Any]:
         """``hold`` for several jobs in one statement (a batch's signing transaction)."""
