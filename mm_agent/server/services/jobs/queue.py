@@ -142,10 +142,6 @@ class JobQueue:
         with self._owned_lock:
             return set(self._owned)
 
-    def current_job(self) -> str | None:
-        """The job the calling worker thread runs under this replica's claim, if any."""
-        return getattr(self._worker, "polling_id", None)
-
     def _is_current(self, polling_id: str) -> bool:
         """The calling worker runs this job (alone, or in its batch) under our claim."""
         return (polling_id == getattr(self._worker, "polling_id", None)
